@@ -1,0 +1,19 @@
+# darts-bohb: DARTS search with skip prevention, then BOHB over networks stacked from the
+# searched cell, per seed, against a plain-CNN baseline under the same protocol.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/search.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,161 @@
+"""The search result as plain data: per node of the cell, the probabilities of the operations.
+
+A genotype.json is written by `export_genotype` and read by BOHB; `load_genotype` checks every
+field and names the one at fault, so a hand-edited or truncated file fails before any training.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from darts_bohb.io import write_json
+from darts_bohb.ops import OPERATIONS
+from darts_bohb.topology import CELL_INPUT, CellTopology, NodeSpec
+
+SCHEMA_VERSION = 1
+PROBABILITY_TOLERANCE = 1e-3
+
+
+class GenotypeError(ValueError):
+    """A genotype file or dict does not have the expected structure."""
+
+
+@dataclass(frozen=True)
+class Genotype:
+    operations: tuple[str, ...]
+    topology: CellTopology
+    probabilities: dict[str, dict[str, float]]  # node name -> operation -> probability
+    seed: int
+    dataset: str
+    size: int
+    epochs_run: int
+    epochs_planned: int
+    stop_reason: str
+    extra: dict[str, Any] = field(default_factory=dict)  # settings of the search, for the record
+
+    def argmax(self, node: str) -> str:
+        probs = self.probabilities[node]
+        return max(self.operations, key=lambda op: probs[op])
+
+    def argmax_design(self) -> dict[str, str]:
+        """The most probable operation per node: the cell DARTS would hand over."""
+        return {node: self.argmax(node) for node in self.topology.node_names}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "dataset": self.dataset,
+            "size": self.size,
+            "seed": self.seed,
+            "epochs_run": self.epochs_run,
+            "epochs_planned": self.epochs_planned,
+            "stop_reason": self.stop_reason,
+            "operations": list(self.operations),
+            "cell": {
+                "nodes": [
+                    {
+                        "name": node.name,
+                        "kernel_size": node.kernel_size,
+                        "input": node.input,
+                        "probabilities": {op: self.probabilities[node.name][op] for op in self.operations},
+                        "argmax": self.argmax(node.name),
+                    }
+                    for node in self.topology.nodes
+                ],
+                "outputs": list(self.topology.outputs),
+            },
+            "search": self.extra,
+        }
+
+
+def save_genotype(path: str | Path, genotype: Genotype) -> None:
+    write_json(path, genotype.to_dict())
+
+
+def load_genotype(path: str | Path) -> Genotype:
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError as error:
+        raise GenotypeError(f"{path}: no such genotype file") from error
+    except json.JSONDecodeError as error:
+        raise GenotypeError(f"{path}: not valid JSON ({error})") from error
+    return genotype_from_dict(data, source=str(path))
+
+
+def genotype_from_dict(data: Any, source: str = "genotype") -> Genotype:
+    def fail(where: str, message: str) -> GenotypeError:
+        return GenotypeError(f"{source}: field '{where}': {message}")
+
+    def require(mapping: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+        if not isinstance(mapping, dict) or key not in mapping:
+            raise fail(where, "is missing")
+        value = mapping[key]
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise fail(where, f"expected {names}, got {type(value).__name__} {value!r}")
+        return value
+
+    if not isinstance(data, dict):
+        raise GenotypeError(f"{source}: expected a JSON object at the top level, got {type(data).__name__}")
+    version = require(data, "schema_version", int, "schema_version")
+    if version != SCHEMA_VERSION:
+        raise fail("schema_version", f"this version reads schema {SCHEMA_VERSION}, the file has {version}")
+
+    operations = require(data, "operations", list, "operations")
+    unknown = [op for op in operations if op not in OPERATIONS]
+    if unknown or not operations or len(set(operations)) != len(operations):
+        raise fail("operations", f"unknown or repeated operations {unknown or operations}; known: {list(OPERATIONS)}")
+
+    cell = require(data, "cell", dict, "cell")
+    raw_nodes = require(cell, "nodes", list, "cell.nodes")
+    if not raw_nodes:
+        raise fail("cell.nodes", "is empty")
+    nodes: list[NodeSpec] = []
+    probabilities: dict[str, dict[str, float]] = {}
+    for index, raw in enumerate(raw_nodes):
+        where = f"cell.nodes[{index}]"
+        name = require(raw, "name", str, f"{where}.name")
+        if name == CELL_INPUT or name in probabilities:
+            raise fail(f"{where}.name", f"{name!r} is reserved or repeated")
+        kernel = require(raw, "kernel_size", int, f"{where}.kernel_size")
+        if kernel < 1 or kernel % 2 == 0:
+            raise fail(f"{where}.kernel_size", f"expected a positive odd integer, got {kernel}")
+        source_node = require(raw, "input", str, f"{where}.input")
+        if source_node != CELL_INPUT and source_node not in probabilities:
+            raise fail(f"{where}.input", f"{source_node!r} is neither '{CELL_INPUT}' nor an earlier node")
+        probs = require(raw, "probabilities", dict, f"{where}.probabilities")
+        if sorted(probs) != sorted(operations):
+            raise fail(f"{where}.probabilities", f"keys {sorted(probs)} do not match operations {sorted(operations)}")
+        for op, p in probs.items():
+            if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p <= 1.0 or math.isnan(p):
+                raise fail(f"{where}.probabilities.{op}", f"expected a probability in [0, 1], got {p!r}")
+        total = sum(probs.values())
+        if abs(total - 1.0) > PROBABILITY_TOLERANCE:
+            raise fail(f"{where}.probabilities", f"sum to {total:.6f}, not 1")
+        if "argmax" in raw and probs.get(raw["argmax"]) != max(probs.values()):
+            raise fail(f"{where}.argmax", f"{raw['argmax']!r} is not the most probable operation")
+        nodes.append(NodeSpec(name, kernel, source_node))
+        probabilities[name] = {op: float(p) for op, p in probs.items()}
+
+    outputs = require(cell, "outputs", list, "cell.outputs")
+    if not outputs or any(name not in probabilities for name in outputs):
+        raise fail("cell.outputs", f"expected a non-empty list of node names, got {outputs}")
+
+    counters = {}
+    for key in ("seed", "size", "epochs_run", "epochs_planned"):
+        counters[key] = require(data, key, int, key)
+    if not 0 <= counters["epochs_run"] <= counters["epochs_planned"]:
+        raise fail("epochs_run", f"{counters['epochs_run']} is not within 0..epochs_planned={counters['epochs_planned']}")
+    return Genotype(
+        operations=tuple(operations),
+        topology=CellTopology(nodes=tuple(nodes), outputs=tuple(outputs)),
+        probabilities=probabilities,
+        dataset=require(data, "dataset", str, "dataset"),
+        stop_reason=require(data, "stop_reason", str, "stop_reason"),
+        extra=data.get("search", {}) if isinstance(data.get("search", {}), dict) else {},
+        **counters,
+    )

@@ -1,0 +1,62 @@
+"""The fixed wiring of a cell, shared by the DARTS supernet and the networks BOHB builds.
+
+input -> four first-stage nodes with kernel sizes k1..k4 (in -> out channels); the nodes with
+the two largest kernels each feed one second-stage node (kernel 3, out -> out); the cell output
+is the sum of the first two first-stage nodes and both second-stage nodes, then an optional
+2x2 max-pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CELL_INPUT = "input"
+DEFAULT_KERNEL_SIZES = (3, 5, 7, 9)
+SECOND_STAGE_KERNEL = 3
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    kernel_size: int
+    input: str  # CELL_INPUT or the name of an earlier node
+
+    @property
+    def first_stage(self) -> bool:
+        return self.input == CELL_INPUT
+
+
+@dataclass(frozen=True)
+class CellTopology:
+    nodes: tuple[NodeSpec, ...]
+    outputs: tuple[str, ...]
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        return tuple(node.name for node in self.nodes)
+
+    def to_dict(self) -> dict:
+        return {
+            "nodes": [{"name": n.name, "kernel_size": n.kernel_size, "input": n.input} for n in self.nodes],
+            "outputs": list(self.outputs),
+        }
+
+
+def cell_topology(kernel_sizes: tuple[int, ...] = DEFAULT_KERNEL_SIZES) -> CellTopology:
+    if len(kernel_sizes) != 4 or any(k < 1 or k % 2 == 0 for k in kernel_sizes):
+        raise ValueError(f"kernel_sizes: expected four odd sizes, got {list(kernel_sizes)}")
+    first = [NodeSpec(f"k{k}", k, CELL_INPUT) for k in kernel_sizes]
+    if len({node.name for node in first}) != 4:
+        raise ValueError(f"kernel_sizes: sizes must be distinct, got {list(kernel_sizes)}")
+    second = [NodeSpec(f"{node.name}_k{SECOND_STAGE_KERNEL}", SECOND_STAGE_KERNEL, node.name)
+              for node in first[2:]]
+    outputs = (first[0].name, first[1].name, second[0].name, second[1].name)
+    return CellTopology(nodes=tuple(first + second), outputs=outputs)
+
+
+def run_cell(topology: CellTopology, node_modules, x):
+    """Evaluate the nodes in order (each from the cell input or its parent) and sum the outputs."""
+    values = {CELL_INPUT: x}
+    for node in topology.nodes:
+        values[node.name] = node_modules[node.name](values[node.input])
+    return sum(values[name] for name in topology.outputs)

@@ -1,0 +1,30 @@
+"""Fetch one MedMNIST 2D data set (official URL or a local copy), MD5-checked, atomically."""
+
+import argparse
+import logging
+import sys
+
+from darts_bohb.data import DatasetError, dataset_spec, fetch_dataset
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--flag", required=True, help="MedMNIST flag, e.g. retinamnist")
+    parser.add_argument("--size", required=True, type=int, help="image side: 28, 64, 128 or 224")
+    parser.add_argument("--source", help="local path of the official .npz (default: download)")
+    parser.add_argument("--output", required=True, help="where to write the .npz")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        spec = dataset_spec(args.flag, args.size)
+        logging.info("fetching %s at %d px from %s", spec.flag, spec.size, args.source or spec.url)
+        fetch_dataset(spec, args.output, source=args.source)
+    except DatasetError as error:
+        logging.error("%s", error)
+        return 1
+    logging.info("wrote %s (MD5 %s verified)", args.output, spec.md5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

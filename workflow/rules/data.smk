@@ -1,0 +1,19 @@
+rule download_dataset:
+    input:
+        local_dataset_source,
+    output:
+        "results/data/{dataset}_{size}.npz",
+    params:
+        script=script_path("download_dataset.py"),
+        source=lambda w, input: f"--source {shlex.quote(input[0])}" if input else "",
+    log:
+        "results/logs/download_dataset/{dataset}_{size}.log",
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    shell:
+        "python {params.script} --flag {wildcards.dataset} --size {wildcards.size} "
+        "{params.source} --output {output} > {log} 2>&1"
