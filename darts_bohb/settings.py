@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping, TypeVar, get_type_hints
 
 
@@ -123,6 +124,32 @@ class SearchSettings:
 def _choice(where: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(f"{where}: {value!r} is not one of {allowed}")
+
+
+def schema_problems(config: Mapping[str, Any], schema_path: str | Path) -> list[str]:
+    """Every schema violation as one line 'key.path: what is wrong', in key order.
+
+    Used instead of a bare jsonschema error, which names one problem and dumps the schema.
+    """
+    import jsonschema  # light, and installed wherever Snakemake is
+    import yaml
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for error in validator.iter_errors(config):
+        where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        problems.append(f"{where}: {error.message}")
+    return sorted(problems)
+
+
+def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> None:
+    """Schema check, then cross-field checks; one ConfigError listing what is wrong."""
+    problems = schema_problems(config, schema_path)
+    if problems:
+        listing = "\n  - ".join(problems)
+        raise ConfigError(f"{len(problems)} problem(s) in the config:\n  - {listing}")
+    check_config(config)
 
 
 def check_config(config: Mapping[str, Any]) -> None:

@@ -2,16 +2,13 @@ import json
 import shlex
 import sys
 
-from snakemake.utils import validate
-
 # The package's config checks import nothing heavy; reading them from the source tree keeps
 # them available even where Snakemake runs outside the package's environment.
 sys.path.insert(0, workflow.basedir)
-from darts_bohb.settings import ConfigError, check_config  # noqa: E402
+from darts_bohb.settings import ConfigError, validate_config  # noqa: E402
 
-validate(config, schema="../schemas/config.schema.yaml")
 try:
-    check_config(config)
+    validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 except ConfigError as error:
     raise WorkflowError(f"config: {error}") from None
 

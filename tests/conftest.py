@@ -1,0 +1,66 @@
+"""Shared test helpers: where the real data set is, and running the workflow in a scratch copy.
+
+The end-to-end tests run the real Snakemake workflow in a copy of the workflow files inside a
+temporary folder, so they never touch a user's results/ and each starts from nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "scripts", "profiles", "envs", ".test")
+
+
+def real_data_path() -> Path:
+    return Path(os.environ.get("DARTS_BOHB_TEST_DATA", REPO.parent / "shared" / "data" / "retinamnist.npz"))
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The official RetinaMNIST 28 px file; CI sets DARTS_BOHB_REQUIRE_DATA=1 so it is never skipped."""
+    path = real_data_path()
+    if not path.is_file():
+        message = f"real RetinaMNIST file not found at {path} (set DARTS_BOHB_TEST_DATA)"
+        if os.environ.get("DARTS_BOHB_REQUIRE_DATA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def copy_workflow(destination: Path, data: Path) -> Path:
+    """A runnable copy of the workflow whose test config reads `data` by absolute path."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, destination / name)
+    test_config = destination / ".test" / "config.yaml"
+    config = yaml.safe_load(test_config.read_text())
+    config["dataset"]["source"] = str(data)
+    test_config.write_text(yaml.safe_dump(config, sort_keys=False))
+    return destination
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
+    """Run Snakemake from this interpreter's environment, so rules find the same `python`."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture
+def workflow_copy(tmp_path: Path, real_data: Path) -> Path:
+    return copy_workflow(tmp_path / "workflow", real_data)

@@ -1,0 +1,86 @@
+"""Config validation and bad input, through the real Snakemake workflow (in a scratch copy)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+import yaml
+
+from conftest import REPO, snakemake
+from darts_bohb.settings import ConfigError, SearchSettings, check_config, from_dict
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Job counts from the 'Job stats' table that `snakemake -n` prints."""
+    table = output.split("Job stats:", 1)[1]
+    return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M)
+            if name != "total"}
+
+
+def write_config(workdir, **overrides) -> str:
+    config = yaml.safe_load((workdir / ".test" / "config.yaml").read_text())
+    for dotted, value in overrides.items():
+        *parents, key = dotted.split(".")
+        node = config
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[key] = value
+    path = workdir / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path.name
+
+
+def test_dry_run_plans_search_for_every_seed(workflow_copy):
+    result = snakemake(workflow_copy, "-n", "--configfile", ".test/config.yaml")
+    assert result.returncode == 0, result.stderr
+    jobs = planned_jobs(result.stdout + result.stderr)
+    seeds = len(yaml.safe_load((workflow_copy / ".test" / "config.yaml").read_text())["seeds"])
+    assert jobs["download_dataset"] == 1
+    assert jobs["darts_search"] == seeds and jobs["export_genotype"] == seeds
+
+
+@pytest.mark.parametrize("key, value, named", [
+    ("serach", {"epochs": 1}, "serach"),
+    ("search.epocs", 3, "epocs"),
+    ("search.epochs", "ten", "ten"),
+    ("hpo.eta", 1, "eta"),
+    ("search.pool", [True], "search.pool"),
+    ("hpo.min_budget", 9, "hpo.min_budget"),
+])
+def test_bad_config_fails_before_any_job_naming_the_key(workflow_copy, key, value, named):
+    config = write_config(workflow_copy, **{key: value})
+    result = snakemake(workflow_copy, "--cores", "1", "--configfile", config)
+    assert result.returncode != 0
+    assert named in result.stdout + result.stderr
+    assert not (workflow_copy / "results").exists()
+
+
+def test_wrong_md5_fails_the_download_rule_and_leaves_no_output(workflow_copy, real_data, tmp_path):
+    tampered = tmp_path / "retinamnist.npz"
+    shutil.copyfile(real_data, tampered)
+    with open(tampered, "ab") as handle:
+        handle.write(b"\0")
+    config = write_config(workflow_copy, **{"dataset.source": str(tampered)})
+    result = snakemake(workflow_copy, "results/data/retinamnist_28.npz", "--cores", "1", "--configfile", config)
+    assert result.returncode != 0
+    assert not (workflow_copy / "results" / "data" / "retinamnist_28.npz").exists()
+    assert list((workflow_copy / "results" / "data").glob("*")) == []
+    log = (workflow_copy / "results" / "logs" / "download_dataset" / "retinamnist_28.log").read_text()
+    assert "MD5 mismatch" in log and "bd4c0672f1bba3e3a89f0e4e876791e4" in log
+
+
+def test_settings_name_unknown_and_inconsistent_keys():
+    with pytest.raises(ConfigError, match=r"search.weights: unknown key\(s\) \['momentun'\]"):
+        from_dict(SearchSettings, {"weights": {"momentun": 0.9}}, "search")
+    with pytest.raises(ConfigError, match="search.weights.lr_min"):
+        from_dict(SearchSettings, {"weights": {"lr": 0.01, "lr_min": 0.1}}, "search")
+
+
+def test_check_config_rejects_more_pooling_than_the_image_allows():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["search"]["channels"] = [8] * 6
+    config["search"]["pool"] = [True] * 6
+    with pytest.raises(ConfigError, match="search.pool: 6 pooled cells need images of at least 64 px"):
+        check_config(config)

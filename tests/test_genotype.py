@@ -1,0 +1,74 @@
+import copy
+import json
+import re
+
+import pytest
+
+from darts_bohb.genotype import Genotype, GenotypeError, genotype_from_dict, load_genotype, save_genotype
+from darts_bohb.ops import OPERATIONS
+from darts_bohb.topology import cell_topology
+
+
+def make_genotype() -> Genotype:
+    topology = cell_topology()
+    favourite = dict(zip(topology.node_names, ["conv_block", "resnet_block", "identity",
+                                               "resnet_bottleneck", "zero", "conv_block"]))
+    probabilities = {
+        node: {op: (0.6 if op == favourite[node] else 0.1) for op in OPERATIONS}
+        for node in topology.node_names
+    }
+    return Genotype(OPERATIONS, topology, probabilities, seed=3, dataset="retinamnist", size=28,
+                    epochs_run=7, epochs_planned=30, stop_reason="early stop after epoch 7",
+                    extra={"channels": [32, 64, 128]})
+
+
+def test_round_trip_through_file_keeps_everything(tmp_path):
+    genotype = make_genotype()
+    path = tmp_path / "genotype.json"
+    save_genotype(path, genotype)
+    loaded = load_genotype(path)
+    assert loaded == genotype
+    assert loaded.argmax_design()["k9"] == "resnet_bottleneck"
+    data = json.loads(path.read_text())
+    assert data["schema_version"] == 1 and data["cell"]["nodes"][0]["argmax"] == "conv_block"
+
+
+def broken(mutate):
+    data = make_genotype().to_dict()
+    mutate(data)
+    return data
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda d: d.pop("operations"), "operations"),
+    (lambda d: d.update(operations=["identity", "sep_conv_3x3"] + d["operations"][2:]), "operations"),
+    (lambda d: d.update(schema_version=2), "schema_version"),
+    (lambda d: d["cell"]["nodes"][1].update(kernel_size=4), "cell.nodes[1].kernel_size"),
+    (lambda d: d["cell"]["nodes"][4].update(input="k11"), "cell.nodes[4].input"),
+    (lambda d: d["cell"]["nodes"][2]["probabilities"].update(zero=0.5), "cell.nodes[2].probabilities"),
+    (lambda d: d["cell"]["nodes"][2]["probabilities"].pop("zero"), "cell.nodes[2].probabilities"),
+    (lambda d: d["cell"]["nodes"][0]["probabilities"].update(zero="high"), "cell.nodes[0].probabilities.zero"),
+    (lambda d: d["cell"]["nodes"][0].update(argmax="zero"), "cell.nodes[0].argmax"),
+    (lambda d: d["cell"].update(outputs=["k3", "k13"]), "cell.outputs"),
+    (lambda d: d.update(seed="one"), "seed"),
+    (lambda d: d.update(epochs_run=31), "epochs_run"),
+])
+def test_malformed_genotype_names_the_field(mutate, field):
+    with pytest.raises(GenotypeError, match=re.escape(f"field '{field}'")):
+        genotype_from_dict(broken(mutate))
+
+
+def test_unreadable_files_are_named(tmp_path):
+    with pytest.raises(GenotypeError, match="no such genotype file"):
+        load_genotype(tmp_path / "missing.json")
+    truncated = tmp_path / "truncated.json"
+    truncated.write_text(json.dumps(make_genotype().to_dict())[:200])
+    with pytest.raises(GenotypeError, match="truncated.json: not valid JSON"):
+        load_genotype(truncated)
+
+
+def test_loader_does_not_mutate_its_input():
+    data = make_genotype().to_dict()
+    snapshot = copy.deepcopy(data)
+    genotype_from_dict(data)
+    assert data == snapshot
