@@ -1,0 +1,5 @@
+"""Plots and the summary report across seeds, built only from files earlier rules wrote.
+
+collect reads the result files into tidy frames; one module draws each figure; summary builds
+reports/summary.csv and reports/summary.md. Nothing here trains or reads a data set.
+"""

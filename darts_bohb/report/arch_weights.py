@@ -1,0 +1,89 @@
+"""Architecture weights: each node's operation probabilities over the search epochs, per seed."""
+
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from darts_bohb.report.collect import seeds_phrase
+from darts_bohb.report.style import operation_color
+
+EARLY_STOP_COLOR = "#c0392b"
+
+
+def plot_arch_weights(alphas: pd.DataFrame, search_runs: pd.DataFrame) -> Figure:
+    """One row of panels per seed, one panel per node, one line per operation.
+
+    `alphas` and `search_runs` are the frames of read_alphas and read_search_runs. Every row
+    spans the planned epochs, so a search that stopped early visibly ends before the right
+    edge, at the marked epoch.
+    """
+    runs = search_runs.set_index("seed").sort_index()
+    nodes = list(pd.unique(alphas["node"]))
+    operations = list(pd.unique(alphas["operation"]))
+    kernel_of = alphas.groupby("node", sort=False)["kernel_size"].first()
+    last_epoch = int(runs["epochs_planned"].max())
+
+    figure = plt.figure(figsize=(2.6 * len(nodes), 2.3 * len(runs) + 1.2), layout="constrained")
+    rows = figure.subfigures(len(runs), 1, squeeze=False)[:, 0]
+    threshold_shown = False
+    for row, (seed, run) in zip(rows, runs.iterrows()):
+        axes = row.subplots(1, len(nodes), sharey=True, squeeze=False)[0]
+        low, high = _probability_range(alphas.loc[alphas["seed"] == seed, "probability"])
+        show_threshold = low <= run["skip_threshold"] <= high  # False for NaN: not recorded
+        threshold_shown |= show_threshold
+        row.suptitle(f"seed {seed}: {_run_status(run)}", fontsize="medium", x=0.01, ha="left")
+        for axis, node in zip(axes, nodes):
+            panel = alphas[(alphas["seed"] == seed) & (alphas["node"] == node)]
+            for operation in operations:
+                curve = panel[panel["operation"] == operation].sort_values("epoch")
+                axis.plot(curve["epoch"], curve["probability"], color=operation_color(operation),
+                          marker=".", markersize=4, linewidth=1.4)
+            if run["stopped_early"]:
+                axis.axvline(run["epochs_run"], color=EARLY_STOP_COLOR, linestyle="--", linewidth=1.1)
+            if show_threshold:
+                axis.axhline(run["skip_threshold"], color="grey", linestyle=":", linewidth=0.9)
+            axis.set_xlim(0, max(last_epoch, 1))
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+            axis.set_title(f"{node} ({int(kernel_of[node])}×{int(kernel_of[node])})", fontsize="small")
+            axis.set_xlabel("epoch")
+        axes[0].set_ylabel("probability")
+        axes[0].set_ylim(low, high)
+
+    figure.legend(handles=_legend_handles(operations, runs, threshold_shown), loc="outside lower center",
+                  ncols=min(len(operations) + 2, 7))
+    figure.suptitle(f"Operation probabilities per node over the DARTS search ({seeds_phrase(len(runs))})")
+    return figure
+
+
+def _probability_range(probabilities: pd.Series) -> tuple[float, float]:
+    """The y-range of one seed's panels: its probabilities, padded.
+
+    Not a fixed [0, 1]: early in a search, or in a short one, the operations differ by
+    thousandths, and which one leads is exactly what the figure is for. The tick labels show
+    the scale; the skip threshold is drawn only where it falls inside the range.
+    """
+    low, high = float(probabilities.min()), float(probabilities.max())
+    pad = max(high - low, 0.01) * 0.1
+    return max(low - pad, 0.0), min(high + pad, 1.0)
+
+
+def _run_status(run: pd.Series) -> str:
+    if run["stopped_early"]:
+        reason = textwrap.shorten(str(run["stop_reason"]), width=90, placeholder="…")
+        return f"stopped early after epoch {run['epochs_run']} of {run['epochs_planned']} ({reason})"
+    return f"ran all {run['epochs_run']} of {run['epochs_planned']} planned epochs"
+
+
+def _legend_handles(operations: list[str], runs: pd.DataFrame, threshold_shown: bool) -> list[Line2D]:
+    handles = [Line2D([], [], color=operation_color(op), marker=".", label=op) for op in operations]
+    if runs["stopped_early"].any():
+        handles.append(Line2D([], [], color=EARLY_STOP_COLOR, linestyle="--", label="early stop"))
+    if threshold_shown:
+        handles.append(Line2D([], [], color="grey", linestyle=":", label="skip threshold (identity)"))
+    return handles

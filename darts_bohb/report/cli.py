@@ -1,0 +1,84 @@
+"""What the report scripts share: seeds and per-seed file arguments, and error handling.
+
+Files are given per seed, in the order of the seeds (as Snakemake's expand() lists them), so a
+script reads exactly the files its rule declares as inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Callable
+
+from darts_bohb.report.collect import STAGE_RULES, ReportInputError, RunKey, SeedsByMethod
+
+
+def add_seed_arguments(parser: argparse.ArgumentParser, baseline: bool = True) -> None:
+    parser.add_argument("--seeds", type=int, nargs="+", required=True,
+                        help="seeds of the NAS+BOHB runs (config key seeds)")
+    if baseline:
+        parser.add_argument("--baseline-seeds", type=int, nargs="*", default=[],
+                            help="seeds of the baseline runs (config key baseline.seeds); none is allowed")
+
+
+def add_file_arguments(parser: argparse.ArgumentParser, kind: str, what: str, baseline: bool = True) -> None:
+    """--KIND: one file per NAS+BOHB seed; --baseline-KIND: one per baseline seed."""
+    parser.add_argument(f"--{kind}", type=Path, nargs="+", required=True,
+                        help=f"{what} of each NAS+BOHB seed, in the order of --seeds")
+    if baseline:
+        parser.add_argument(f"--baseline-{kind}", type=Path, nargs="*", default=[],
+                            help=f"{what} of each baseline seed, in the order of --baseline-seeds")
+
+
+def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
+    """--RULE-benchmarks per stage rule; optional, since only Snakemake writes benchmark files."""
+    for method, stages in STAGE_RULES.items():
+        for rule in stages.values():
+            parser.add_argument(f"--{rule.replace('_', '-')}-benchmarks", type=Path, nargs="*", default=[],
+                                help=f"Snakemake benchmark file of rule {rule} per {method} seed (optional)")
+
+
+def seeds_from(args: argparse.Namespace) -> SeedsByMethod:
+    return SeedsByMethod(nas=tuple(args.seeds), baseline=tuple(getattr(args, "baseline_seeds", ())))
+
+
+def files_by_seed(parser: argparse.ArgumentParser, seeds: tuple[int, ...], files: list[Path],
+                  option: str) -> dict[int, Path]:
+    if len(files) != len(seeds):
+        parser.error(f"{option}: expected one file per seed ({len(seeds)} seeds: {list(seeds)}), got {len(files)}")
+    return dict(zip(seeds, files))
+
+
+def files_by_run(parser: argparse.ArgumentParser, args: argparse.Namespace, kind: str) -> dict[RunKey, Path]:
+    """The --KIND and --baseline-KIND files keyed by (method, seed)."""
+    seeds = seeds_from(args)
+    runs: dict[RunKey, Path] = {}
+    for method, option in (("nas", kind), ("baseline", f"baseline_{kind}")):
+        files = files_by_seed(parser, seeds.of(method), getattr(args, option), f"--{option.replace('_', '-')}")
+        runs.update({(method, seed): path for seed, path in files.items()})
+    return runs
+
+
+def benchmark_files(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[tuple[str, int, str], Path]:
+    """Benchmark files keyed by (method, seed, stage); a rule given no files has none."""
+    seeds = seeds_from(args)
+    found: dict[tuple[str, int, str], Path] = {}
+    for method, stages in STAGE_RULES.items():
+        for stage, rule in stages.items():
+            files = getattr(args, f"{rule}_benchmarks")
+            if files:
+                by_seed = files_by_seed(parser, seeds.of(method), files, f"--{rule.replace('_', '-')}-benchmarks")
+                found.update({(method, seed, stage): path for seed, path in by_seed.items()})
+    return found
+
+
+def run_reporting(task: Callable[[], None]) -> int:
+    """Run one report script's work; a bad result file ends it with its message and exit code 1."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        task()
+    except ReportInputError as error:
+        logging.error("%s", error)
+        return 1
+    return 0

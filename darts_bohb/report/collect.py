@@ -1,0 +1,313 @@
+"""Read the workflow's result files into tidy pandas frames, one reader per kind of file.
+
+Each reader takes the files of the runs it covers, keyed by seed or by (method, seed), so a
+script reads exactly the files its rule declares. Every reader checks the fields it relies on
+and raises ReportInputError naming the file and what was expected: a truncated or mixed-up
+result stops the report instead of quietly skewing a mean.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from darts_bohb.genotype import Genotype
+
+METHODS = ("nas", "baseline")
+METHOD_LABELS = {"nas": "NAS+BOHB", "baseline": "baseline"}
+SCORE_METRICS = ("accuracy", "auc", "macro_f1", "balanced_accuracy")
+METRIC_LABELS = {
+    "accuracy": "accuracy",
+    "auc": "AUC",
+    "macro_f1": "macro F1",
+    "balanced_accuracy": "balanced accuracy",
+}
+# The Snakemake rule behind each stage of each method (it names the benchmark folder too).
+STAGE_RULES = {
+    "nas": {"search": "darts_search", "bohb": "bohb", "final": "final"},
+    "baseline": {"bohb": "baseline_bohb", "final": "baseline_final"},
+}
+STAGES = ("search", "bohb", "final")
+
+
+class ReportInputError(ValueError):
+    """A result file is missing or does not have the structure its contract promises."""
+
+
+RunKey = tuple[str, int]  # (method, seed)
+
+
+@dataclass(frozen=True)
+class SeedsByMethod:
+    nas: tuple[int, ...]
+    baseline: tuple[int, ...]
+
+    def of(self, method: str) -> tuple[int, ...]:
+        return self.nas if method == "nas" else self.baseline
+
+    def runs(self) -> Iterator[RunKey]:
+        """Every (method, seed) pair, NAS first."""
+        for method in METHODS:
+            for seed in self.of(method):
+                yield method, seed
+
+    def common(self) -> tuple[int, ...]:
+        return tuple(seed for seed in self.nas if seed in set(self.baseline))
+
+    def describe(self) -> str:
+        """How many seeds each method has, for titles and captions."""
+        return ", ".join(f"{METHOD_LABELS[method]}: {seeds_phrase(len(self.of(method)))}" for method in METHODS)
+
+
+def seeds_phrase(count: int) -> str:
+    return f"n={count} seed" if count == 1 else f"n={count} seeds"
+
+
+# --- one reader per kind of file; each takes the files of the runs it covers -------------------
+
+
+def read_search_runs(files: Mapping[int, Path]) -> pd.DataFrame:
+    """search.json per seed: epochs planned and run, whether and why the search stopped early."""
+    rows = []
+    for seed, path in files.items():
+        data = _read_json(path, producer="darts_search")
+        _check_seed(data, seed, path)
+        planned = _integer(data, "epochs_planned", path)
+        run = _integer(data, "epochs_run", path)
+        if not 0 <= run <= planned:
+            raise ReportInputError(f"{path}: field 'epochs_run' ({run}) is not within 0..epochs_planned ({planned})")
+        stopped_early = data.get("stopped_early")
+        if not isinstance(stopped_early, bool):
+            raise ReportInputError(f"{path}: field 'stopped_early': expected true or false, got {stopped_early!r}")
+        settings = data.get("settings") if isinstance(data.get("settings"), dict) else {}
+        early_stopping = settings.get("early_stopping") if isinstance(settings.get("early_stopping"), dict) else {}
+        threshold = early_stopping.get("skip_threshold")
+        rows.append({
+            "seed": seed,
+            "epochs_planned": planned,
+            "epochs_run": run,
+            "stopped_early": stopped_early,
+            "stop_reason": _string(data, "stop_reason", path),
+            # Drawn in the weights figure when the search recorded it; absent is fine.
+            "skip_threshold": float(threshold) if isinstance(threshold, (int, float)) else math.nan,
+        })
+    return pd.DataFrame(rows, columns=["seed", "epochs_planned", "epochs_run", "stopped_early",
+                                       "stop_reason", "skip_threshold"])
+
+
+def read_alphas(files: Mapping[int, Path]) -> pd.DataFrame:
+    """alphas.csv of every seed, stacked, with a seed column: one row per epoch, node, operation."""
+    frames = []
+    for seed, path in files.items():
+        frame = _read_csv(path, producer="darts_search",
+                          numeric=("epoch", "kernel_size", "probability"), text=("node", "operation"))
+        if not frame["probability"].between(0.0, 1.0).all():
+            raise ReportInputError(f"{path}: column 'probability' has values outside [0, 1]")
+        frames.append(frame.assign(seed=seed))
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_genotypes(files: Mapping[int, Path]) -> dict[int, Genotype]:
+    # Imported here: the genotype module pulls in torch (through darts_bohb.ops), which costs
+    # seconds that the figures and the summary, reading no genotype, need not pay.
+    from darts_bohb.genotype import GenotypeError, load_genotype
+
+    genotypes = {}
+    for seed, path in files.items():
+        if not Path(path).is_file():
+            raise ReportInputError(f"{path}: no such file (written by rule export_genotype)")
+        try:
+            genotype = load_genotype(path)
+        except GenotypeError as error:
+            raise ReportInputError(str(error)) from error
+        if genotype.seed != seed:
+            raise ReportInputError(f"{path}: field 'seed' is {genotype.seed}, but the file was given for seed {seed}")
+        genotypes[seed] = genotype
+    return genotypes
+
+
+def read_trajectories(files: Mapping[RunKey, Path]) -> pd.DataFrame:
+    """trajectory.csv per method and seed: the incumbent's validation score each time it changed."""
+    frames = []
+    for (method, seed), path in files.items():
+        # The BOHB rule leaves wallclock_s empty when SMAC recorded no time for a trial; such a
+        # point is only missing from the wall-clock panel.
+        frame = _read_csv(path, producer=_bohb_rule(method), numeric=("wallclock_s", "cumulative_epochs", "score"),
+                          may_be_empty=("wallclock_s",))
+        frames.append(frame.assign(method=method, seed=seed))
+    columns = ["method", "seed", "wallclock_s", "cumulative_epochs", "score"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def read_trial_counts(files: Mapping[RunKey, Path]) -> pd.DataFrame:
+    """The number of BOHB trials (rows of runhistory.csv) per method and seed."""
+    rows = []
+    for (method, seed), path in files.items():
+        frame = _read_csv(path, producer=_bohb_rule(method), numeric=("budget",), text=("config_id",),
+                          allow_empty=True)
+        rows.append({"method": method, "seed": seed, "bohb_trials": len(frame)})
+    return pd.DataFrame(rows, columns=["method", "seed", "bohb_trials"])
+
+
+def read_incumbents(files: Mapping[RunKey, Path]) -> pd.DataFrame:
+    """incumbent.json per method and seed: the metric BOHB maximised and its validation score."""
+    rows = []
+    for (method, seed), path in files.items():
+        data = _read_json(path, producer=_bohb_rule(method))
+        _check_seed(data, seed, path)
+        _check_method(data, method, path)
+        metric = _string(data, "metric", path)
+        if metric not in SCORE_METRICS:
+            raise ReportInputError(f"{path}: field 'metric': expected one of {list(SCORE_METRICS)}, got {metric!r}")
+        rows.append({"method": method, "seed": seed, "metric": metric,
+                     "validation_score": _score(data, "validation_score", path)})
+    return pd.DataFrame(rows, columns=["method", "seed", "metric", "validation_score"])
+
+
+def read_test_metrics(files: Mapping[RunKey, Path]) -> pd.DataFrame:
+    """metrics.json per method and seed: the test scores, plus any validation scores it carries.
+
+    Columns test_<metric> for every metric in SCORE_METRICS, and val_<metric> where the file
+    has an optional "validation" object (metric -> score); otherwise those stay NaN.
+    """
+    rows = []
+    for (method, seed), path in files.items():
+        data = _read_json(path, producer="final" if method == "nas" else "baseline_final")
+        _check_seed(data, seed, path)
+        _check_method(data, method, path)
+        if data.get("split", "test") != "test":
+            raise ReportInputError(f"{path}: field 'split': expected 'test', got {data['split']!r}")
+        row: dict[str, Any] = {"method": method, "seed": seed}
+        for metric in SCORE_METRICS:
+            row[f"test_{metric}"] = _score(data, metric, path)
+        validation = data.get("validation", {})
+        if not isinstance(validation, dict):
+            raise ReportInputError(f"{path}: field 'validation': expected an object of metric -> score")
+        for metric in SCORE_METRICS:
+            row[f"val_{metric}"] = (_score(validation, metric, path, where=f"validation.{metric}")
+                                    if metric in validation else math.nan)
+        rows.append(row)
+    columns = ["method", "seed", *(f"test_{m}" for m in SCORE_METRICS), *(f"val_{m}" for m in SCORE_METRICS)]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def read_stage_seconds(seeds: SeedsByMethod, files: Mapping[tuple[str, int, str], Path]) -> pd.DataFrame:
+    """Wall-clock seconds per method, seed and stage from Snakemake's benchmark files.
+
+    `files` maps (method, seed, stage) to a benchmark file. Benchmark files exist only for jobs
+    Snakemake ran, so a file not given or not there is not an error: its seconds are NaN,
+    `present` is False, and the report says which ones were missing.
+    """
+    rows = []
+    for method, seed in seeds.runs():
+        for stage, rule in STAGE_RULES[method].items():
+            path = files.get((method, seed, stage))
+            present = path is not None and Path(path).is_file()
+            rows.append({
+                "method": method,
+                "seed": seed,
+                "stage": stage,
+                "rule": rule,
+                "benchmark": str(path) if path is not None else f"{rule}, seed {seed}: not given",
+                "present": present,
+                "seconds": _benchmark_seconds(Path(path), rule) if present else math.nan,
+            })
+    return pd.DataFrame(rows, columns=["method", "seed", "stage", "rule", "benchmark", "present", "seconds"])
+
+
+def _benchmark_seconds(path: Path, rule: str) -> float:
+    frame = _read_csv(path, producer=rule, numeric=("s",), sep="\t")
+    # A `repeat()` benchmark has one row per repetition; the mean is the time of one run.
+    return float(frame["s"].mean())
+
+
+def _bohb_rule(method: str) -> str:
+    return STAGE_RULES[method]["bohb"]
+
+
+# --- field checks ------------------------------------------------------------------------------
+
+
+def _read_json(path: Path, producer: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ReportInputError(f"{path}: no such file (written by rule {producer})") from None
+    except OSError as error:
+        raise ReportInputError(f"{path}: cannot be read ({error.strerror})") from None
+    except json.JSONDecodeError as error:
+        raise ReportInputError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ReportInputError(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
+    return data
+
+
+def _read_csv(path: Path, producer: str, numeric: tuple[str, ...] = (), text: tuple[str, ...] = (),
+              sep: str = ",", allow_empty: bool = False, may_be_empty: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The table at `path`, with the `numeric` columns as numbers; an empty cell is an error
+    except in the columns `may_be_empty`; `allow_empty` accepts a header without rows."""
+    try:
+        frame = pd.read_csv(path, sep=sep)
+    except FileNotFoundError:
+        raise ReportInputError(f"{path}: no such file (written by rule {producer})") from None
+    except OSError as error:
+        raise ReportInputError(f"{path}: cannot be read ({error.strerror})") from None
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ReportInputError(f"{path}: not a readable table ({error})") from None
+    missing = [column for column in (*numeric, *text) if column not in frame.columns]
+    if missing:
+        raise ReportInputError(f"{path}: missing column(s) {missing}; the file has {list(frame.columns)}")
+    if frame.empty and not allow_empty:
+        raise ReportInputError(f"{path}: has a header but no rows")
+    for column in numeric:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() & (frame[column].notna() | (column not in may_be_empty))
+        if bad.any():
+            row = int(bad.idxmax())
+            original = frame[column].iloc[row]
+            found = "an empty cell" if pd.isna(original) else repr(str(original))
+            raise ReportInputError(f"{path}: column '{column}', data row {row + 1}: expected a number, got {found}")
+        frame[column] = values
+    return frame
+
+
+def _check_seed(data: dict[str, Any], seed: int, path: Path) -> None:
+    found = _integer(data, "seed", path)
+    if found != seed:
+        raise ReportInputError(f"{path}: field 'seed' is {found}, but the file was given for seed {seed}")
+
+
+def _check_method(data: dict[str, Any], method: str, path: Path) -> None:
+    found = _string(data, "method", path)
+    if found != method:
+        raise ReportInputError(f"{path}: field 'method' is {found!r}, but the file was given as a {method!r} result")
+
+
+def _integer(data: dict[str, Any], key: str, path: Path) -> int:
+    value = data.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ReportInputError(f"{path}: field '{key}': expected an integer, got {value!r}")
+    return value
+
+
+def _string(data: dict[str, Any], key: str, path: Path) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise ReportInputError(f"{path}: field '{key}': expected a string, got {value!r}")
+    return value
+
+
+def _score(data: dict[str, Any], key: str, path: Path, where: str | None = None) -> float:
+    value = data.get(key)
+    if (not isinstance(value, (int, float)) or isinstance(value, bool)
+            or math.isnan(value) or not 0.0 <= value <= 1.0):
+        raise ReportInputError(f"{path}: field '{where or key}': expected a score in [0, 1], got {value!r}")
+    return float(value)

@@ -1,0 +1,94 @@
+"""Test scores per seed for NAS+BOHB and the baseline, against the published numbers."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from darts_bohb.report.collect import METHOD_LABELS, METHODS, METRIC_LABELS, SeedsByMethod, seeds_phrase
+from darts_bohb.report.references import SOURCE, PublishedResult
+from darts_bohb.report.style import METHOD_COLORS
+
+PLOTTED_METRICS = ("accuracy", "auc", "macro_f1")
+REFERENCE_STYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)))
+# Green to grey from seaborn's "dark" palette: none is close to a method's blue or orange.
+REFERENCE_COLORS = [sns.color_palette("dark")[index] for index in (2, 3, 4, 5, 7)]
+
+
+def plot_scores(metrics: pd.DataFrame, seeds: SeedsByMethod,
+                references: tuple[PublishedResult, ...]) -> Figure:
+    """One panel per metric: a box per method, a labelled point per seed, thin lines joining
+    the seeds both methods share, and the published results as horizontal reference lines.
+
+    `metrics` is read_test_metrics' frame; `references` is empty where none are published.
+    """
+    methods = [method for method in METHODS if seeds.of(method)]
+    figure, axes = plt.subplots(1, len(PLOTTED_METRICS), figsize=(13, 4.8), layout="constrained")
+    for axis, metric in zip(axes, PLOTTED_METRICS):
+        column = f"test_{metric}"
+        _draw_boxes_and_seeds(axis, metrics, methods, column)
+        _draw_pairs(axis, metrics, methods, column, seeds.common())
+        for index, reference in enumerate(references):
+            value = {"accuracy": reference.accuracy, "auc": reference.auc}.get(metric)
+            if value is not None:
+                axis.axhline(value, color=REFERENCE_COLORS[index], linestyle=REFERENCE_STYLES[index],
+                             linewidth=1.1, zorder=1)
+        axis.set_title(f"test {METRIC_LABELS[metric]}")
+        axis.set_xticks(range(len(methods)),
+                        [f"{METHOD_LABELS[m]}\n({seeds_phrase(len(seeds.of(m)))})" for m in methods])
+        axis.set_xlim(-0.6, len(methods) - 0.4)
+        axis.set_xlabel("")
+        axis.set_ylabel("")
+    if references:
+        axes[list(PLOTTED_METRICS).index("macro_f1")].annotate(
+            "no published macro F1", xy=(0.5, 0.02), xycoords="axes fraction", ha="center",
+            fontsize="small", color="dimgrey")
+        figure.legend(handles=_reference_handles(references), loc="outside lower center",
+                      ncols=3, title=f"published ({SOURCE})")
+    figure.suptitle(f"Test scores per seed ({seeds.describe()})")
+    return figure
+
+
+def _draw_boxes_and_seeds(axis, metrics: pd.DataFrame, methods: list[str], column: str) -> None:
+    for position, method in enumerate(methods):
+        rows = metrics[metrics["method"] == method].sort_values("seed")
+        axis.boxplot(rows[column], positions=[position], widths=0.45, showfliers=False,
+                     patch_artist=True, zorder=2,
+                     boxprops={"facecolor": METHOD_COLORS[method], "alpha": 0.25},
+                     medianprops={"color": METHOD_COLORS[method], "linewidth": 1.8})
+        offsets = _spread(len(rows))
+        axis.scatter(position + offsets, rows[column], color=METHOD_COLORS[method], s=36,
+                     edgecolor="black", linewidth=0.6, zorder=4)
+        for offset, (_, row) in zip(offsets, rows.iterrows()):
+            axis.annotate(f"s{row['seed']}", (position + offset, row[column]), xytext=(5, 2),
+                          textcoords="offset points", fontsize="x-small")
+
+
+def _draw_pairs(axis, metrics: pd.DataFrame, methods: list[str], column: str, common: tuple[int, ...]) -> None:
+    """Join each seed's NAS+BOHB and baseline points: the comparison is paired by seed."""
+    if len(methods) < 2:
+        return
+    positions = {}
+    for position, method in enumerate(methods):
+        rows = metrics[metrics["method"] == method].sort_values("seed")
+        positions[method] = dict(zip(rows["seed"], zip(position + _spread(len(rows)), rows[column])))
+    for seed in common:
+        (x0, y0), (x1, y1) = positions["nas"][seed], positions["baseline"][seed]
+        axis.plot([x0, x1], [y0, y1], color="grey", linewidth=0.7, alpha=0.6, zorder=3)
+
+
+def _spread(count: int) -> np.ndarray:
+    """Fixed horizontal offsets, so that the points of equal scores stay apart (no random jitter)."""
+    return np.linspace(-0.12, 0.12, count) if count > 1 else np.zeros(count)
+
+
+def _reference_handles(references: tuple[PublishedResult, ...]) -> list[Line2D]:
+    return [
+        Line2D([], [], color=REFERENCE_COLORS[index], linestyle=REFERENCE_STYLES[index],
+               label=f"{ref.model}: ACC {ref.accuracy:.3f}, AUC {ref.auc:.3f}")
+        for index, ref in enumerate(references)
+    ]

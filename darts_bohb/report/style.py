@@ -1,0 +1,67 @@
+"""What every figure shares: the headless backend, colours per method and operation, saving.
+
+Importing this module selects matplotlib's Agg backend, so figures render on a cluster node or
+in CI without a display.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from darts_bohb.io import atomic_path  # noqa: E402
+
+METHOD_COLORS = {"nas": "#1f5fa8", "baseline": "#d95f02"}
+METHOD_LINESTYLES = {"nas": "-", "baseline": "--"}
+# Sequential palettes give each seed its own shade while keeping the method's hue.
+METHOD_PALETTES = {"nas": "Blues", "baseline": "Oranges"}
+OPERATION_COLORS = {
+    "identity": "#e7298a",
+    "zero": "#8c8c8c",
+    "conv_block": "#1b9e77",
+    "resnet_block": "#7570b3",
+    "resnet_bottleneck": "#e6ab02",
+}
+UNKNOWN_OPERATION_COLOR = "#444444"
+DPI = 150
+
+# Fixed ids and no date in the SVGs: the same results give byte-identical figures.
+matplotlib.rcParams["svg.hashsalt"] = "darts-bohb"
+sns.set_theme(context="notebook", style="whitegrid", font_scale=0.8)
+
+
+def operation_color(operation: str) -> str:
+    return OPERATION_COLORS.get(operation, UNKNOWN_OPERATION_COLOR)
+
+
+def seed_shades(method: str, seeds: Iterable[int]) -> dict[int, tuple[float, float, float]]:
+    """One colour per seed, all in the method's hue, dark enough to read on white."""
+    seeds = list(seeds)
+    if not seeds:
+        return {}
+    # Drop the palest end of the palette; a single seed gets the method's strongest shade.
+    shades = sns.color_palette(METHOD_PALETTES[method], n_colors=len(seeds) + 2)[2:]
+    return dict(zip(seeds, reversed(shades) if len(seeds) > 1 else [shades[-1]]))
+
+
+def save_figure(figure: Figure, targets: Iterable[str | Path]) -> None:
+    """Write the figure to every target (format from the extension), each atomically, then close it."""
+    for target in targets:
+        target = Path(target)
+        image_format = target.suffix.lstrip(".").lower()
+        metadata = {"Date": None} if image_format == "svg" else None
+        with atomic_path(target) as tmp:
+            # The temporary name ends in .tmp, so the format must be given explicitly.
+            figure.savefig(tmp, format=image_format, dpi=DPI, metadata=metadata)
+        # The first save placed everything; solving the layout again for the next format would
+        # only cost time (about half of it for the many-panel figures).
+        figure.set_layout_engine("none")
+    plt.close(figure)

@@ -1,0 +1,70 @@
+"""Write reports/summary.csv (one row per method and seed) and reports/summary.md (the aggregated report)."""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from darts_bohb.io import write_csv, write_text
+from darts_bohb.report.cli import (
+    add_benchmark_arguments,
+    add_file_arguments,
+    add_seed_arguments,
+    benchmark_files,
+    files_by_run,
+    files_by_seed,
+    run_reporting,
+    seeds_from,
+)
+from darts_bohb.report.collect import (
+    read_incumbents,
+    read_search_runs,
+    read_stage_seconds,
+    read_test_metrics,
+    read_trial_counts,
+)
+from darts_bohb.report.references import published_results
+from darts_bohb.report.summary import FIGURES, build_summary, render_markdown
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_seed_arguments(parser)
+    add_file_arguments(parser, "metrics", "metrics.json of the final training")
+    add_file_arguments(parser, "incumbents", "incumbent.json of the BOHB run")
+    add_file_arguments(parser, "runhistories", "runhistory.csv of the BOHB run")
+    add_file_arguments(parser, "searches", "search.json of the search", baseline=False)
+    add_benchmark_arguments(parser)
+    parser.add_argument("--dataset", required=True, help="MedMNIST flag (dataset.flag)")
+    parser.add_argument("--size", required=True, type=int, help="image side (dataset.size)")
+    for kind in FIGURES:
+        parser.add_argument(f"--{kind.replace('_', '-')}", type=Path, help=f"the {kind} figure to link")
+    parser.add_argument("--csv", required=True, type=Path, help="where to write summary.csv")
+    parser.add_argument("--markdown", required=True, type=Path, help="where to write summary.md")
+    args = parser.parse_args()
+    seeds = seeds_from(args)
+    files = {kind: files_by_run(parser, args, kind) for kind in ("metrics", "incumbents", "runhistories")}
+    search_files = files_by_seed(parser, seeds.nas, args.searches, "--searches")
+    benchmarks = benchmark_files(parser, args)
+    figures = {kind: getattr(args, kind) for kind in FIGURES if getattr(args, kind) is not None}
+
+    def task() -> None:
+        stage_seconds = read_stage_seconds(seeds, benchmarks)
+        summary = build_summary(
+            metrics=read_test_metrics(files["metrics"]),
+            incumbents=read_incumbents(files["incumbents"]),
+            trials=read_trial_counts(files["runhistories"]),
+            search_runs=read_search_runs(search_files),
+            stage_seconds=stage_seconds,
+        )
+        markdown = render_markdown(summary, stage_seconds, seeds, args.dataset, args.size,
+                                   published_results(args.dataset, args.size), figures, args.markdown)
+        write_csv(args.csv, summary)
+        write_text(args.markdown, markdown)
+        logging.info("wrote %s and %s (%s)", args.csv, args.markdown, seeds.describe())
+
+    return run_reporting(task)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""A synthetic result tree for the report tests, written in exactly the file contracts of the
+design (results/search, results/bohb, results/final, results/baseline/..., results/benchmarks).
+
+It stands in for the outputs of darts_search, export_genotype, bohb, final, baseline_bohb and
+baseline_final, so the plots and the summary are tested in seconds without training anything.
+Files the report never reads (epochs.csv, predictions.csv, model.pt, SMAC's run folder) are
+left out. Numbers are drawn from a seeded generator with many decimals, so a test that compares
+the summary with these files compares exact values, not rounded ones.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree
+
+import numpy as np
+from PIL import Image
+
+from darts_bohb.genotype import Genotype, save_genotype
+from darts_bohb.ops import OPERATIONS
+from darts_bohb.topology import cell_topology
+
+BENCHMARK_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
+STAGE_RULES = {"nas": ("darts_search", "bohb", "final"), "baseline": ("baseline_bohb", "baseline_final")}
+
+
+@dataclass
+class SyntheticResults:
+    """Where the tree lies and what it holds, for the tests to compare against."""
+
+    root: Path
+    nas_seeds: tuple[int, ...]
+    baseline_seeds: tuple[int, ...]
+    dataset: str
+    size: int
+    metric: str
+    metrics: dict[tuple[str, int], dict] = field(default_factory=dict)  # (method, seed) -> metrics.json
+    incumbents: dict[tuple[str, int], dict] = field(default_factory=dict)
+    searches: dict[int, dict] = field(default_factory=dict)
+    trials: dict[tuple[str, int], int] = field(default_factory=dict)
+    seconds: dict[tuple[str, int], float] = field(default_factory=dict)  # (rule, seed) -> benchmark s
+    genotypes: dict[int, Genotype] = field(default_factory=dict)
+
+    def search_file(self, seed: int, name: str) -> Path:
+        return self.root / "search" / f"seed{seed}" / name
+
+    def bohb_file(self, method: str, seed: int, name: str) -> Path:
+        return self._method_root(method) / "bohb" / f"seed{seed}" / name
+
+    def final_file(self, method: str, seed: int, name: str) -> Path:
+        return self._method_root(method) / "final" / f"seed{seed}" / name
+
+    def benchmark_file(self, rule: str, seed: int) -> Path:
+        return self.root / "benchmarks" / rule / f"seed{seed}.tsv"
+
+    def _method_root(self, method: str) -> Path:
+        return self.root if method == "nas" else self.root / "baseline"
+
+    def runs(self) -> list[tuple[str, int]]:
+        return [("nas", s) for s in self.nas_seeds] + [("baseline", s) for s in self.baseline_seeds]
+
+    def run_files(self, where, name: str) -> dict[tuple[str, int], Path]:
+        """{(method, seed): file} for bohb_file or final_file, as the collect readers take them."""
+        return {(method, seed): where(method, seed, name) for method, seed in self.runs()}
+
+    def search_files(self, name: str) -> dict[int, Path]:
+        return {seed: self.search_file(seed, name) for seed in self.nas_seeds}
+
+    # Command-line arguments of the report scripts, as the rules of report.smk pass them.
+
+    def seed_args(self, baseline: bool = True) -> list[str]:
+        args = ["--seeds", *map(str, self.nas_seeds)]
+        return args + ["--baseline-seeds", *map(str, self.baseline_seeds)] if baseline else args
+
+    def bohb_progress_args(self) -> list[str]:
+        return [*self.seed_args(),
+                "--trajectories", *self._paths(self.bohb_file, "nas", "trajectory.csv"),
+                "--baseline-trajectories", *self._paths(self.bohb_file, "baseline", "trajectory.csv"),
+                "--metric", self.metric]
+
+    def arch_weights_args(self) -> list[str]:
+        return [*self.seed_args(baseline=False),
+                "--alphas", *(str(self.search_file(s, "alphas.csv")) for s in self.nas_seeds),
+                "--searches", *(str(self.search_file(s, "search.json")) for s in self.nas_seeds)]
+
+    def cells_args(self) -> list[str]:
+        return [*self.seed_args(baseline=False),
+                "--genotypes", *(str(self.search_file(s, "genotype.json")) for s in self.nas_seeds)]
+
+    def scores_args(self) -> list[str]:
+        return [*self.seed_args(),
+                "--metrics", *self._paths(self.final_file, "nas", "metrics.json"),
+                "--baseline-metrics", *self._paths(self.final_file, "baseline", "metrics.json"),
+                "--dataset", self.dataset, "--size", str(self.size)]
+
+    def report_args(self) -> list[str]:
+        args = [*self.seed_args(), "--dataset", self.dataset, "--size", str(self.size),
+                "--searches", *(str(self.search_file(s, "search.json")) for s in self.nas_seeds)]
+        for option, name, files in (("metrics", "metrics.json", self.final_file),
+                                    ("incumbents", "incumbent.json", self.bohb_file),
+                                    ("runhistories", "runhistory.csv", self.bohb_file)):
+            args += [f"--{option}", *self._paths(files, "nas", name),
+                     f"--baseline-{option}", *self._paths(files, "baseline", name)]
+        for method, rules in STAGE_RULES.items():
+            seeds = self.nas_seeds if method == "nas" else self.baseline_seeds
+            for rule in rules:
+                args += [f"--{rule.replace('_', '-')}-benchmarks", *(str(self.benchmark_file(rule, s)) for s in seeds)]
+        return args
+
+    def _paths(self, where, method: str, name: str) -> list[str]:
+        seeds = self.nas_seeds if method == "nas" else self.baseline_seeds
+        return [str(where(method, seed, name)) for seed in seeds]
+
+
+def write_result_tree(root: Path, nas_seeds: tuple[int, ...] = (1, 2), baseline_seeds: tuple[int, ...] = (1,),
+                      dataset: str = "retinamnist", size: int = 28, metric: str = "accuracy",
+                      epochs_planned: int = 4) -> SyntheticResults:
+    """Write a complete tree below `root`. The last NAS seed stops its search early."""
+    results = SyntheticResults(Path(root), tuple(nas_seeds), tuple(baseline_seeds), dataset, size, metric)
+    for index, seed in enumerate(nas_seeds):
+        stopped_early = index == len(nas_seeds) - 1
+        _write_search(results, seed, epochs_planned, epochs_run=2 if stopped_early else epochs_planned)
+    for method, seeds in (("nas", nas_seeds), ("baseline", baseline_seeds)):
+        for seed in seeds:
+            _write_bohb(results, method, seed)
+            _write_final(results, method, seed)
+            for rule in STAGE_RULES[method]:
+                seconds = round(float(np.random.default_rng([seed, len(rule)]).uniform(5, 500)), 4)
+                results.seconds[(rule, seed)] = seconds
+                _write(results.benchmark_file(rule, seed),
+                       f"{BENCHMARK_HEADER}\n{seconds:.4f}\t0:00:{int(seconds) % 60:02d}\t812.1\t2048.5\t790.3\t"
+                       f"795.0\t1.2\t3.4\t95.1\t{seconds * 1.9:.2f}\n")
+    return results
+
+
+def _write_search(results: SyntheticResults, seed: int, epochs_planned: int, epochs_run: int) -> None:
+    rng = np.random.default_rng(seed)
+    topology = cell_topology()
+    alpha = {node.name: rng.normal(0, 1e-3, len(OPERATIONS)) for node in topology.nodes}
+    drift = {node.name: rng.normal(0, 0.6, len(OPERATIONS)) for node in topology.nodes}
+    rows = ["epoch,node,kernel_size,operation,alpha,probability"]
+    probabilities: dict[str, dict[str, float]] = {}
+    for epoch in range(epochs_run + 1):
+        for node in topology.nodes:
+            values = alpha[node.name] + epoch * drift[node.name]
+            probs = np.exp(values - values.max())
+            probs /= probs.sum()
+            probabilities[node.name] = dict(zip(OPERATIONS, map(float, probs)))
+            rows += [f"{epoch},{node.name},{node.kernel_size},{op},{a!r},{p!r}"
+                     for op, a, p in zip(OPERATIONS, map(float, values), map(float, probs))]
+    _write(results.search_file(seed, "alphas.csv"), "\n".join(rows) + "\n")
+    stopped_early = epochs_run < epochs_planned
+    reason = ("2 nodes chose identity with probability >= 0.3 (max_skips 2)" if stopped_early
+              else f"reached the planned {epochs_planned} epochs")
+    search = {"dataset": results.dataset, "size": results.size, "seed": seed, "epochs_planned": epochs_planned,
+              "epochs_run": epochs_run, "stopped_early": stopped_early, "stop_reason": reason,
+              "resumed_from_epoch": None, "runtime": {"device": "cpu", "precision": "bf16", "threads": 1},
+              "seconds": 12.5, "settings": {"epochs": epochs_planned,
+                                            "early_stopping": {"enabled": True, "skip_threshold": 0.3, "max_skips": 2}}}
+    results.searches[seed] = search
+    _write(results.search_file(seed, "search.json"), json.dumps(search, indent=2))
+    genotype = Genotype(operations=OPERATIONS, topology=topology, probabilities=probabilities, seed=seed,
+                        dataset=results.dataset, size=results.size, epochs_run=epochs_run,
+                        epochs_planned=epochs_planned, stop_reason=reason)
+    results.genotypes[seed] = genotype
+    save_genotype(results.search_file(seed, "genotype.json"), genotype)
+
+
+def _write_bohb(results: SyntheticResults, method: str, seed: int) -> None:
+    rng = np.random.default_rng([seed, 7 if method == "nas" else 11])
+    trials = 6 + seed
+    budgets = rng.choice([1, 3, 9], size=trials)
+    seconds = rng.uniform(2, 20, size=trials)
+    scores = rng.uniform(0.3, 0.6, size=trials)
+    history = ["config_id,budget,seed,cost,score,seconds,status"]
+    history += [f"{i + 1},{b},{seed},{1 - s!r},{s!r},{t!r},SUCCESS"
+                for i, (b, s, t) in enumerate(zip(budgets, map(float, scores), map(float, seconds)))]
+    _write(results.bohb_file(method, seed, "runhistory.csv"), "\n".join(history) + "\n")
+    results.trials[(method, seed)] = trials
+    trajectory = ["wallclock_s,cumulative_epochs,budget,cost,score,config_id"]
+    best = -1.0
+    for i in range(trials):
+        if scores[i] > best:
+            best = float(scores[i])
+            trajectory.append(f"{float(seconds[:i + 1].sum())!r},{int(budgets[:i + 1].sum())},{budgets[i]},"
+                              f"{1 - best!r},{best!r},{i + 1}")
+    _write(results.bohb_file(method, seed, "trajectory.csv"), "\n".join(trajectory) + "\n")
+    incumbent = {"method": method, "seed": seed, "metric": results.metric, "validation_score": best,
+                 "budget": 9, "config_id": 3, "config": {"cells": 2, "lr": 0.01}, "architecture": {"cells": []}}
+    results.incumbents[(method, seed)] = incumbent
+    _write(results.bohb_file(method, seed, "incumbent.json"), json.dumps(incumbent, indent=2))
+
+
+def _write_final(results: SyntheticResults, method: str, seed: int) -> None:
+    rng = np.random.default_rng([seed, 13 if method == "nas" else 17])
+    metrics = {"method": method, "seed": seed, "split": "test", "trained_on": "train", "epochs": 9,
+               "n_images": 400, "accuracy": float(rng.uniform(0.45, 0.58)), "auc": float(rng.uniform(0.65, 0.78)),
+               "macro_f1": float(rng.uniform(0.25, 0.45)), "balanced_accuracy": float(rng.uniform(0.3, 0.45)),
+               "per_class_accuracy": [float(x) for x in rng.uniform(0, 1, 5)],
+               "confusion_matrix": [[int(x) for x in row] for row in rng.integers(0, 50, (5, 5))],
+               "validation_score": results.incumbents[(method, seed)]["validation_score"], "seconds": 33.3}
+    results.metrics[(method, seed)] = metrics
+    _write(results.final_file(method, seed, "metrics.json"), json.dumps(metrics, indent=2))
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def run_script(name: str, args: list[str]) -> int:
+    """Run scripts/NAME in this process, as `python scripts/NAME ARGS` would; return its exit code.
+
+    In-process keeps the tests fast (matplotlib is imported once); test_report_rules.py runs
+    the same scripts as separate processes through Snakemake.
+    """
+    script = Path(__file__).resolve().parent.parent / "scripts" / name
+    saved_argv = sys.argv
+    sys.argv = [str(script), *args]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    finally:
+        sys.argv = saved_argv
+    raise AssertionError(f"{name} returned without calling sys.exit")
+
+
+def assert_real_png(path: Path) -> None:
+    """A rendered figure, not a blank canvas: many colours and a fair share of inked pixels."""
+    with Image.open(path) as image:
+        assert image.format == "PNG", f"{path} is a {image.format}, not a PNG"
+        pixels = np.asarray(image.convert("RGB"))
+    height, width, _ = pixels.shape
+    assert height >= 300 and width >= 300, f"{path} is only {width}x{height} px"
+    inked = (pixels < 235).any(axis=2).mean()
+    assert inked > 0.02, f"{path}: only {inked:.1%} of the pixels are not white"
+    packed = (pixels[..., 0].astype(np.uint32) << 16) | (pixels[..., 1].astype(np.uint32) << 8) | pixels[..., 2]
+    colours = len(np.unique(packed))
+    assert colours > 64, f"{path}: only {colours} distinct colours"
+
+
+def assert_real_svg(path: Path) -> None:
+    root = ElementTree.parse(path).getroot()
+    assert root.tag.endswith("svg"), f"{path}: the root element is {root.tag}, not svg"
+    drawn = [element for element in root.iter() if element.tag.endswith(("path", "use"))]
+    assert len(drawn) > 50, f"{path}: only {len(drawn)} drawn elements"

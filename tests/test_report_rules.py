@@ -1,0 +1,96 @@
+"""The rules of workflow/rules/report.smk, run by Snakemake on a synthetic result tree.
+
+tests/report_fixtures.py writes the tree in the file contracts of the design, standing in for
+the search, BOHB and final rules, and `--allowed-rules` limits Snakemake to the report rules,
+so these tests need no training and no other stage's code. The real pipeline's end-to-end run
+checks the same targets on real results.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, snakemake
+from report_fixtures import assert_real_png, write_result_tree
+
+REPORT_RULES = ["plot_bohb_progress", "plot_arch_weights", "plot_cells", "plot_scores", "report"]
+NAS_SEEDS, BASELINE_SEEDS = (1, 2), (1,)
+REPORT_FILES = [
+    "reports/bohb_progress.png", "reports/bohb_progress.svg", "reports/arch_weights.png",
+    "reports/arch_weights.svg", "reports/scores.png", "reports/scores.svg", "reports/cells.png",
+    *(f"reports/cells/seed{seed}.png" for seed in NAS_SEEDS), "reports/summary.csv", "reports/summary.md",
+]
+
+
+def report_rules(workdir: Path, *arguments: str) -> subprocess.CompletedProcess:
+    """Snakemake on the repository's workflow in `workdir`, allowed to run the report rules only."""
+    return snakemake(workdir, "--snakefile", str(REPO / "Snakefile"), "--cores", "2",
+                     "--allowed-rules", *REPORT_RULES, *arguments, timeout=300)
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    if "Nothing to be done" in output:
+        return {}
+    table = output.split("Job stats:", 1)[1].split("total", 1)[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)\s*$", table, flags=re.MULTILINE)
+            if rule != "job"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A working folder with the repository's config (seeds cut down), the synthetic results,
+    and every report file built by Snakemake."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["seeds"], config["baseline"]["seeds"] = list(NAS_SEEDS), list(BASELINE_SEEDS)
+    config["dataset"]["source"] = None
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    write_result_tree(workdir / "results", nas_seeds=NAS_SEEDS, baseline_seeds=BASELINE_SEEDS,
+                      dataset=config["dataset"]["flag"], size=config["dataset"]["size"],
+                      metric=config["hpo"]["metric"])
+    result = report_rules(workdir, "--", *REPORT_FILES)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workdir
+
+
+def test_the_report_rules_write_every_report_file_and_a_log_each(built):
+    for name in REPORT_FILES:
+        assert (built / name).is_file(), name
+    for name in REPORT_FILES:
+        if name.endswith(".png"):
+            assert_real_png(built / name)
+    for rule in REPORT_RULES:
+        assert "INFO wrote" in (built / "results" / "logs" / rule / "all_seeds.log").read_text(), rule
+    assert "| NAS+BOHB | n=2 seeds |" in (built / "reports" / "summary.md").read_text()
+
+
+def test_snakemake_report_writes_the_html_report_grouped_by_stage_and_seed(built):
+    # Targets named, since rule all is the lead's to wire; the real run's rule all includes them.
+    result = report_rules(built, "--report", "reports/report.html", "--", *REPORT_FILES)
+    assert result.returncode == 0, result.stdout + result.stderr
+    html = (built / "reports" / "report.html").read_text()
+    for expected in ("1. DARTS search", "2. BOHB", "3. Test scores", "4. Summary", "seed 1", "seed 2",
+                     "summary.csv", "scores.png"):
+        assert expected in html, expected
+    # Captions count the seeds from the config.
+    assert "NAS+BOHB (2 seeds)" in html and "baseline (1 seeds)" in html
+
+
+def test_a_changed_metrics_file_reruns_only_the_scores_and_the_report(built, tmp_path):
+    workdir = tmp_path / "copy"
+    shutil.copytree(built, workdir)  # keeps the modification times and Snakemake's records
+    assert planned_jobs(report_rules(workdir, "-n", "--", *REPORT_FILES)) == {}
+
+    metrics = workdir / "results" / "final" / "seed2" / "metrics.json"
+    data = json.loads(metrics.read_text())
+    data["accuracy"] = 0.25
+    metrics.write_text(json.dumps(data))
+    assert planned_jobs(report_rules(workdir, "-n", "--", *REPORT_FILES)) == {"plot_scores": 1, "report": 1}
+    assert planned_jobs(report_rules(workdir, "-n", "--", "reports/scores.png")) == {"plot_scores": 1}
