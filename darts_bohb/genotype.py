@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from darts_bohb.io import write_json
-from darts_bohb.ops import OPERATIONS
-from darts_bohb.topology import CELL_INPUT, CellTopology, NodeSpec
+from darts_bohb.topology import CELL_INPUT, OPERATIONS, CellTopology, NodeSpec
 
 SCHEMA_VERSION = 1
 PROBABILITY_TOLERANCE = 1e-3

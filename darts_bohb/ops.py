@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from torch import nn
 
-OPERATIONS = ("identity", "zero", "conv_block", "resnet_block", "resnet_bottleneck")
+from darts_bohb.topology import OPERATIONS
+
+__all__ = ["OPERATIONS", "make_operation", "conv_norm", "identity", "resnet_block",
+           "resnet_bottleneck", "ResidualBlock", "Zero"]
 BOTTLENECK_REDUCTION = 4
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The candidate operations of every node, by name (built in darts_bohb.ops); kept here so that
+# reading a genotype needs no torch.
+OPERATIONS = ("identity", "zero", "conv_block", "resnet_block", "resnet_bottleneck")
 CELL_INPUT = "input"
 DEFAULT_KERNEL_SIZES = (3, 5, 7, 9)
 SECOND_STAGE_KERNEL = 3
