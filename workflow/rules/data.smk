@@ -1,3 +1,9 @@
+# The download needs the internet, which cluster nodes often lack, and little else: it runs on
+# the submit host, also under --profile profiles/slurm.
+localrules:
+    download_dataset,
+
+
 rule download_dataset:
     input:
         local_dataset_source,

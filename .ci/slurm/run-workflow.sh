@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Run the workflow on the CI SLURM that up.sh started: tests/test_slurm.py runs the tiny test
+# workflow through sbatch and checks its outputs, and shows that a job failing under SLURM fails
+# Snakemake. Output is not captured (-s), so CI's log shows every sbatch submission.
+# Usage: bash .ci/slurm/run-workflow.sh   (PYTHON defaults to .venv/bin/python, else python3)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+python=${PYTHON:-.venv/bin/python}
+[[ -x $python ]] || python=python3
+
+sinfo --Node --long
+# Fail, not skip, when the cluster or the data set is missing.
+DARTS_BOHB_REQUIRE_SLURM=1 DARTS_BOHB_REQUIRE_DATA=1 \
+    "$python" -m pytest tests/test_slurm.py -m slurm -v -s -p no:cacheprovider

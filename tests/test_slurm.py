@@ -1,0 +1,124 @@
+"""The workflow on a real SLURM: the one-node test cluster that .ci/slurm/up.sh starts.
+
+Skipped unless that cluster answers (`sinfo` knows its partition `ci`); CI runs these through
+.ci/slurm/run-workflow.sh. Jobs go through snakemake-executor-plugin-slurm with the CI profile
+(.ci/slurm/profile), i.e. through sbatch, and Snakemake learns their fate from squeue.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, copy_workflow
+
+CI_PROFILE = REPO / ".ci" / "slurm" / "profile"
+CI_PARTITION = "ci"
+# Every Snakemake run here is wrapped in `timeout -k 10`, so a hung run is stopped with TERM
+# (Snakemake then cancels its SLURM jobs) and, 10 s later, killed.
+WORKFLOW_LIMIT_S = 1500
+FAILURE_LIMIT_S = 300
+
+
+@functools.cache
+def ci_cluster_problem() -> str | None:
+    """Why the test cluster cannot take jobs, or None when it can. Asked once per session:
+    with SLURM installed but not running, sinfo takes seconds to give up."""
+    hint = "start the test cluster with .ci/slurm/up.sh"
+    if shutil.which("sinfo") is None:
+        return f"no SLURM here (sinfo not found); {hint}"
+    try:
+        result = subprocess.run(["sinfo", "--noheader", f"--partition={CI_PARTITION}", "--format=%t"],
+                                capture_output=True, text=True, timeout=5)
+    except subprocess.TimeoutExpired:
+        return f"sinfo did not answer within 5 s; {hint}"
+    state = result.stdout.strip()
+    if result.returncode != 0 or not state:
+        return f"no SLURM partition '{CI_PARTITION}' ({result.stderr.strip() or 'sinfo lists none'}); {hint}"
+    if state not in ("idle", "mix", "alloc", "comp"):
+        return f"the node of partition '{CI_PARTITION}' is '{state}', not ready for jobs"
+    return None
+
+
+pytestmark = pytest.mark.slurm
+
+
+@pytest.fixture(autouse=True)
+def ci_cluster() -> None:
+    """Skip without the test cluster; CI sets DARTS_BOHB_REQUIRE_SLURM=1 so it fails instead."""
+    problem = ci_cluster_problem()
+    if problem:
+        if os.environ.get("DARTS_BOHB_REQUIRE_SLURM") == "1":
+            pytest.fail(problem)
+        pytest.skip(problem)
+
+
+def snakemake_on_slurm(workdir: Path, *args: str, limit_s: int) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    command = ["timeout", "-k", "10", str(limit_s), sys.executable, "-m", "snakemake",
+               *args, "--profile", str(CI_PROFILE)]
+    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
+    # Shown by pytest for a failing test, and by `pytest -s` / -rP in CI's log.
+    print(f"$ {' '.join(command)}  (in {workdir})\nexit status {result.returncode}\n{result.stdout}{result.stderr}")
+    return result
+
+
+def submitted_rules(output: str) -> set[str]:
+    """Rules of which at least one job went to SLURM through sbatch, as Snakemake reports them."""
+    rules = set()
+    for job_id in re.findall(r"Job (\d+) has been submitted with SLURM jobid \d+", output):
+        match = re.search(rf"^rule (\w+):\n(?:    .*\n)*?    jobid: {job_id}$", output, re.MULTILINE)
+        if match:
+            rules.add(match.group(1))
+    return rules
+
+
+def test_a_job_failing_under_slurm_fails_the_workflow(tmp_path, real_data):
+    workdir = copy_workflow(tmp_path / "workflow", real_data)
+    # A corrupt data file where the download would have put it: the search job, run by SLURM,
+    # cannot read it and exits non-zero.
+    corrupt = workdir / "results" / "data" / "retinamnist_28.npz"
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_bytes(b"this is not an npz archive")
+
+    result = snakemake_on_slurm(workdir, "results/search/seed1/search.json",
+                                "--configfile", ".test/config.yaml", limit_s=FAILURE_LIMIT_S)
+    output = result.stdout + result.stderr
+
+    assert result.returncode not in (0, 124, 137), "Snakemake must fail on its own, not by timeout"
+    assert "darts_search" in submitted_rules(output), "the failing job did not go through sbatch"
+    assert re.search(r"Error in rule darts_search:", output)
+    assert re.search(r"SLURM-job '\d+' failed, SLURM status is: 'FAILED'", output)
+    assert not (workdir / "results" / "search" / "seed1" / "search.json").exists()
+
+
+def test_tiny_workflow_completes_through_sbatch(tmp_path, real_data):
+    workdir = copy_workflow(tmp_path / "workflow", real_data)
+
+    result = snakemake_on_slurm(workdir, "--configfile", ".test/config.yaml", limit_s=WORKFLOW_LIMIT_S)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, "the tiny workflow failed under SLURM"
+
+    # Every rule that is not a localrule ran as a SLURM job and left SLURM's log behind.
+    remote_rules = set(re.findall(r"^rule (\w+):$", output, re.MULTILINE))
+    assert "darts_search" in remote_rules
+    assert submitted_rules(output) == remote_rules
+    slurm_logs = workdir / ".snakemake" / "slurm_logs"
+    for rule in remote_rules:
+        assert list((slurm_logs / f"rule_{rule}").rglob("*.log")), f"no SLURM log of rule {rule}"
+
+    # Nothing is left to do: every target of `all` exists and is up to date.
+    check = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", ".test/config.yaml"],
+                           cwd=workdir, capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0 and "Nothing to be done" in check.stdout + check.stderr, check.stdout
+    for seed in yaml.safe_load((workdir / ".test" / "config.yaml").read_text())["seeds"]:
+        assert (workdir / "results" / "search" / f"seed{seed}" / "genotype.json").is_file()
