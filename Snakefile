@@ -11,6 +11,9 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/search.smk"
+include: "workflow/rules/hpo.smk"
+include: "workflow/rules/baseline.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -9,6 +9,7 @@ This module imports no heavy library: the Snakefile calls it before any job runs
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, TypeVar, get_type_hints
@@ -121,6 +122,126 @@ class SearchSettings:
         return dataclasses.asdict(self)
 
 
+HPO_METRICS = ("accuracy", "balanced_accuracy", "auc", "macro_f1")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULERS = ("none", "cosine", "one_cycle")
+TRAIN_ON = ("train", "train+val")
+
+
+@dataclass(frozen=True)
+class HpoSpace:
+    """Ranges of the BOHB search space; (low, high) pairs, sampled on a log scale where noted."""
+
+    cells: tuple[int, int] = (1, 6)
+    channels: tuple[int, int] = (16, 128)  # log
+    head_layers: tuple[int, int] = (0, 3)
+    head_width: tuple[int, int] = (32, 256)  # log
+    dropout: tuple[float, float] = (0.0, 0.5)
+    lr: tuple[float, float] = (1e-4, 1e-1)  # log
+    weight_decay: tuple[float, float] = (1e-6, 1e-2)  # log
+    momentum: tuple[float, float] = (0.8, 0.99)  # SGD only
+    batch_size: tuple[int, ...] = (32, 64, 128)
+    focal_gamma: tuple[float, float] = (0.0, 3.0)
+    class_weight_exponent: tuple[float, float] = (0.0, 1.0)
+    optimizers: tuple[str, ...] = OPTIMIZERS
+    schedulers: tuple[str, ...] = SCHEDULERS
+    augment: tuple[bool, ...] = (False, True)
+
+    RANGES = ("cells", "channels", "head_layers", "head_width", "dropout", "lr", "weight_decay",
+              "momentum", "focal_gamma", "class_weight_exponent")
+    LOG_SCALE = ("channels", "head_width", "lr", "weight_decay")
+
+    def __post_init__(self):
+        for name in self.RANGES + ("batch_size", "optimizers", "schedulers", "augment"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name in self.RANGES:
+            bounds = getattr(self, name)
+            if len(bounds) != 2 or bounds[0] > bounds[1]:
+                raise ConfigError(f"hpo.space.{name}: expected [low, high] with low <= high, got {list(bounds)}")
+        for name in self.LOG_SCALE:
+            if getattr(self, name)[0] <= 0:
+                raise ConfigError(f"hpo.space.{name}: sampled on a log scale, so the lower bound must be > 0, "
+                                  f"got {list(getattr(self, name))}")
+        if self.cells[0] < 1:
+            raise ConfigError(f"hpo.space.cells: at least one cell is needed, got {list(self.cells)}")
+        if not (0 <= self.dropout[0] and self.dropout[1] < 1):
+            raise ConfigError(f"hpo.space.dropout: expected values in [0, 1), got {list(self.dropout)}")
+        if not (0 < self.momentum[0] and self.momentum[1] < 1):
+            raise ConfigError(f"hpo.space.momentum: expected values in (0, 1), got {list(self.momentum)}")
+        if not self.batch_size or min(self.batch_size) < 1:
+            raise ConfigError(f"hpo.space.batch_size: expected positive sizes, got {list(self.batch_size)}")
+        for name, allowed in (("optimizers", OPTIMIZERS), ("schedulers", SCHEDULERS), ("augment", (False, True))):
+            values = getattr(self, name)
+            if not values or any(value not in allowed for value in values) or len(set(values)) != len(values):
+                raise ConfigError(f"hpo.space.{name}: expected distinct values among {allowed}, got {list(values)}")
+
+
+@dataclass(frozen=True)
+class HpoSettings:
+    metric: str = "accuracy"
+    min_budget: int = 3
+    max_budget: int = 27
+    eta: int = 3
+    total_epochs: int = 600
+    walltime_s: float | None = None
+    designs_per_cell: int = 5
+    space: HpoSpace = HpoSpace()
+
+    def __post_init__(self):
+        _choice("hpo.metric", self.metric, HPO_METRICS)
+        if self.min_budget < 1:
+            raise ConfigError(f"hpo.min_budget: expected at least 1 epoch, got {self.min_budget}")
+        if self.min_budget > self.max_budget:
+            raise ConfigError(f"hpo.min_budget ({self.min_budget}) exceeds hpo.max_budget ({self.max_budget})")
+        if self.eta < 2:
+            raise ConfigError(f"hpo.eta: expected an integer >= 2, got {self.eta}")
+        if self.designs_per_cell < 1:
+            raise ConfigError(f"hpo.designs_per_cell: expected at least 1, got {self.designs_per_cell}")
+        if self.walltime_s is not None and self.walltime_s <= 0:
+            raise ConfigError(f"hpo.walltime_s: expected null or a positive number of seconds, got {self.walltime_s}")
+        needed = first_bracket_epochs(self.min_budget, self.max_budget, self.eta)
+        if self.total_epochs < needed:
+            raise ConfigError(
+                f"hpo.total_epochs: {self.total_epochs} epochs cannot fill one Hyperband bracket of "
+                f"min_budget={self.min_budget}, max_budget={self.max_budget}, eta={self.eta}; "
+                f"it needs at least {needed}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class FinalSettings:
+    train_on: str = "train"  # train | train+val
+
+    def __post_init__(self):
+        _choice("final.train_on", self.train_on, TRAIN_ON)
+
+
+def hyperband_brackets(min_budget: float, max_budget: float, eta: int) -> list[list[tuple[int, float]]]:
+    """Successive-halving brackets of one Hyperband round: per bracket, (configs, budget) per stage.
+
+    The same arithmetic as SMAC's Hyperband (smac.intensifier.successive_halving), without
+    importing SMAC, so the config check stays light; tests/test_bohb.py compares both.
+    """
+    s_max = int(math.floor(math.log(max_budget / min_budget) / math.log(eta)))
+    brackets = []
+    for bracket in range(s_max + 1):
+        max_iter = s_max - bracket
+        initial = math.ceil(eta**max_iter * (s_max + 1) / (max_iter + 1))
+        stages = [(int(round(math.floor(initial * eta ** -stage))), max_budget * eta ** (stage - max_iter))
+                  for stage in range(max_iter + 1)]
+        brackets.append(stages)
+    return brackets
+
+
+def first_bracket_epochs(min_budget: int, max_budget: int, eta: int) -> int:
+    """Epochs that Hyperband's first (widest) bracket trains; fewer cannot reach max_budget once."""
+    first = hyperband_brackets(min_budget, max_budget, eta)[0]
+    return int(math.ceil(sum(configs * budget for configs, budget in first) - 1e-9))
+
+
 def _choice(where: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(f"{where}: {value!r} is not one of {allowed}")
@@ -161,17 +282,7 @@ def check_config(config: Mapping[str, Any]) -> None:
             f"search.pool: {sum(search.pool)} pooled cells need images of at least "
             f"{search.min_image_size()} px; dataset.size is {size}"
         )
-    hpo = config.get("hpo")
-    if hpo is not None:
-        if hpo["min_budget"] > hpo["max_budget"]:
-            raise ConfigError(
-                f"hpo.min_budget ({hpo['min_budget']}) exceeds hpo.max_budget ({hpo['max_budget']})"
-            )
-        for key, bounds in hpo["space"].items():
-            if key == "batch_size":
-                continue
-            low, high = bounds
-            if low > high:
-                raise ConfigError(f"hpo.space.{key}: lower bound {low} exceeds upper bound {high}")
-        if hpo["space"]["cells"][0] < 1:
-            raise ConfigError(f"hpo.space.cells: at least one cell is needed, got {hpo['space']['cells']}")
+    if "hpo" in config:
+        from_dict(HpoSettings, config["hpo"], "hpo")
+    if "final" in config:
+        from_dict(FinalSettings, config["final"], "final")

@@ -33,8 +33,15 @@ def settings_json(section):
 
 
 def rule_resources(family):
+    """Memory (MB) and wall-clock limit (minutes) of one family of training rules, as the
+    config's resources section gives them, and one GPU when the config says `device: cuda`.
+    The SLURM executor turns them into sbatch's --mem, --time and --gpus; `device: auto`
+    asks for no GPU, so a cluster run without GPUs never waits for a GPU node."""
     spec = config["resources"][family]
-    return {"mem_mb": spec["mem_mb"], "runtime": spec["runtime"]}
+    resources = {"mem_mb": spec["mem_mb"], "runtime": spec["runtime"]}
+    if config["device"] == "cuda":
+        resources["gpu"] = 1
+    return resources
 
 
 def local_dataset_source(wildcards):
@@ -47,5 +54,16 @@ def local_dataset_source(wildcards):
     return []
 
 
+def report_targets():
+    """Every file the rules of report.smk write (figures, summary), for rule all."""
+    report_rules = (rules.plot_bohb_progress, rules.plot_arch_weights, rules.plot_cells,
+                    rules.plot_scores, rules.report)
+    return [str(path) for report_rule in report_rules for path in report_rule.output]
+
+
 def all_targets():
-    return expand("results/search/seed{seed}/genotype.json", seed=SEEDS)
+    return (
+        expand("results/search/seed{seed}/genotype.json", seed=SEEDS)
+        + expand("results/final/seed{seed}/metrics.json", seed=SEEDS)
+        + expand("results/baseline/final/seed{seed}/metrics.json", seed=config["baseline"]["seeds"])
+    )

@@ -1,0 +1,366 @@
+"""BOHB for one seed: SMAC3's multi-fidelity facade with Hyperband, budget = training epochs.
+
+The target function trains the network a configuration describes for `budget` epochs on the
+train split and returns 1 - (validation metric). Only train and val are ever loaded here.
+
+SMAC keeps its own run folder (results/.../smac/{seed}/: scenario.json, runhistory.json,
+intensifier.json, ...) beside our CSVs, saved after every trial. It is not a declared output,
+so it survives a killed job, and a rerun continues it when nothing that shapes the run has
+changed. SMAC itself would ask on stdin what to do with a run that differs; we compare first
+(our fingerprint of space, designs, data and settings, and SMAC's scenario) and start a fresh
+run, logged, whenever anything differs, so the prompt is never reached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from ConfigSpace import Configuration, ConfigurationSpace
+from smac import Callback, MultiFidelityFacade, Scenario
+from smac.intensifier.hyperband_utils import get_n_trials_for_hyperband_multifidelity
+from smac.runhistory import StatusType, TrialInfo, TrialValue
+
+import darts_bohb
+from darts_bohb.data import Split
+from darts_bohb.hpo_space import (architecture_from_config, build_space, plain_values,
+                                  training_from_config)
+from darts_bohb.io import write_csv, write_json
+from darts_bohb.metrics import score
+from darts_bohb.network import build_network, count_parameters
+from darts_bohb.runtime import Runtime, seed_everything
+from darts_bohb.settings import HpoSettings, hyperband_brackets
+from darts_bohb.topology import CellTopology
+from darts_bohb.training import TrainingDiverged, predict_probabilities, train_model
+
+LOG = logging.getLogger(__name__)
+SMAC_RUN_NAME = "smac"
+FINGERPRINT_FILE = "fingerprint.json"
+SMAC_STATE_FILES = ("scenario.json", "configspace.json", "optimization.json", "runhistory.json",
+                    "intensifier.json")
+METHODS = ("nas", "baseline")
+
+
+@dataclass(frozen=True)
+class BohbOutputs:
+    incumbent: Path
+    trajectory: Path
+    runhistory: Path
+
+    @property
+    def directory(self) -> Path:
+        return self.incumbent.parent
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Everything a trial needs besides its configuration."""
+
+    method: str
+    seed: int
+    train: Split
+    val: Split
+    task: str
+    n_classes: int
+    designs: list[dict[str, str]] | None  # None: the baseline's plain conv cells
+    topology: CellTopology | None
+    runtime: Runtime
+    metric: str
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.train.images.shape[1])
+
+    def architecture(self, config: Configuration) -> dict[str, Any]:
+        return architecture_from_config(config, self.designs, self.topology, self.in_channels, self.n_classes)
+
+
+def epochs_of(budget: float) -> int:
+    """SMAC's budgets are max_budget / eta**k, not always whole; a trial trains whole epochs."""
+    return max(1, int(round(budget)))
+
+
+def plan_trials(hpo: HpoSettings) -> tuple[int, int]:
+    """(number of trials, epochs they train) for the total epoch budget."""
+    n_trials = int(get_n_trials_for_hyperband_multifidelity(
+        hpo.total_epochs, hpo.min_budget, hpo.max_budget, hpo.eta, print_summary=False))
+    return n_trials, planned_epochs(hpo, n_trials)
+
+
+def planned_epochs(hpo: HpoSettings, n_trials: int) -> int:
+    """Epochs of n_trials trials taken bracket by bracket, stage by stage: exact for whole
+    Hyperband rounds; for a cut round only an estimate (SMAC may promote before a stage is
+    full), which is all the ETA needs."""
+    brackets = hyperband_brackets(hpo.min_budget, hpo.max_budget, hpo.eta)
+    trials = epochs = 0
+    while True:
+        for stages in brackets:
+            for configs, budget in stages:
+                take = min(configs, n_trials - trials)
+                trials += take
+                epochs += take * epochs_of(budget)
+                if trials >= n_trials:
+                    return epochs
+
+
+class TrialTarget:
+    """SMAC's target function: train(config, seed, budget) -> 1 - validation score."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+
+    def train(self, config: Configuration, seed: int = 0, budget: float = 1.0) -> tuple[float, dict[str, Any]]:
+        problem = self.problem
+        generator = seed_everything(seed)
+        model = problem.runtime.prepare_model(build_network(problem.architecture(config)))
+        settings = training_from_config(config, epochs_of(budget))
+        info = {"parameters": count_parameters(model)}
+        try:
+            train_model(model, problem.train, settings, problem.runtime, generator, problem.n_classes)
+        except TrainingDiverged as error:
+            LOG.info("trial diverged (%s); scored 0", error)
+            return 1.0, {**info, "diverged": True}
+        probabilities = predict_probabilities(model, problem.val, problem.runtime)
+        value = score(problem.metric, problem.val.labels.numpy(), probabilities, problem.task)
+        if math.isnan(value):  # e.g. AUC while a class has no val sample
+            LOG.warning("validation %s is undefined (a class has no sample); scored 0", problem.metric)
+            value = 0.0
+        return 1.0 - value, info
+
+
+class TrialLogger(Callback):
+    """One log line per finished trial: progress, its score, the incumbent, time and ETA."""
+
+    def __init__(self, metric: str, n_trials: int, planned: int):
+        self.metric = metric
+        self.n_trials = n_trials
+        self.planned = planned
+
+    def on_tell_start(self, smbo, info: TrialInfo, value: TrialValue) -> None:
+        # Stored with the trial in SMAC's runhistory.json, so trajectory.csv can be rebuilt
+        # with true wall-clock times after a continued run.
+        value.additional_info["wallclock_s"] = smbo.used_walltime
+
+    def on_tell_end(self, smbo, info: TrialInfo, value: TrialValue) -> None:
+        rows = trial_rows(smbo.runhistory)
+        done_epochs = sum(row["budget"] for row in rows)
+        config_id = smbo.runhistory.get_config_id(info.config)
+        best = incumbent_trial(rows)
+        incumbent_text = f"config {best['config_id']} {best['score']:.4f} at {best['budget']} epochs"
+        elapsed = smbo.used_walltime
+        eta = elapsed / max(done_epochs, 1) * max(self.planned - done_epochs, 0)
+        status = StatusType(value.status).name
+        LOG.info("trial %d/%d: config %d, %d epochs, val %s %.4f (%s, %.1f s) | incumbent %s | "
+                 "elapsed %s, ETA %s", len(rows), self.n_trials, config_id, epochs_of(info.budget),
+                 self.metric, 1.0 - value.cost, status, value.time, incumbent_text,
+                 format_seconds(elapsed), format_seconds(eta))
+        if value.status == StatusType.CRASHED:
+            LOG.warning("trial crashed:\n%s", value.additional_info.get("traceback", value.additional_info))
+
+
+def format_seconds(seconds: float) -> str:
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def trial_rows(runhistory) -> list[dict[str, Any]]:
+    """Finished trials in the order SMAC ran them (running ones are left out)."""
+    rows = []
+    for key, value in runhistory.items():
+        if value.status == StatusType.RUNNING:
+            continue
+        rows.append({
+            "config_id": key.config_id,
+            "budget": epochs_of(key.budget),
+            "seed": key.seed,
+            "cost": float(value.cost),
+            "score": 1.0 - float(value.cost),
+            "seconds": float(value.time),
+            "status": StatusType(value.status).name,
+            "wallclock_s": float(value.additional_info.get("wallclock_s", float("nan"))),
+        })
+    return rows
+
+
+def incumbent_trial(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """BOHB's incumbent: the best trial on the largest budget reached so far (the earliest on a tie).
+
+    SMAC's intensifier is set to the same rule (incumbent_selection="highest_budget"); choosing
+    it here from the trials keeps our files right even before a run reaches max_budget.
+    """
+    top = max(row["budget"] for row in rows)
+    return min((row for row in rows if row["budget"] == top), key=lambda row: row["cost"])
+
+
+def trajectory_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per change of the incumbent, or of its budget and score, in trial order."""
+    out: list[dict[str, Any]] = []
+    for finished in range(1, len(rows) + 1):
+        best = incumbent_trial(rows[:finished])
+        if out and (out[-1]["config_id"], out[-1]["budget"], out[-1]["cost"]) == (
+                best["config_id"], best["budget"], best["cost"]):
+            continue
+        out.append({
+            "wallclock_s": rows[finished - 1]["wallclock_s"],
+            "cumulative_epochs": sum(row["budget"] for row in rows[:finished]),
+            "budget": best["budget"],
+            "cost": best["cost"],
+            "score": best["score"],
+            "config_id": best["config_id"],
+        })
+    return out
+
+
+def data_digest(*splits: Split) -> str:
+    digest = hashlib.sha256()
+    for split in splits:
+        # Seen as NHWC, the images are the arrays as loaded (load_splits): hashed without a copy.
+        digest.update(np.ascontiguousarray(split.images.permute(0, 2, 3, 1).numpy()).data)
+        digest.update(np.ascontiguousarray(split.labels.numpy()).data)
+    return digest.hexdigest()
+
+
+def fingerprint(problem: Problem, hpo: HpoSettings, space: ConfigurationSpace) -> dict[str, Any]:
+    """Everything that shapes the trials' results; a stored run with another one is not continued."""
+    return {
+        "darts_bohb": darts_bohb.__version__,
+        "method": problem.method,
+        "seed": problem.seed,
+        "hpo": json.loads(json.dumps(hpo.to_dict())),
+        "space": space.to_serialized_dict(),
+        "designs": problem.designs,
+        "topology": problem.topology.to_dict() if problem.topology is not None else None,
+        "train_val_sha256": data_digest(problem.train, problem.val),
+        "task": problem.task,
+        "device": problem.runtime.device.type,
+        "precision": problem.runtime.precision,
+    }
+
+
+def make_scenario(space: ConfigurationSpace, hpo: HpoSettings, seed: int, n_trials: int, directory: Path) -> Scenario:
+    return Scenario(
+        space,
+        name=SMAC_RUN_NAME,
+        output_directory=directory,  # SMAC appends name/seed: the run lives in {directory}/smac/{seed}
+        deterministic=True,
+        crash_cost=1.0,
+        n_trials=n_trials,
+        walltime_limit=hpo.walltime_s if hpo.walltime_s is not None else float("inf"),
+        min_budget=hpo.min_budget,
+        max_budget=hpo.max_budget,
+        seed=seed,
+    )
+
+
+def make_facade(scenario: Scenario, target: TrialTarget, eta: int, callbacks: list[Callback]) -> MultiFidelityFacade:
+    return MultiFidelityFacade(
+        scenario,
+        target.train,
+        intensifier=MultiFidelityFacade.get_intensifier(scenario, eta=eta, incumbent_selection="highest_budget"),
+        callbacks=callbacks,
+        logging_level=False,  # SMAC's own setup would reconfigure the root logger
+        overwrite=False,
+    )
+
+
+def reason_not_to_continue(run_dir: Path, stored_fingerprint: Path, wanted: dict[str, Any],
+                           probe: MultiFidelityFacade) -> str | None:
+    """Why the SMAC run in run_dir cannot be continued, or None if it can."""
+    try:
+        if json.loads(stored_fingerprint.read_text()) != json.loads(json.dumps(wanted)):
+            return "the space, designs, data or hpo settings differ from the stored run's"
+        for name in SMAC_STATE_FILES:
+            json.loads((run_dir / name).read_text())
+        stored = Scenario.make_serializable(Scenario.load(run_dir))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return f"its files are incomplete or unreadable ({error})"
+    current = Scenario.make_serializable(probe.scenario)
+    current["output_directory"] = str(run_dir)
+    if current != stored:
+        changed = sorted(key for key in set(current) | set(stored) if current.get(key) != stored.get(key))
+        return f"SMAC's scenario differs in {changed}"
+    return None
+
+
+def prepare_run_folder(smac_root: Path, run_dir: Path, wanted: dict[str, Any], probe: MultiFidelityFacade) -> None:
+    """Keep a continuable SMAC run; otherwise remove it (logged) and record the new fingerprint."""
+    stored_fingerprint = smac_root / FINGERPRINT_FILE
+    if smac_root.exists():
+        reason = reason_not_to_continue(run_dir, stored_fingerprint, wanted, probe)
+        if reason is None:
+            LOG.info("continuing the SMAC run in %s", run_dir)
+            return
+        LOG.warning("starting a fresh SMAC run: the stored one in %s is not continued because %s", smac_root, reason)
+        shutil.rmtree(smac_root)
+    write_json(stored_fingerprint, wanted)
+
+
+def run_bohb(problem: Problem, hpo: HpoSettings, outputs: BohbOutputs) -> dict[str, Any]:
+    """Run (or continue) BOHB and write incumbent.json, trajectory.csv and runhistory.csv."""
+    if problem.method not in METHODS:
+        raise ValueError(f"method: {problem.method!r} is not one of {METHODS}")
+    logging.getLogger("smac").setLevel(logging.WARNING)
+    n_trials, planned = plan_trials(hpo)
+    space = build_space(hpo.space, None if problem.designs is None else len(problem.designs), problem.seed)
+    LOG.info("%s BOHB, seed %d: %d trials, %d epochs planned (budgets %d..%d, eta %d), %d hyperparameters, "
+             "%s designs; %s", problem.method, problem.seed, n_trials, planned, hpo.min_budget, hpo.max_budget,
+             hpo.eta, len(space), "plain conv" if problem.designs is None else len(problem.designs),
+             problem.runtime.describe())
+
+    for index, design in enumerate(problem.designs or []):
+        LOG.info("cell design %d%s: %s", index, " (argmax)" if index == 0 else "", design)
+    target = TrialTarget(problem)
+    smac_root = outputs.directory / SMAC_RUN_NAME
+    scenario = make_scenario(space, hpo, problem.seed, n_trials, outputs.directory)
+    with tempfile.TemporaryDirectory() as scratch:
+        # A throwaway facade yields the scenario (with SMAC's meta data) that SMAC would compare.
+        probe_scenario = make_scenario(space, hpo, problem.seed, n_trials, Path(scratch))
+        probe = make_facade(probe_scenario, target, hpo.eta, [])
+        prepare_run_folder(smac_root, scenario.output_directory, fingerprint(problem, hpo, space), probe)
+
+    facade = make_facade(scenario, target, hpo.eta, [TrialLogger(problem.metric, n_trials, planned)])
+    start = time.perf_counter()
+    # Not facade.optimize(): on an exception it saves the interrupted trial as RUNNING, and a
+    # continued run would count that never-finished trial against its budget. The optimizer
+    # itself saves after every finished trial.
+    facade.optimizer.optimize()
+    facade.optimizer.save()
+    rows = trial_rows(facade.runhistory)
+    if not rows:
+        raise RuntimeError(f"SMAC finished without any trial (hpo.walltime_s too short?); see {scenario.output_directory}")
+    best = incumbent_trial(rows)
+    config_id = best["config_id"]
+    incumbent = facade.runhistory.get_config(config_id)
+    record = {
+        "method": problem.method,
+        "seed": problem.seed,
+        "metric": problem.metric,
+        "validation_score": best["score"],
+        "budget": best["budget"],
+        "config_id": config_id,
+        "config": plain_values(incumbent),
+        "architecture": problem.architecture(incumbent),
+        "designs": problem.designs,
+    }
+    parameters = count_parameters(build_network(record["architecture"]))
+    LOG.info("incumbent: config %d, val %s %.4f at %d epochs, %d parameters; %d trials, %d epochs, "
+             "%.1f s in this session", config_id, problem.metric, best["score"], best["budget"], parameters,
+             len(rows), sum(row["budget"] for row in rows), time.perf_counter() - start)
+
+    columns = ["config_id", "budget", "seed", "cost", "score", "seconds", "status"]
+    write_csv(outputs.runhistory, pd.DataFrame(rows, columns=columns))
+    trajectory = trajectory_rows(rows)
+    write_csv(outputs.trajectory, pd.DataFrame(trajectory, columns=[
+        "wallclock_s", "cumulative_epochs", "budget", "cost", "score", "config_id"]))
+    write_json(outputs.incumbent, record)
+    return record

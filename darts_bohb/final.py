@@ -1,0 +1,133 @@
+"""Train the BOHB incumbent once more at max_budget and score it on the test split.
+
+This and nothing else reads the test split; nothing here feeds back into any choice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from darts_bohb.data import Split, load_splits
+from darts_bohb.hpo_space import training_from_config
+from darts_bohb.io import atomic_path, write_csv, write_json
+from darts_bohb.metrics import classification_metrics
+from darts_bohb.network import ArchitectureError, build_network, check_architecture, count_parameters
+from darts_bohb.runtime import Runtime, seed_everything
+from darts_bohb.settings import FinalSettings
+from darts_bohb.training import predict_probabilities, train_model
+
+LOG = logging.getLogger(__name__)
+INCUMBENT_KEYS = ("method", "seed", "metric", "validation_score", "budget", "config_id", "config", "architecture")
+
+
+class IncumbentError(ValueError):
+    """An incumbent.json is missing, malformed, or belongs to another method."""
+
+
+@dataclass(frozen=True)
+class FinalOutputs:
+    metrics: Path
+    predictions: Path
+    model: Path
+    architecture: Path
+
+
+def load_incumbent(path: str | Path, method: str) -> dict[str, Any]:
+    """Read and check an incumbent.json, naming the field at fault."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError as error:
+        raise IncumbentError(f"{path}: no such incumbent file") from error
+    except json.JSONDecodeError as error:
+        raise IncumbentError(f"{path}: not valid JSON ({error})") from error
+    if not isinstance(data, dict):
+        raise IncumbentError(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
+    missing = [key for key in INCUMBENT_KEYS if key not in data]
+    if missing:
+        raise IncumbentError(f"{path}: field(s) {missing} missing; expected {list(INCUMBENT_KEYS)}")
+    if data["method"] != method:
+        raise IncumbentError(f"{path}: field 'method' is {data['method']!r}, but this is the {method!r} rule")
+    if not isinstance(data["config"], dict):
+        raise IncumbentError(f"{path}: field 'config': expected an object, got {data['config']!r}")
+    try:
+        check_architecture(data["architecture"], source=f"{path}")
+        training_from_config(data["config"], epochs=1)
+    except ArchitectureError as error:
+        raise IncumbentError(str(error)) from None
+    except KeyError as error:
+        raise IncumbentError(f"{path}: field 'config.{error.args[0]}' is missing") from None
+    except (TypeError, ValueError) as error:
+        raise IncumbentError(f"{path}: field 'config' has a value of the wrong type ({error})") from None
+    return data
+
+
+def training_split(splits: dict[str, Split], train_on: str) -> Split:
+    if train_on == "train":
+        return splits["train"]
+    return Split(torch.cat([splits["train"].images, splits["val"].images]),
+                 torch.cat([splits["train"].labels, splits["val"].labels]))
+
+
+def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, seed: int, epochs: int,
+              settings: FinalSettings, task: str, n_classes: int, runtime: Runtime,
+              outputs: FinalOutputs) -> dict[str, Any]:
+    incumbent = load_incumbent(incumbent_path, method)
+    needed = ("train", "val", "test") if settings.train_on == "train+val" else ("train", "test")
+    splits = load_splits(data_path, needed)
+    train, test = training_split(splits, settings.train_on), splits["test"]
+    architecture = incumbent["architecture"]
+    if architecture["in_channels"] != train.images.shape[1] or architecture["n_classes"] != n_classes:
+        raise IncumbentError(
+            f"{incumbent_path}: the architecture takes {architecture['in_channels']} channels and "
+            f"{architecture['n_classes']} classes, the data has {train.images.shape[1]} and {n_classes}")
+
+    start = time.perf_counter()
+    generator = seed_everything(seed)
+    model = runtime.prepare_model(build_network(architecture))
+    training = training_from_config(incumbent["config"], epochs)
+    LOG.info("%s final, seed %d: config %d (val %s %.4f at %d epochs), %d parameters, %d epochs on %s "
+             "(%d images); %s", method, seed, incumbent["config_id"], incumbent["metric"],
+             incumbent["validation_score"], incumbent["budget"], count_parameters(model), epochs,
+             settings.train_on, len(train), runtime.describe())
+    result = train_model(model, train, training, runtime, generator, n_classes)
+    LOG.info("trained in %.1f s; loss per epoch %s", result.seconds, [round(loss, 4) for loss in result.epoch_losses])
+    probabilities = predict_probabilities(model, test, runtime)
+    labels = test.labels.numpy()
+    scores = classification_metrics(labels, probabilities, task)
+    metrics = {
+        "method": method,
+        "seed": seed,
+        "split": "test",
+        "trained_on": settings.train_on,
+        "epochs": epochs,
+        "n_images": len(test),
+        **{key: _json_number(value) if not isinstance(value, list) else value for key, value in scores.items()},
+        "validation_score": incumbent["validation_score"],
+        "seconds": time.perf_counter() - start,
+    }
+    LOG.info("test: accuracy %.4f, AUC %.4f, macro F1 %.4f, balanced accuracy %.4f",
+             scores["accuracy"], scores["auc"], scores["macro_f1"], scores["balanced_accuracy"])
+
+    predictions = pd.DataFrame(probabilities, columns=[f"prob_{c}" for c in range(probabilities.shape[1])])
+    predictions.insert(0, "label", labels)
+    predictions.insert(0, "index", range(len(labels)))
+    write_csv(outputs.predictions, predictions)
+    with atomic_path(outputs.model) as tmp:
+        torch.save({name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}, tmp)
+    write_json(outputs.architecture, architecture)
+    write_json(outputs.metrics, metrics)
+    return metrics
+
+
+def _json_number(value: float) -> float | None:
+    """NaN (an undefined AUC) is not JSON; it becomes null."""
+    return None if isinstance(value, float) and math.isnan(value) else value

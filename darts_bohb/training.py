@@ -1,0 +1,151 @@
+"""Supervised training and prediction of one network, on the fast path shared with the search.
+
+Whole splits are uint8 tensors in memory; each batch is cut by indexing, normalised on the
+device, stored channels_last, and run under the Runtime's autocast (bf16 where the hardware has
+it). The loss is always computed in fp32 (losses.FocalLoss). Host syncs are kept to one per
+epoch: the running loss stays a device tensor until the epoch ends.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from darts_bohb.data import Split, iterate_batches
+from darts_bohb.losses import make_loss
+from darts_bohb.runtime import Runtime
+
+MAX_ROTATION_DEGREES = 15.0
+PREDICT_BATCH_SIZE = 512
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite; the network's predictions mean nothing."""
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    epochs: int
+    batch_size: int
+    optimizer: str  # sgd | adam | adamw
+    lr: float
+    weight_decay: float
+    momentum: float = 0.0  # SGD only
+    nesterov: bool = False  # SGD only
+    scheduler: str = "none"  # none | cosine | one_cycle
+    focal_gamma: float = 0.0  # 0 = class-weighted cross-entropy
+    class_weight_exponent: float = 0.0
+    augment: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    epoch_losses: list[float]
+    seconds: float
+    images_seen: int
+
+
+def make_optimizer(settings: TrainingSettings, parameters) -> torch.optim.Optimizer:
+    if settings.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=settings.lr, momentum=settings.momentum,
+                               nesterov=settings.nesterov and settings.momentum > 0,
+                               weight_decay=settings.weight_decay)
+    if settings.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
+    if settings.optimizer == "adamw":
+        return torch.optim.AdamW(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
+    raise ValueError(f"optimizer: {settings.optimizer!r} is not one of ('sgd', 'adam', 'adamw')")
+
+
+def make_scheduler(settings: TrainingSettings, optimizer: torch.optim.Optimizer, total_steps: int):
+    """Stepped once per batch; None for a constant learning rate."""
+    if settings.scheduler == "none":
+        return None
+    if settings.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    if settings.scheduler == "one_cycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, total_steps=total_steps)
+    raise ValueError(f"scheduler: {settings.scheduler!r} is not one of ('none', 'cosine', 'one_cycle')")
+
+
+def augment_batch(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random horizontal and vertical flips and rotations of up to ±15 degrees, per image.
+
+    The random numbers come from the CPU generator (so the data order and the augmentation are
+    reproducible on any device); the warp runs on the images' device.
+    """
+    n = images.shape[0]
+    draws = torch.rand(n, 3, generator=generator)
+    flip_x = torch.where(draws[:, 0] < 0.5, -1.0, 1.0)
+    flip_y = torch.where(draws[:, 1] < 0.5, -1.0, 1.0)
+    angle = (draws[:, 2] * 2 - 1) * math.radians(MAX_ROTATION_DEGREES)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    # Rotation times flip, as the 2x3 matrices affine_grid expects (output -> input coordinates).
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = cos * flip_x
+    theta[:, 0, 1] = -sin * flip_y
+    theta[:, 1, 0] = sin * flip_x
+    theta[:, 1, 1] = cos * flip_y
+    theta = theta.to(images.device, images.dtype)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return warped.contiguous(memory_format=torch.channels_last) if images.is_contiguous(
+        memory_format=torch.channels_last) else warped
+
+
+def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runtime: Runtime,
+                generator: torch.Generator, n_classes: int) -> TrainingResult:
+    """Train `model` in place for settings.epochs epochs; raise TrainingDiverged on a NaN loss."""
+    batch_size = min(settings.batch_size, len(train))
+    steps_per_epoch = len(train) // batch_size
+    criterion = make_loss("focal", train.class_counts(n_classes), gamma=settings.focal_gamma,
+                          class_weight_exponent=settings.class_weight_exponent).to(runtime.device)
+    optimizer = make_optimizer(settings, model.parameters())
+    scheduler = make_scheduler(settings, optimizer, settings.epochs * steps_per_epoch)
+    model.train()
+    start = time.perf_counter()
+    epoch_losses = []
+    for epoch in range(settings.epochs):
+        running = torch.zeros((), device=runtime.device)
+        # drop_last: a batch of one image would break batch norm on a 1x1 feature map.
+        for images, labels in iterate_batches(train, batch_size, generator, shuffle=True, drop_last=True):
+            inputs = runtime.images_to_device(images)
+            if settings.augment:
+                inputs = augment_batch(inputs, generator)
+            labels = labels.to(runtime.device, non_blocking=True)
+            with runtime.autocast():
+                logits = model(inputs)
+            loss = criterion(logits, labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            running += loss.detach()
+        mean_loss = running.item() / steps_per_epoch
+        if not math.isfinite(mean_loss):
+            raise TrainingDiverged(f"training loss became {mean_loss} in epoch {epoch + 1} of {settings.epochs}")
+        epoch_losses.append(mean_loss)
+    return TrainingResult(epoch_losses, time.perf_counter() - start, settings.epochs * steps_per_epoch * batch_size)
+
+
+@torch.inference_mode()
+def predict_probabilities(model: nn.Module, split: Split, runtime: Runtime,
+                          batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
+    """Softmax class probabilities (N, C) in fp32, in the split's order."""
+    model.eval()
+    chunks = []
+    for images, _ in iterate_batches(split, batch_size, shuffle=False):
+        with runtime.autocast():
+            logits = model(runtime.images_to_device(images))
+        chunks.append(torch.softmax(logits.float(), dim=1))
+    return torch.cat(chunks).cpu().numpy()

@@ -1,0 +1,259 @@
+"""BOHB runs: outputs, determinism, test-split independence, continuing, and bad input.
+
+All runs use the tiny space of tests/hpo_fixtures.py (budgets 1..3 epochs, 4 or 6 trials) on the
+synthetic .npz written there (MedMNIST's layout, a few hundred images): the mechanics tested
+here do not need the real file, and it keeps each run to seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from smac.intensifier.hyperband_utils import determine_HB
+
+import darts_bohb.bohb as bohb
+from darts_bohb.bohb import BohbOutputs, Problem, plan_trials, run_bohb
+from darts_bohb.data import load_splits
+from darts_bohb.genotype import save_genotype
+from darts_bohb.hpo_space import sample_designs
+from darts_bohb.network import PLAIN_CONV, build_network
+from darts_bohb.runtime import make_runtime
+from darts_bohb.settings import ConfigError, HpoSettings, first_bracket_epochs, from_dict, hyperband_brackets
+from hpo_fixtures import (hpo_json, make_genotype, one_torch_thread, synthetic_arrays,  # noqa: F401 (fixture)
+                          tiny_hpo, write_synthetic_npz)
+
+REPO = Path(__file__).resolve().parents[1]
+SEED = 1
+GENOTYPE = make_genotype(seed=5)
+RUNHISTORY_COLUMNS = ["config_id", "budget", "seed", "cost", "score", "seconds", "status"]
+TRAJECTORY_COLUMNS = ["wallclock_s", "cumulative_epochs", "budget", "cost", "score", "config_id"]
+
+
+def run_script(out: Path, data: Path, hpo: HpoSettings | str, method: str = "nas", genotype: Path | None = None,
+               fixed_hash_seed: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if fixed_hash_seed:
+        env["PYTHONHASHSEED"] = "0"  # saves the script's restart; one test leaves it unset on purpose
+    else:
+        env.pop("PYTHONHASHSEED", None)
+    args = [sys.executable, str(REPO / "scripts" / "bohb.py"), "--method", method, "--data", str(data),
+            "--dataset", "retinamnist", "--size", "28", "--seed", str(SEED),
+            "--settings", hpo if isinstance(hpo, str) else hpo_json(hpo),
+            "--device", "cpu", "--precision", "auto", "--threads", "1", "--incumbent", str(out / "incumbent.json"),
+            "--trajectory", str(out / "trajectory.csv"), "--runhistory", str(out / "runhistory.csv")]
+    if genotype is not None:
+        args += ["--genotype", str(genotype)]
+    return subprocess.run(args, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL, env=env)
+
+
+def run_in_process(out: Path, data: Path, hpo: HpoSettings) -> dict:
+    splits = load_splits(data, ("train", "val"))
+    problem = Problem(method="nas", seed=SEED, train=splits["train"], val=splits["val"], task="ordinal-regression",
+                      n_classes=5, designs=sample_designs(GENOTYPE, hpo.designs_per_cell, SEED),
+                      topology=GENOTYPE.topology, runtime=make_runtime("cpu", "auto"), metric=hpo.metric)
+    return run_bohb(problem, hpo, BohbOutputs(out / "incumbent.json", out / "trajectory.csv", out / "runhistory.csv"))
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+ONE_BRACKET = tiny_hpo(total_epochs=6)  # 4 trials at budgets of 1 and 3 epochs
+
+
+def smac_trials(out: Path) -> list[dict]:
+    return json.loads((out / "smac" / str(SEED) / "runhistory.json").read_text())["data"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("data")
+    write_synthetic_npz(folder / "data.npz")
+    save_genotype(folder / "genotype.json", GENOTYPE)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def script_runs(tmp_path_factory, data_dir) -> dict[str, Path]:
+    """Three runs of scripts/bohb.py, each its own process: twice the same, once with other test labels."""
+    root = tmp_path_factory.mktemp("bohb")
+    test_labels = synthetic_arrays()["test_labels"]
+    write_synthetic_npz(root / "other_test_labels.npz", test_labels=(test_labels + 1) % 5)
+    runs = {"first": data_dir / "data.npz", "again": data_dir / "data.npz",
+            "other_test_labels": root / "other_test_labels.npz"}
+    for name, data in runs.items():
+        result = run_script(root / name, data, ONE_BRACKET, genotype=data_dir / "genotype.json",
+                            fixed_hash_seed=name != "again")
+        assert result.returncode == 0, result.stderr[-3000:]
+        (root / name / "log.txt").write_text(result.stderr)
+    return {name: root / name for name in runs}
+
+
+def test_hyperband_arithmetic_matches_smac():
+    for min_budget, max_budget, eta in [(1, 3, 3), (3, 27, 3), (1, 10, 3), (2, 2, 3), (1, 81, 3), (1, 8, 2), (5, 60, 4)]:
+        smac = determine_HB(min_budget, max_budget, eta)
+        ours = hyperband_brackets(min_budget, max_budget, eta)
+        assert [[c for c, _ in stages] for stages in ours] == list(smac["n_configs_in_stage"].values())
+        for stages, budgets in zip(ours, smac["budgets_in_stage"].values()):
+            assert [budget for _, budget in stages] == pytest.approx(budgets)
+
+
+def test_trial_plan_follows_the_total_epoch_budget():
+    assert plan_trials(tiny_hpo()) == (6, 12)  # one Hyperband round: 3 x 1 + 1 x 3 epochs, then 2 x 3
+    assert plan_trials(tiny_hpo(total_epochs=6))[0] == 4
+    assert plan_trials(HpoSettings())[0] == 62  # two rounds of 22 trials (234 epochs each) and part of a third
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"min_budget": 9, "max_budget": 3}, "hpo.min_budget (9) exceeds hpo.max_budget (3)"),
+    ({"total_epochs": 5}, "hpo.total_epochs: 5 epochs cannot fill one Hyperband bracket of min_budget=1, "
+                          "max_budget=3, eta=3; it needs at least 6"),
+    ({"metric": "f1"}, "hpo.metric: 'f1'"),
+])
+def test_impossible_budgets_are_config_errors(changes, message):
+    settings = json.loads(hpo_json(tiny_hpo()))
+    settings.update(changes)
+    with pytest.raises(ConfigError) as error:
+        from_dict(HpoSettings, settings, "hpo")
+    assert message in str(error.value)
+    assert first_bracket_epochs(3, 27, 3) == 81
+
+
+def test_bohb_writes_a_complete_smac_run_beside_our_csvs(script_runs):
+    out = script_runs["first"]
+    smac_dir = out / "smac" / str(SEED)
+    for name in ("runhistory.json", "intensifier.json", "scenario.json", "configspace.json", "optimization.json"):
+        assert (smac_dir / name).is_file(), name
+    runhistory = pd.read_csv(out / "runhistory.csv")
+    assert list(runhistory.columns) == RUNHISTORY_COLUMNS
+    assert len(runhistory) == 4 and set(runhistory["budget"]) == {1, 3} and set(runhistory["status"]) == {"SUCCESS"}
+    assert runhistory["cost"].tolist() == [trial["cost"] for trial in smac_trials(out)]
+    assert np.allclose(runhistory["score"], 1 - runhistory["cost"])
+
+    incumbent = json.loads((out / "incumbent.json").read_text())
+    at_max = runhistory[runhistory.budget == runhistory.budget.max()]
+    assert incumbent["budget"] == 3 and incumbent["validation_score"] == at_max.score.max()
+    assert incumbent["config_id"] in json.loads((smac_dir / "intensifier.json").read_text())["incumbent_ids"]
+    assert incumbent["method"] == "nas" and incumbent["seed"] == SEED and incumbent["metric"] == "accuracy"
+    assert incumbent["designs"][0] == GENOTYPE.argmax_design() and len(incumbent["designs"]) == 3
+    used = [cell["design"] for cell in incumbent["architecture"]["cells"]]
+    assert all(design in incumbent["designs"] for design in used)
+    build_network(incumbent["architecture"])
+
+    trajectory = pd.read_csv(out / "trajectory.csv")
+    assert list(trajectory.columns) == TRAJECTORY_COLUMNS
+    assert trajectory["config_id"].iloc[-1] == incumbent["config_id"]
+    assert trajectory["score"].iloc[-1] == incumbent["validation_score"]
+    assert trajectory["cumulative_epochs"].is_monotonic_increasing and trajectory["wallclock_s"].is_monotonic_increasing
+    log = (out / "log.txt").read_text()
+    assert "trial 4/4" in log and "ETA" in log
+
+
+def test_same_seed_in_another_process_gives_the_same_incumbent(script_runs):
+    first, again = (json.loads((script_runs[name] / "incumbent.json").read_text()) for name in ("first", "again"))
+    assert first == again
+    columns = ["config_id", "budget", "cost"]
+    assert pd.read_csv(script_runs["first"] / "runhistory.csv")[columns].equals(
+        pd.read_csv(script_runs["again"] / "runhistory.csv")[columns])
+
+
+def test_changing_the_test_labels_does_not_change_the_incumbent(script_runs):
+    first, other = (json.loads((script_runs[name] / "incumbent.json").read_text())
+                    for name in ("first", "other_test_labels"))
+    assert first == other
+
+
+def test_baseline_runs_the_same_protocol_with_plain_conv_cells(tmp_path, data_dir):
+    result = run_script(tmp_path, data_dir / "data.npz", ONE_BRACKET, method="baseline")
+    assert result.returncode == 0, result.stderr[-3000:]
+    incumbent = json.loads((tmp_path / "incumbent.json").read_text())
+    assert incumbent["method"] == "baseline" and incumbent["designs"] is None
+    assert {cell["design"] for cell in incumbent["architecture"]["cells"]} == {PLAIN_CONV}
+    runhistory = pd.read_csv(tmp_path / "runhistory.csv")
+    assert len(runhistory) == 4 and set(runhistory["budget"]) == {1, 3}
+
+
+def test_an_interrupted_run_continues_without_repeating_trials(tmp_path, data_dir, monkeypatch, caplog):
+    calls = []
+    real_train_model = bohb.train_model
+
+    def interrupted_on_third_trial(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # what Ctrl-C, or Snakemake stopping the job, does mid-trial
+        return real_train_model(*args, **kwargs)
+
+    monkeypatch.setattr(bohb, "train_model", interrupted_on_third_trial)
+    with pytest.raises(KeyboardInterrupt):
+        run_in_process(tmp_path, data_dir / "data.npz", tiny_hpo())
+    before = smac_trials(tmp_path)
+    assert len(before) == 2 and not (tmp_path / "incumbent.json").exists()
+
+    calls.clear()
+    monkeypatch.setattr(bohb, "train_model", lambda *a, **k: (calls.append(1), real_train_model(*a, **k))[1])
+    caplog.set_level("INFO", logger="darts_bohb")
+    run_in_process(tmp_path, data_dir / "data.npz", tiny_hpo())
+    assert "continuing the SMAC run" in caplog.text
+    assert len(calls) == 4  # 6 trials in all, 2 of them from before the interruption
+    after = smac_trials(tmp_path)
+    assert after[:2] == before and len(after) == 6
+    keys = [(t["config_id"], t["budget"]) for t in after]
+    assert len(set(keys)) == 6
+    assert len(pd.read_csv(tmp_path / "runhistory.csv")) == 6
+
+
+def test_a_changed_or_damaged_run_starts_fresh_without_asking(tmp_path, data_dir, monkeypatch, caplog):
+    def no_prompt(*args):
+        raise AssertionError("SMAC asked on stdin")
+
+    monkeypatch.setattr("builtins.input", no_prompt)
+    caplog.set_level("INFO", logger="darts_bohb")
+    data = data_dir / "data.npz"
+    run_in_process(tmp_path, data, ONE_BRACKET)
+    run_dir = tmp_path / "smac" / str(SEED)
+
+    changed = tiny_hpo(total_epochs=6, designs_per_cell=2)
+    run_in_process(tmp_path, data, changed)
+    assert "not continued because the space, designs, data or hpo settings differ" in caplog.text
+    caplog.clear()
+
+    scenario = json.loads((run_dir / "scenario.json").read_text())
+    scenario["crash_cost"] = 2.0  # SMAC's own record differs, our fingerprint does not
+    (run_dir / "scenario.json").write_text(json.dumps(scenario))
+    run_in_process(tmp_path, data, changed)
+    assert "SMAC's scenario differs in ['crash_cost']" in caplog.text
+    caplog.clear()
+
+    text = (run_dir / "runhistory.json").read_text()
+    (run_dir / "runhistory.json").write_text(text[: len(text) // 2])  # killed while SMAC was saving
+    run_in_process(tmp_path, data, changed)
+    assert "its files are incomplete or unreadable" in caplog.text
+    assert len(smac_trials(tmp_path)) == 4
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda g: "{not json", "not valid JSON"),
+    (lambda g: json.dumps({**g, "operations": [*g["operations"][:-1], "sep_conv_3x3"]}), "sep_conv_3x3"),
+])
+def test_bad_genotype_fails_before_any_training(tmp_path, data_dir, damage, message):
+    genotype = tmp_path / "genotype.json"
+    genotype.write_text(damage(json.loads((data_dir / "genotype.json").read_text())))
+    result = run_script(tmp_path / "out", data_dir / "data.npz", tiny_hpo(), genotype=genotype)
+    assert result.returncode == 1
+    assert str(genotype) in result.stderr and message in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_total_budget_below_one_bracket_fails_before_any_training(tmp_path, data_dir):
+    settings = json.loads(hpo_json(tiny_hpo()))
+    settings["total_epochs"] = 5
+    result = run_script(tmp_path / "out", data_dir / "data.npz", json.dumps(settings),
+                        genotype=data_dir / "genotype.json")
+    assert result.returncode == 1
+    assert "hpo.total_epochs: 5 epochs cannot fill one Hyperband bracket" in result.stderr
+    assert "it needs at least 6" in result.stderr
+    assert not (tmp_path / "out").exists()

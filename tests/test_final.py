@@ -1,0 +1,98 @@
+"""The final rule's work: train the incumbent, score it on test, write the contracted files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from medmnist.evaluator import getACC, getAUC
+
+from darts_bohb.final import FinalOutputs, IncumbentError, load_incumbent, run_final
+from darts_bohb.network import build_network
+from darts_bohb.runtime import make_runtime
+from darts_bohb.settings import FinalSettings
+from hpo_fixtures import one_torch_thread, write_synthetic_npz  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+METRIC_KEYS = {"method", "seed", "split", "trained_on", "epochs", "n_images", "accuracy", "auc", "macro_f1",
+               "balanced_accuracy", "per_class_accuracy", "confusion_matrix", "validation_score", "seconds"}
+CONFIG = {"n_cells": 2, "cell1_channels": 8, "cell1_batch_norm": True, "cell1_pool": True, "cell1_design": 0,
+          "cell2_channels": 16, "cell2_batch_norm": True, "cell2_pool": True, "cell2_design": 0,
+          "head_layers": 0, "dropout": 0.1, "optimizer": "adam", "lr": 0.01, "weight_decay": 1e-5,
+          "scheduler": "cosine", "batch_size": 64, "focal_gamma": 0.0, "class_weight_exponent": 0.5,
+          "augment": False}
+ARCHITECTURE = {"in_channels": 3, "n_classes": 5, "head": {"widths": [], "dropout": 0.1},
+                "cells": [{"design": "plain_conv", "channels": 8, "batch_norm": True, "pool": True},
+                          {"design": "plain_conv", "channels": 16, "batch_norm": True, "pool": True}]}
+
+
+def write_incumbent(path, **changes):
+    record = {"method": "baseline", "seed": 1, "metric": "accuracy", "validation_score": 0.5, "budget": 3,
+              "config_id": 4, "config": CONFIG, "architecture": ARCHITECTURE, "designs": None, **changes}
+    path.write_text(json.dumps(record))
+    return path
+
+
+def outputs(folder):
+    return FinalOutputs(folder / "metrics.json", folder / "predictions.csv", folder / "model.pt",
+                        folder / "architecture.json")
+
+
+def test_final_on_the_real_test_split_matches_medmnist_from_predictions(tmp_path, real_data):
+    """The real RetinaMNIST file: metrics.json agrees with medmnist's functions on predictions.csv."""
+    metrics = run_final("baseline", write_incumbent(tmp_path / "incumbent.json"), real_data, seed=1, epochs=1,
+                        settings=FinalSettings(), task="ordinal-regression", n_classes=5,
+                        runtime=make_runtime("cpu", "auto"), outputs=outputs(tmp_path))
+    stored = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(stored) == METRIC_KEYS and stored == metrics
+    assert (stored["split"], stored["trained_on"], stored["epochs"], stored["n_images"]) == ("test", "train", 1, 400)
+    predictions = pd.read_csv(tmp_path / "predictions.csv")
+    assert list(predictions.columns) == ["index", "label", "prob_0", "prob_1", "prob_2", "prob_3", "prob_4"]
+    assert predictions["index"].tolist() == list(range(400))
+    assert predictions["label"].tolist() == np.load(real_data)["test_labels"].reshape(-1).tolist()
+    labels = predictions[["label"]].to_numpy()
+    scores = predictions.filter(like="prob_").to_numpy()
+    assert stored["accuracy"] == getACC(labels, scores, "ordinal-regression")
+    assert stored["auc"] == getAUC(labels, scores, "ordinal-regression")
+    assert np.array(stored["confusion_matrix"]).sum() == 400 and len(stored["per_class_accuracy"]) == 5
+
+
+def test_model_pt_loads_weights_only_into_the_saved_architecture(tmp_path):
+    data = write_synthetic_npz(tmp_path / "data.npz")
+    run_final("baseline", write_incumbent(tmp_path / "incumbent.json"), data, seed=2, epochs=1,
+              settings=FinalSettings(), task="ordinal-regression", n_classes=5,
+              runtime=make_runtime("cpu", "auto"), outputs=outputs(tmp_path))
+    model = build_network(json.loads((tmp_path / "architecture.json").read_text()))
+    model.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True), strict=True)
+    model.eval()
+    probabilities = torch.softmax(model(torch.zeros(1, 3, 28, 28)), dim=1)
+    assert torch.isclose(probabilities.sum(), torch.tensor(1.0))
+
+
+def test_train_plus_val_trains_on_both_splits(tmp_path, caplog):
+    data = write_synthetic_npz(tmp_path / "data.npz")
+    caplog.set_level("INFO", logger="darts_bohb")
+    metrics = run_final("baseline", write_incumbent(tmp_path / "incumbent.json"), data, seed=1, epochs=1,
+                        settings=FinalSettings(train_on="train+val"), task="ordinal-regression", n_classes=5,
+                        runtime=make_runtime("cpu", "auto"), outputs=outputs(tmp_path))
+    assert metrics["trained_on"] == "train+val" and metrics["n_images"] == 60
+    assert "on train+val (260 images)" in caplog.text
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda path: path.write_text("[1, 2"), "not valid JSON"),
+    (lambda path: write_incumbent(path, method="nas"), "field 'method' is 'nas'"),
+    (lambda path: write_incumbent(path, config={k: v for k, v in CONFIG.items() if k != "lr"}), "'config.lr'"),
+    (lambda path: write_incumbent(path, architecture={**ARCHITECTURE, "cells": [
+        {**ARCHITECTURE["cells"][0], "channels": 0}]}), "field 'cells[0].channels'"),
+    (lambda path: path.write_text(json.dumps({"method": "baseline"})), "missing"),
+])
+def test_a_malformed_incumbent_is_named_before_training(tmp_path, damage, message):
+    path = tmp_path / "incumbent.json"
+    damage(path)
+    with pytest.raises(IncumbentError) as error:
+        load_incumbent(path, "baseline")
+    assert str(path) in str(error.value) and message in str(error.value)

@@ -1,0 +1,54 @@
+"""Metrics: ACC and AUC are medmnist's own; the rest agree with scikit-learn's definitions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from medmnist.evaluator import getACC, getAUC
+from sklearn.metrics import balanced_accuracy_score, f1_score
+
+from darts_bohb.metrics import classification_metrics, score
+
+
+def random_predictions(n=200, classes=5, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, n)
+    logits = rng.normal(size=(n, classes)) + 1.5 * np.eye(classes)[labels]  # better than chance
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return labels, probabilities
+
+
+@pytest.mark.parametrize("task", ["ordinal-regression", "multi-class"])
+def test_accuracy_and_auc_are_medmnists(task):
+    labels, probabilities = random_predictions()
+    metrics = classification_metrics(labels, probabilities, task)
+    assert metrics["accuracy"] == getACC(labels[:, None], probabilities, task)
+    assert metrics["auc"] == getAUC(labels[:, None], probabilities, task)
+    assert 0.4 < metrics["accuracy"] < 1 and 0.6 < metrics["auc"] < 1
+
+
+def test_binary_task_uses_the_positive_class_column():
+    labels, probabilities = random_predictions(classes=2, seed=1)
+    metrics = classification_metrics(labels, probabilities, "binary-class")
+    assert metrics["auc"] == getAUC(labels, probabilities, "binary-class")
+    assert metrics["accuracy"] == getACC(labels, probabilities, "binary-class")
+
+
+def test_f1_balanced_accuracy_per_class_and_confusion_matrix():
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 2])
+    predicted = np.array([0, 1, 0, 1, 1, 2, 0, 2, 2, 1])
+    probabilities = np.eye(4)[predicted] * 0.7 + 0.075
+    metrics = classification_metrics(labels, probabilities, "multi-class")
+    assert metrics["confusion_matrix"] == [[2, 1, 0, 0], [0, 2, 0, 0], [1, 1, 3, 0], [0, 0, 0, 0]]
+    assert metrics["per_class_accuracy"] == [2 / 3, 1.0, 3 / 5, None]  # class 3 has no sample
+    assert metrics["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(labels, predicted))
+    assert metrics["macro_f1"] == pytest.approx(f1_score(labels, predicted, labels=[0, 1, 2, 3],
+                                                         average="macro", zero_division=0))
+    assert np.isnan(metrics["auc"])  # undefined while a class has no sample, not an exception
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "balanced_accuracy", "auc", "macro_f1"])
+def test_score_is_the_named_metric(metric):
+    labels, probabilities = random_predictions(seed=2)
+    assert score(metric, labels, probabilities, "multi-class") == classification_metrics(
+        labels, probabilities, "multi-class")[metric]

@@ -1,0 +1,67 @@
+rule bohb:
+    input:
+        data=DATA_FILE,
+        genotype="results/search/seed{seed}/genotype.json",
+    output:
+        incumbent="results/bohb/seed{seed}/incumbent.json",
+        trajectory="results/bohb/seed{seed}/trajectory.csv",
+        runhistory="results/bohb/seed{seed}/runhistory.csv",
+    params:
+        script=script_path("bohb.py"),
+        # SMAC's run folder (results/bohb/seed{seed}/smac/) is deliberately not an output:
+        # Snakemake would delete it before a rerun, and a rerun should continue it.
+        settings=lambda w: settings_json("hpo"),
+        dataset=config["dataset"]["flag"],
+        size=config["dataset"]["size"],
+        device=config["device"],
+        precision=config["precision"],
+    log:
+        "results/logs/bohb/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/bohb/seed{seed}.tsv"
+    conda:
+        "../../envs/hpo.yaml"
+    threads: config["resources"]["hpo"]["threads"]
+    resources:
+        **rule_resources("hpo"),
+    shell:
+        "python {params.script} --method nas --genotype {input.genotype} --data {input.data} "
+        "--dataset {params.dataset} --size {params.size} --seed {wildcards.seed} "
+        "--settings {params.settings:q} --device {params.device} --precision {params.precision} "
+        "--threads {threads} --incumbent {output.incumbent} --trajectory {output.trajectory} "
+        "--runhistory {output.runhistory} > {log} 2>&1"
+
+
+rule final:
+    input:
+        data=DATA_FILE,
+        incumbent="results/bohb/seed{seed}/incumbent.json",
+    output:
+        metrics="results/final/seed{seed}/metrics.json",
+        predictions="results/final/seed{seed}/predictions.csv",
+        model="results/final/seed{seed}/model.pt",
+        architecture="results/final/seed{seed}/architecture.json",
+    params:
+        script=script_path("final.py"),
+        settings=lambda w: settings_json("final"),
+        epochs=config["hpo"]["max_budget"],
+        dataset=config["dataset"]["flag"],
+        size=config["dataset"]["size"],
+        device=config["device"],
+        precision=config["precision"],
+    log:
+        "results/logs/final/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/final/seed{seed}.tsv"
+    conda:
+        "../../envs/hpo.yaml"
+    threads: config["resources"]["final"]["threads"]
+    resources:
+        **rule_resources("final"),
+    shell:
+        "python {params.script} --method nas --incumbent {input.incumbent} --data {input.data} "
+        "--dataset {params.dataset} --size {params.size} --seed {wildcards.seed} "
+        "--epochs {params.epochs} --settings {params.settings:q} --device {params.device} "
+        "--precision {params.precision} --threads {threads} --metrics {output.metrics} "
+        "--predictions {output.predictions} --model {output.model} "
+        "--architecture {output.architecture} > {log} 2>&1"
