@@ -62,8 +62,10 @@ def report_targets():
 
 
 def all_targets():
+    """Per-seed results of both methods, then the figures and the report that compare them."""
     return (
         expand("results/search/seed{seed}/genotype.json", seed=SEEDS)
         + expand("results/final/seed{seed}/metrics.json", seed=SEEDS)
         + expand("results/baseline/final/seed{seed}/metrics.json", seed=config["baseline"]["seeds"])
+        + report_targets()
     )
