@@ -1,4 +1,5 @@
 import json
+import os
 import shlex
 import sys
 
@@ -23,8 +24,9 @@ wildcard_constraints:
 
 
 def script_path(name):
-    """The CLI of a rule, found relative to this workflow, wherever it is run from."""
-    return f"{workflow.basedir}/scripts/{name}"
+    """The CLI of a rule, relative to the working directory: Snakemake reruns a job whose params
+    changed, so an absolute path would rerun everything once the checkout is moved."""
+    return os.path.relpath(os.path.join(workflow.basedir, "scripts", name))
 
 
 def settings_json(section):
