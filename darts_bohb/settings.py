@@ -104,6 +104,16 @@ class SearchSettings:
                 f"search.pool: has {len(self.pool)} entries but search.channels has "
                 f"{len(self.channels)}; give one pool flag per cell"
             )
+        for key in ("epochs", "batch_size"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"search.{key}: must be at least 1, got {getattr(self, key)}")
+        if not self.channels or min(self.channels) < 1:
+            raise ConfigError(f"search.channels: expected one positive width per cell, got {list(self.channels)}")
+        if not 0 <= self.early_stopping.skip_threshold <= 1 or self.early_stopping.max_skips < 1:
+            raise ConfigError("search.early_stopping: skip_threshold must lie in [0, 1] and max_skips be at "
+                              f"least 1, got {self.early_stopping.skip_threshold} and {self.early_stopping.max_skips}")
+        if self.surrogate_skip.beta0 < 0:
+            raise ConfigError(f"search.surrogate_skip.beta0: must be >= 0, got {self.surrogate_skip.beta0}")
         if any(k < 1 or k % 2 == 0 for k in self.kernel_sizes) or len(set(self.kernel_sizes)) != 4:
             raise ConfigError(f"search.kernel_sizes: expected four distinct odd sizes, got {list(self.kernel_sizes)}")
         _choice("search.order", self.order, ("first", "second"))

@@ -1,0 +1,29 @@
+"""Turn a search's alphas.csv and search.json into genotype.json (last epoch's probabilities)."""
+
+import argparse
+import logging
+import sys
+
+from darts_bohb.export import export_genotype
+from darts_bohb.genotype import GenotypeError
+from darts_bohb.settings import ConfigError
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--alphas", required=True, help="alphas.csv of the search")
+    parser.add_argument("--summary", required=True, help="search.json of the search")
+    parser.add_argument("--output", required=True, help="where to write genotype.json")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        genotype = export_genotype(args.alphas, args.summary, args.output)
+    except (ConfigError, GenotypeError) as error:
+        logging.error("%s", error)
+        return 1
+    logging.info("wrote %s: %s (%s)", args.output, genotype.argmax_design(), genotype.stop_reason)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""alphas.csv + search.json -> genotype.json: the last epoch's probabilities, the record of the
+search, and clear errors for inconsistent inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from darts_bohb.export import export_genotype, genotype_from_search
+from darts_bohb.genotype import GenotypeError, load_genotype
+from darts_bohb.ops import OPERATIONS
+from darts_bohb.settings import SearchSettings
+from darts_bohb.topology import cell_topology
+
+TOPOLOGY = cell_topology()
+
+
+def search_outputs(epochs: int = 2) -> tuple[pd.DataFrame, dict]:
+    """alphas.csv rows for epochs 0..`epochs` (random α) and the matching search.json."""
+    generator = torch.Generator().manual_seed(0)
+    rows = []
+    for epoch in range(epochs + 1):
+        alpha = torch.randn(len(TOPOLOGY.nodes), len(OPERATIONS), generator=generator, dtype=torch.float64)
+        probabilities = alpha.softmax(dim=-1)
+        rows += [{"epoch": epoch, "node": node.name, "kernel_size": node.kernel_size, "operation": op,
+                  "alpha": float(alpha[i, j]), "probability": float(probabilities[i, j])}
+                 for i, node in enumerate(TOPOLOGY.nodes) for j, op in enumerate(OPERATIONS)]
+    summary = {"dataset": "retinamnist", "size": 28, "seed": 3, "epochs_planned": 30, "epochs_run": epochs,
+               "stopped_early": True, "stop_reason": f"early stop after epoch {epochs}: ...",
+               "resumed_from_epoch": None, "runtime": {"device": "cpu", "precision": "bf16", "threads": 2},
+               "seconds": 1.0, "settings": SearchSettings().to_dict()}
+    return pd.DataFrame(rows), summary
+
+
+def write_inputs(folder: Path, alphas: pd.DataFrame, summary: dict) -> tuple[Path, Path]:
+    alphas.to_csv(folder / "alphas.csv", index=False)
+    (folder / "search.json").write_text(json.dumps(summary))
+    return folder / "alphas.csv", folder / "search.json"
+
+
+def test_export_round_trip_keeps_the_last_epochs_probabilities_and_argmax(tmp_path):
+    alphas, summary = search_outputs(epochs=2)
+    alphas_path, summary_path = write_inputs(tmp_path, alphas, summary)
+    exported = export_genotype(alphas_path, summary_path, tmp_path / "genotype.json")
+    loaded = load_genotype(tmp_path / "genotype.json")
+
+    last = pd.read_csv(alphas_path).query("epoch == 2")
+    for node in TOPOLOGY.nodes:
+        expected = last[last["node"] == node.name].set_index("operation")["probability"]
+        assert loaded.probabilities[node.name] == {op: expected[op] for op in OPERATIONS}
+        assert loaded.argmax(node.name) == expected.idxmax()
+    assert loaded.argmax_design() == exported.argmax_design()
+    assert loaded.topology == TOPOLOGY
+    assert (loaded.seed, loaded.dataset, loaded.size, loaded.epochs_run, loaded.epochs_planned) == (
+        3, "retinamnist", 28, 2, 30)
+    assert loaded.stop_reason == summary["stop_reason"]
+    assert loaded.extra["settings"] == json.loads(json.dumps(SearchSettings().to_dict()))
+
+
+def test_last_block_must_be_the_epoch_the_summary_reports():
+    alphas, summary = search_outputs(epochs=2)
+    with pytest.raises(GenotypeError, match="last epoch in alphas is 1.*epochs_run = 2"):
+        genotype_from_search(alphas[alphas["epoch"] < 2], summary)
+
+
+def test_missing_node_or_column_is_named():
+    alphas, summary = search_outputs()
+    without_node = alphas[~((alphas["epoch"] == 2) & (alphas["node"] == "k7_k3"))]
+    with pytest.raises(GenotypeError, match="node 'k7_k3'"):
+        genotype_from_search(without_node, summary)
+    with pytest.raises(GenotypeError, match=r"missing column\(s\) \['probability'\]"):
+        genotype_from_search(alphas.drop(columns="probability"), summary)
+    with pytest.raises(GenotypeError, match=r"missing key\(s\) \['stop_reason'\]"):
+        genotype_from_search(alphas, {k: v for k, v in summary.items() if k != "stop_reason"})
+
+
+def test_inconsistent_search_writes_no_genotype(tmp_path):
+    alphas, summary = search_outputs()
+    alphas.loc[alphas["epoch"] == 2, "probability"] = 0.5  # no longer sums to 1
+    alphas_path, summary_path = write_inputs(tmp_path, alphas, summary)
+    with pytest.raises(GenotypeError, match="sum to 2.5"):
+        export_genotype(alphas_path, summary_path, tmp_path / "genotype.json")
+    assert not (tmp_path / "genotype.json").exists()

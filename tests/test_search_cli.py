@@ -1,0 +1,50 @@
+"""The search and export scripts: a bad --settings or a broken input fails with one clear
+line and writes nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "scripts" / name), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def search_args(data: Path, folder: Path, settings: str) -> list[str]:
+    return ["--data", str(data), "--seed", "1", "--dataset", "retinamnist", "--size", "28",
+            "--settings", settings, "--device", "cpu", "--precision", "auto", "--threads", "1",
+            "--state-dir", str(folder / "state"), "--alphas", str(folder / "alphas.csv"),
+            "--epochs", str(folder / "epochs.csv"), "--summary", str(folder / "search.json")]
+
+
+def test_unknown_settings_key_fails_clearly_and_writes_nothing(real_data, tmp_path):
+    result = run_script("darts_search.py", *search_args(real_data, tmp_path, json.dumps({"epoch": 3})))
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "search: unknown key(s) ['epoch']" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_wrong_data_file_fails_clearly_and_writes_nothing(tmp_path):
+    fake = tmp_path / "fake.npz"
+    fake.write_bytes(b"not a data set")
+    out = tmp_path / "out"
+    result = run_script("darts_search.py", *search_args(fake, out, "{}"))
+    assert result.returncode == 1
+    assert "MD5" in result.stderr and "retinamnist_28.npz" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_export_of_a_missing_search_fails_clearly(tmp_path):
+    result = run_script("export_genotype.py", "--alphas", str(tmp_path / "alphas.csv"),
+                        "--summary", str(tmp_path / "search.json"), "--output", str(tmp_path / "genotype.json"))
+    assert result.returncode == 1
+    assert "alphas.csv: no such file" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "genotype.json").exists()
