@@ -173,11 +173,6 @@ def _read_split(archive: np.lib.npyio.NpzFile, path: str | Path, name: str) -> S
     return Split(images=tensor, labels=torch.from_numpy(labels.astype(np.int64)))
 
 
-def normalise(images: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """uint8 [0, 255] -> [-1, 1], as in the MedMNIST examples (mean 0.5, std 0.5 per channel)."""
-    return images.to(dtype).mul_(2.0 / 255.0).sub_(1.0)
-
-
 def iterate_batches(split: Split, batch_size: int, generator: torch.Generator | None = None,
                     shuffle: bool = True, drop_last: bool = False
                     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

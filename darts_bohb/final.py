@@ -5,7 +5,6 @@ This and nothing else reads the test split; nothing here feeds back into any cho
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -18,7 +17,7 @@ import torch
 
 from darts_bohb.data import Split, load_splits
 from darts_bohb.hpo_space import training_from_config
-from darts_bohb.io import atomic_path, write_csv, write_json
+from darts_bohb.io import atomic_path, read_json_object, write_csv, write_json
 from darts_bohb.metrics import classification_metrics
 from darts_bohb.network import ArchitectureError, build_network, check_architecture, count_parameters
 from darts_bohb.runtime import Runtime, seed_everything
@@ -43,14 +42,7 @@ class FinalOutputs:
 
 def load_incumbent(path: str | Path, method: str) -> dict[str, Any]:
     """Read and check an incumbent.json, naming the field at fault."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError as error:
-        raise IncumbentError(f"{path}: no such incumbent file") from error
-    except json.JSONDecodeError as error:
-        raise IncumbentError(f"{path}: not valid JSON ({error})") from error
-    if not isinstance(data, dict):
-        raise IncumbentError(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
+    data = read_json_object(path, IncumbentError, missing="no such incumbent file")
     missing = [key for key in INCUMBENT_KEYS if key not in data]
     if missing:
         raise IncumbentError(f"{path}: field(s) {missing} missing; expected {list(INCUMBENT_KEYS)}")

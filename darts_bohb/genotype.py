@@ -6,13 +6,12 @@ field and names the one at fault, so a hand-edited or truncated file fails befor
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from darts_bohb.io import write_json
+from darts_bohb.io import read_json_object, write_json
 from darts_bohb.topology import CELL_INPUT, OPERATIONS, CellTopology, NodeSpec
 
 SCHEMA_VERSION = 1
@@ -76,12 +75,7 @@ def save_genotype(path: str | Path, genotype: Genotype) -> None:
 
 
 def load_genotype(path: str | Path) -> Genotype:
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError as error:
-        raise GenotypeError(f"{path}: no such genotype file") from error
-    except json.JSONDecodeError as error:
-        raise GenotypeError(f"{path}: not valid JSON ({error})") from error
+    data = read_json_object(path, GenotypeError, missing="no such genotype file")
     return genotype_from_dict(data, source=str(path))
 
 

@@ -33,6 +33,23 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def read_json_object(path: str | os.PathLike, error: type[Exception],
+                     missing: str = "no such file") -> dict[str, Any]:
+    """Parse a JSON file whose top level must be an object; any failure raises `error`
+    with a message that starts with the path."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise error(f"{path}: {missing}") from None
+    except OSError as problem:
+        raise error(f"{path}: cannot be read ({problem.strerror})") from None
+    except json.JSONDecodeError as problem:
+        raise error(f"{path}: not valid JSON ({problem})") from None
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
+    return data
+
+
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

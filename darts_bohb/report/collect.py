@@ -8,13 +8,14 @@ result stops the report instead of quietly skewing a mean.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import pandas as pd
+
+from darts_bohb.io import read_json_object
 
 if TYPE_CHECKING:
     from darts_bohb.genotype import Genotype
@@ -237,17 +238,7 @@ def _bohb_rule(method: str) -> str:
 
 
 def _read_json(path: Path, producer: str) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ReportInputError(f"{path}: no such file (written by rule {producer})") from None
-    except OSError as error:
-        raise ReportInputError(f"{path}: cannot be read ({error.strerror})") from None
-    except json.JSONDecodeError as error:
-        raise ReportInputError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(data, dict):
-        raise ReportInputError(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
-    return data
+    return read_json_object(path, ReportInputError, missing=f"no such file (written by rule {producer})")
 
 
 def _read_csv(path: Path, producer: str, numeric: tuple[str, ...] = (), text: tuple[str, ...] = (),
