@@ -16,6 +16,7 @@ from darts_bohb.topology import CELL_INPUT, OPERATIONS, CellTopology, NodeSpec
 
 SCHEMA_VERSION = 1
 PROBABILITY_TOLERANCE = 1e-3
+NOT_DERIVED = ("zero",)  # operations DARTS never hands over as a node's choice
 
 
 class GenotypeError(ValueError):
@@ -39,9 +40,20 @@ class Genotype:
         probs = self.probabilities[node]
         return max(self.operations, key=lambda op: probs[op])
 
-    def argmax_design(self) -> dict[str, str]:
-        """The most probable operation per node: the cell DARTS would hand over."""
-        return {node: self.argmax(node) for node in self.topology.node_names}
+    def derived(self, node: str) -> str:
+        """The most probable operation other than Zero: the operation DARTS hands over for a node.
+
+        Zero's weight mostly scales a mixed node down instead of choosing against it (it wins
+        every node of a short search here), so DARTS (Liu et al. 2019) leaves it out of the
+        derivation; BOHB's sampled designs may still drop nodes.
+        """
+        probs = self.probabilities[node]
+        candidates = [op for op in self.operations if op not in NOT_DERIVED] or list(self.operations)
+        return max(candidates, key=lambda op: probs[op])
+
+    def derived_design(self) -> dict[str, str]:
+        """The derived operation per node: the cell DARTS would hand over."""
+        return {node: self.derived(node) for node in self.topology.node_names}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +73,7 @@ class Genotype:
                         "input": node.input,
                         "probabilities": {op: self.probabilities[node.name][op] for op in self.operations},
                         "argmax": self.argmax(node.name),
+                        "derived": self.derived(node.name),
                     }
                     for node in self.topology.nodes
                 ],

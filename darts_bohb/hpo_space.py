@@ -21,7 +21,7 @@ from ConfigSpace import (Categorical, ConfigurationSpace, Constant, EqualsCondit
 from darts_bohb.genotype import Genotype
 from darts_bohb.network import PLAIN_CONV
 from darts_bohb.settings import HpoSpace
-from darts_bohb.topology import CellTopology
+from darts_bohb.topology import CellTopology, carries_signal
 from darts_bohb.training import TrainingSettings
 
 LOG = logging.getLogger(__name__)
@@ -29,11 +29,12 @@ MAX_DRAWS_PER_DESIGN = 1000  # draws per wanted design before accepting fewer di
 
 
 def sample_designs(genotype: Genotype, k: int, seed: int) -> list[dict[str, str]]:
-    """K distinct cell designs: the argmax design first, then node-wise categorical draws.
+    """K distinct cell designs: the derived design first, then node-wise categorical draws.
 
-    Drawn with a numpy Generator seeded by `seed`, so a seed always gets the same designs. When
-    the genotype allows fewer than K distinct designs (or is so peaked that they are not found
-    within MAX_DRAWS_PER_DESIGN * K draws) the list is shorter; a warning says so.
+    Drawn with a numpy Generator seeded by `seed`, so a seed always gets the same designs. A draw
+    whose Zero nodes cut every path from input to output is skipped: its cell outputs a constant.
+    When the genotype allows fewer than K distinct designs (or is so peaked that they are not
+    found within MAX_DRAWS_PER_DESIGN * K draws) the list is shorter; a warning says so.
     """
     if k < 1:
         raise ValueError(f"hpo.designs_per_cell: expected at least 1, got {k}")
@@ -47,15 +48,18 @@ def sample_designs(genotype: Genotype, k: int, seed: int) -> list[dict[str, str]
     wanted = min(k, possible)
 
     rng = np.random.default_rng(seed)
-    designs = [genotype.argmax_design()]
+    designs = [genotype.derived_design()]
     seen = {tuple(designs[0][node] for node in nodes)}
     for _ in range(MAX_DRAWS_PER_DESIGN * k):
         if len(designs) >= wanted:
             break
         choice = tuple(operations[rng.choice(len(operations), p=p)] for p in probabilities)
-        if choice not in seen:
-            seen.add(choice)
-            designs.append(dict(zip(nodes, choice)))
+        if choice in seen:
+            continue
+        seen.add(choice)
+        design = dict(zip(nodes, choice))
+        if carries_signal(genotype.topology, design):
+            designs.append(design)
     if len(designs) < k:
         LOG.warning("only %d distinct cell designs of the %d asked for (hpo.designs_per_cell): the genotype "
                     "allows %d", len(designs), k, possible)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from darts_bohb.ops import OPERATIONS, conv_norm, make_operation
-from darts_bohb.topology import CELL_INPUT, CellTopology, NodeSpec, run_cell
+from darts_bohb.topology import CELL_INPUT, CellTopology, NodeSpec, live_nodes, run_cell
 
 PLAIN_CONV = "plain_conv"  # the baseline's cell: one 3x3 conv block instead of a searched design
 PLAIN_CONV_KERNEL = 3
@@ -53,15 +53,6 @@ class SearchedCell(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return run_cell(self.topology, self.nodes, x)
-
-
-def live_nodes(topology: CellTopology, design: Mapping[str, str]) -> set[str]:
-    """Nodes that carry signal: not "zero", and fed by the cell input or by a live node."""
-    live: set[str] = set()
-    for node in topology.nodes:
-        if design[node.name] != "zero" and (node.input == CELL_INPUT or node.input in live):
-            live.add(node.name)
-    return live
 
 
 class PoolIfLarge(nn.Module):

@@ -9,6 +9,7 @@ is the sum of the first two first-stage nodes and both second-stage nodes, then 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 # The candidate operations of every node, by name (built in darts_bohb.ops); kept here so that
 # reading a genotype needs no torch.
@@ -55,6 +56,20 @@ def cell_topology(kernel_sizes: tuple[int, ...] = DEFAULT_KERNEL_SIZES) -> CellT
               for node in first[2:]]
     outputs = (first[0].name, first[1].name, second[0].name, second[1].name)
     return CellTopology(nodes=tuple(first + second), outputs=outputs)
+
+
+def live_nodes(topology: CellTopology, design: Mapping[str, str]) -> set[str]:
+    """Nodes that carry signal: not "zero", and fed by the cell input or by a live node."""
+    live: set[str] = set()
+    for node in topology.nodes:
+        if design[node.name] != "zero" and (node.input == CELL_INPUT or node.input in live):
+            live.add(node.name)
+    return live
+
+
+def carries_signal(topology: CellTopology, design: Mapping[str, str]) -> bool:
+    """Whether some live node reaches the cell output; a cell without one outputs zeros."""
+    return not live_nodes(topology, design).isdisjoint(topology.outputs)
 
 
 def run_cell(topology: CellTopology, node_modules, x):

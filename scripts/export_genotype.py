@@ -21,7 +21,7 @@ def main() -> int:
     except (ConfigError, GenotypeError) as error:
         logging.error("%s", error)
         return 1
-    logging.info("wrote %s: %s (%s)", args.output, genotype.argmax_design(), genotype.stop_reason)
+    logging.info("wrote %s: %s (%s)", args.output, genotype.derived_design(), genotype.stop_reason)
     return 0
 
 

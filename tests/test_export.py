@@ -53,7 +53,7 @@ def test_export_round_trip_keeps_the_last_epochs_probabilities_and_argmax(tmp_pa
         expected = last[last["node"] == node.name].set_index("operation")["probability"]
         assert loaded.probabilities[node.name] == {op: expected[op] for op in OPERATIONS}
         assert loaded.argmax(node.name) == expected.idxmax()
-    assert loaded.argmax_design() == exported.argmax_design()
+    assert loaded.derived_design() == exported.derived_design()
     assert loaded.topology == TOPOLOGY
     assert (loaded.seed, loaded.dataset, loaded.size, loaded.epochs_run, loaded.epochs_planned) == (
         3, "retinamnist", 28, 2, 30)

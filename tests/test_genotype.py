@@ -28,9 +28,19 @@ def test_round_trip_through_file_keeps_everything(tmp_path):
     save_genotype(path, genotype)
     loaded = load_genotype(path)
     assert loaded == genotype
-    assert loaded.argmax_design()["k9"] == "resnet_bottleneck"
+    assert loaded.derived_design()["k9"] == "resnet_bottleneck"
     data = json.loads(path.read_text())
     assert data["schema_version"] == 1 and data["cell"]["nodes"][0]["argmax"] == "conv_block"
+
+
+def test_the_derived_operation_is_the_most_probable_other_than_zero():
+    genotype = make_genotype()
+    node = genotype.topology.node_names[0]
+    genotype.probabilities[node].update(zero=0.5, identity=0.1, conv_block=0.1, resnet_block=0.2,
+                                        resnet_bottleneck=0.1)
+    assert genotype.argmax(node) == "zero"
+    assert genotype.derived(node) == "resnet_block" == genotype.derived_design()[node]
+    assert genotype.to_dict()["cell"]["nodes"][0]["derived"] == "resnet_block"
 
 
 def broken(mutate):

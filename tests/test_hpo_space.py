@@ -11,6 +11,7 @@ from darts_bohb.hpo_space import (architecture_from_config, build_space, plain_v
 from darts_bohb.network import PLAIN_CONV, build_network
 from darts_bohb.ops import OPERATIONS
 from darts_bohb.settings import ConfigError, HpoSpace
+from darts_bohb.topology import carries_signal
 from hpo_fixtures import make_genotype
 
 SPACE = HpoSpace(cells=(2, 5), head_layers=(1, 3))
@@ -56,12 +57,12 @@ def test_the_baseline_space_has_no_designs_and_a_fixed_range_is_a_constant():
     assert [c["design"] for c in arch["cells"]] == [PLAIN_CONV] * 3 and "topology" not in arch
 
 
-def test_designs_are_seeded_distinct_and_start_with_the_argmax():
+def test_designs_are_seeded_distinct_and_start_with_the_derived_design():
     genotype = make_genotype(seed=3)
     designs = sample_designs(genotype, 5, seed=11)
     assert designs == sample_designs(genotype, 5, seed=11)
     assert designs != sample_designs(genotype, 5, seed=12)
-    assert designs[0] == genotype.argmax_design()
+    assert designs[0] == genotype.derived_design()
     assert len(designs) == 5
     assert len({tuple(sorted(d.items())) for d in designs}) == 5
     assert all(set(d) == set(genotype.topology.node_names) and set(d.values()) <= set(OPERATIONS)
@@ -116,3 +117,14 @@ def test_bad_space_bounds_name_the_key(field, value, message):
     with pytest.raises(ConfigError) as error:
         HpoSpace(**{field: value})
     assert message in str(error.value)
+
+
+def test_zero_is_never_derived_and_no_design_cuts_every_path():
+    """Zero leads every node (as in a short search), yet the derived cell and the draws carry signal."""
+    zero_heavy = {"zero": 0.6, "identity": 0.1, "conv_block": 0.15, "resnet_block": 0.05, "resnet_bottleneck": 0.1}
+    genotype = make_genotype({node: zero_heavy for node in make_genotype().topology.node_names})
+    designs = sample_designs(genotype, 8, seed=0)
+    assert designs[0] == {node: "conv_block" for node in genotype.topology.node_names}
+    assert len(designs) == 8
+    assert all(carries_signal(genotype.topology, design) for design in designs)
+    assert any("zero" in design.values() for design in designs[1:])  # Zero may still drop single nodes

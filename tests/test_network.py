@@ -9,9 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from darts_bohb.network import (PLAIN_CONV, ArchitectureError, SearchedCell, build_network,
-                                count_parameters, live_nodes)
-from darts_bohb.topology import cell_topology
+from darts_bohb.network import PLAIN_CONV, ArchitectureError, SearchedCell, build_network, count_parameters
+from darts_bohb.topology import carries_signal, cell_topology, live_nodes
 
 TOPOLOGY = cell_topology()
 MIXED_DESIGN = {"k3": "conv_block", "k5": "resnet_block", "k7": "identity", "k9": "resnet_bottleneck",
@@ -58,6 +57,8 @@ def test_zero_nodes_cut_their_paths_and_hold_no_weights():
 def test_a_fully_cut_cell_outputs_zeros_of_its_width():
     cut = {node: "zero" for node in TOPOLOGY.node_names}
     cut["k7"] = "conv_block"  # feeds only k7_k3, which is zero: still no path to the output
+    assert not carries_signal(TOPOLOGY, cut)
+    assert carries_signal(TOPOLOGY, dict(cut, k7_k3="identity"))
     searched = SearchedCell(TOPOLOGY, cut, 3, 8, batch_norm=True)
     out = searched(torch.randn(2, 3, 10, 10))
     assert out.shape == (2, 8, 10, 10)

@@ -1,6 +1,6 @@
 """The figures on a synthetic result tree (tests/report_fixtures.py writes it in the file
 contracts of the design; no training runs here): each script writes real, non-blank PNG and SVG
-files, and each figure shows what it promises (every seed, the early stop, the argmax cell, the
+files, and each figure shows what it promises (every seed, the early stop, the derived cell, the
 references only where they apply, the number of seeds)."""
 
 import pytest
@@ -125,14 +125,14 @@ def test_scores_label_every_seed_and_the_seed_count_per_method(tree):
     save_figure(figure, [])
 
 
-def test_cells_show_each_seeds_argmax_operation_per_node(tree):
+def test_cells_show_each_seeds_derived_operation_per_node(tree):
     genotypes = read_genotypes(tree.search_files("genotype.json"))
     figure = plot_cells(genotypes)
     visible = [axis for axis in figure.axes if axis.get_visible()]
     assert len(visible) == 2
     for axis, seed in zip(visible, sorted(genotypes)):
         texts = [text.get_text() for text in axis.texts]
-        for node, operation in genotypes[seed].argmax_design().items():
+        for node, operation in genotypes[seed].derived_design().items():
             kernel = next(n.kernel_size for n in genotypes[seed].topology.nodes if n.name == node)
             assert any(text.startswith(f"{node}  {kernel}×{kernel}\n{operation}\n") for text in texts), (seed, node)
         assert {"input", "+"} <= set(texts)

@@ -1,4 +1,4 @@
-"""A picture of the argmax cell of a genotype: input -> nodes -> sum -> optional max-pool.
+"""A picture of the derived cell of a genotype: input -> nodes -> sum -> optional max-pool.
 
 Drawn with plain matplotlib patches (no graphviz). The layout follows the genotype's own
 topology: a node's column is its depth below the cell input, and a node with a single child
@@ -53,7 +53,7 @@ def plot_cell(genotype: Genotype) -> Figure:
 def draw_cell(axis: Axes, genotype: Genotype) -> None:
     topology = genotype.topology
     positions = _layout(genotype)
-    design = genotype.argmax_design()
+    design = genotype.derived_design()
     rows = max(y for _, y in positions.values()) + 1
     middle = (rows - 1) / 2
     sum_x = max(x for x, _ in positions.values()) + COLUMN_STEP
