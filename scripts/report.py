@@ -1,10 +1,13 @@
-"""Write reports/summary.csv (one row per method and seed) and reports/summary.md (the aggregated report)."""
+"""Write reports/summary.csv (one row per method and seed), reports/ensemble.csv (one row per method
+with at least 2 seeds: the ensemble of its seeds' final models) and reports/summary.md (the
+aggregated report)."""
 
 import argparse
 import logging
 import sys
 from pathlib import Path
 
+from darts_bohb.data import DatasetError, dataset_spec
 from darts_bohb.io import write_csv, write_text
 from darts_bohb.report.cli import (
     add_benchmark_arguments,
@@ -18,11 +21,13 @@ from darts_bohb.report.cli import (
 )
 from darts_bohb.report.collect import (
     read_incumbents,
+    read_predictions,
     read_search_runs,
     read_stage_seconds,
     read_test_metrics,
     read_trial_counts,
 )
+from darts_bohb.report.ensemble import ensemble_scores
 from darts_bohb.report.references import published_results
 from darts_bohb.report.summary import FIGURES, build_summary, render_markdown
 
@@ -33,6 +38,7 @@ def main() -> int:
     add_file_arguments(parser, "metrics", "metrics.json of the final training")
     add_file_arguments(parser, "incumbents", "incumbent.json of the BOHB run")
     add_file_arguments(parser, "runhistories", "runhistory.csv of the BOHB run")
+    add_file_arguments(parser, "predictions", "predictions.csv (test probabilities) of the final training")
     add_file_arguments(parser, "searches", "search.json of the search", baseline=False)
     add_benchmark_arguments(parser)
     parser.add_argument("--dataset", required=True, help="MedMNIST flag (dataset.flag)")
@@ -40,13 +46,19 @@ def main() -> int:
     for kind in FIGURES:
         parser.add_argument(f"--{kind.replace('_', '-')}", type=Path, help=f"the {kind} figure to link")
     parser.add_argument("--csv", required=True, type=Path, help="where to write summary.csv")
+    parser.add_argument("--ensemble-csv", required=True, type=Path, help="where to write ensemble.csv")
     parser.add_argument("--markdown", required=True, type=Path, help="where to write summary.md")
     args = parser.parse_args()
     seeds = seeds_from(args)
-    files = {kind: files_by_run(parser, args, kind) for kind in ("metrics", "incumbents", "runhistories")}
+    files = {kind: files_by_run(parser, args, kind)
+             for kind in ("metrics", "incumbents", "runhistories", "predictions")}
     search_files = files_by_seed(parser, seeds.nas, args.searches, "--searches")
     benchmarks = benchmark_files(parser, args)
     figures = {kind: getattr(args, kind) for kind in FIGURES if getattr(args, kind) is not None}
+    try:
+        medmnist_task = dataset_spec(args.dataset, args.size).task  # how the ensemble is scored
+    except DatasetError as error:
+        parser.error(str(error))
 
     def task() -> None:
         stage_seconds = read_stage_seconds(seeds, benchmarks)
@@ -57,11 +69,13 @@ def main() -> int:
             search_runs=read_search_runs(search_files),
             stage_seconds=stage_seconds,
         )
-        markdown = render_markdown(summary, stage_seconds, seeds, args.dataset, args.size,
+        ensemble = ensemble_scores(read_predictions(files["predictions"]), medmnist_task)
+        markdown = render_markdown(summary, stage_seconds, ensemble, seeds, args.dataset, args.size,
                                    published_results(args.dataset, args.size), figures, args.markdown)
         write_csv(args.csv, summary)
+        write_csv(args.ensemble_csv, ensemble)
         write_text(args.markdown, markdown)
-        logging.info("wrote %s and %s (%s)", args.csv, args.markdown, seeds.describe())
+        logging.info("wrote %s, %s and %s (%s)", args.csv, args.ensemble_csv, args.markdown, seeds.describe())
 
     return run_reporting(task)
 

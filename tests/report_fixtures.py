@@ -3,9 +3,11 @@ design (results/search, results/bohb, results/final, results/baseline/..., resul
 
 It stands in for the outputs of darts_search, export_genotype, bohb, final, baseline_bohb and
 baseline_final, so the plots and the summary are tested in seconds without training anything.
-Files the report never reads (epochs.csv, predictions.csv, model.pt, SMAC's run folder) are
-left out. Numbers are drawn from a seeded generator with many decimals, so a test that compares
-the summary with these files compares exact values, not rounded ones.
+Files the report never reads (epochs.csv, model.pt, SMAC's run folder) are left out. Numbers
+are drawn from a seeded generator with many decimals, so a test that compares the summary with
+these files compares exact values, not rounded ones. predictions.csv is drawn independently of
+metrics.json (the report takes each seed's scores from metrics.json and only the ensemble from
+the probabilities), and each seed writes its rows in its own order, as the contract allows.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import numpy as np
+import pandas as pd
+from medmnist.info import INFO
 from PIL import Image
 
 from darts_bohb.genotype import Genotype, save_genotype
@@ -26,6 +30,7 @@ from darts_bohb.topology import cell_topology
 
 BENCHMARK_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
 STAGE_RULES = {"nas": ("darts_search", "bohb", "final"), "baseline": ("baseline_bohb", "baseline_final")}
+TEST_IMAGES = 40
 
 
 @dataclass
@@ -44,6 +49,8 @@ class SyntheticResults:
     trials: dict[tuple[str, int], int] = field(default_factory=dict)
     seconds: dict[tuple[str, int], float] = field(default_factory=dict)  # (rule, seed) -> benchmark s
     genotypes: dict[int, Genotype] = field(default_factory=dict)
+    test_labels: np.ndarray | None = None  # by test image index, the same for every run
+    probabilities: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)  # (images, classes), by index
 
     def search_file(self, seed: int, name: str) -> Path:
         return self.root / "search" / f"seed{seed}" / name
@@ -101,6 +108,7 @@ class SyntheticResults:
         args = [*self.seed_args(), "--dataset", self.dataset, "--size", str(self.size),
                 "--searches", *(str(self.search_file(s, "search.json")) for s in self.nas_seeds)]
         for option, name, files in (("metrics", "metrics.json", self.final_file),
+                                    ("predictions", "predictions.csv", self.final_file),
                                     ("incumbents", "incumbent.json", self.bohb_file),
                                     ("runhistories", "runhistory.csv", self.bohb_file)):
             args += [f"--{option}", *self._paths(files, "nas", name),
@@ -121,6 +129,9 @@ def write_result_tree(root: Path, nas_seeds: tuple[int, ...] = (1, 2), baseline_
                       epochs_planned: int = 4) -> SyntheticResults:
     """Write a complete tree below `root`. The last NAS seed stops its search early."""
     results = SyntheticResults(Path(root), tuple(nas_seeds), tuple(baseline_seeds), dataset, size, metric)
+    # One test split for every run; every class occurs, so the AUC of an ensemble is defined.
+    n_classes = len(INFO[dataset]["label"])
+    results.test_labels = np.random.default_rng(99).permutation(np.arange(TEST_IMAGES) % n_classes)
     for index, seed in enumerate(nas_seeds):
         stopped_early = index == len(nas_seeds) - 1
         _write_search(results, seed, epochs_planned, epochs_run=2 if stopped_early else epochs_planned)
@@ -205,6 +216,22 @@ def _write_final(results: SyntheticResults, method: str, seed: int) -> None:
                "validation_score": results.incumbents[(method, seed)]["validation_score"], "seconds": 33.3}
     results.metrics[(method, seed)] = metrics
     _write(results.final_file(method, seed, "metrics.json"), json.dumps(metrics, indent=2))
+    _write_predictions(results, method, seed, rng)
+
+
+def _write_predictions(results: SyntheticResults, method: str, seed: int, rng: np.random.Generator) -> None:
+    """Softmax-like rows that lean towards the true class: about half right alone, more so averaged."""
+    labels = results.test_labels
+    n_classes = len(INFO[results.dataset]["label"])
+    probabilities = rng.dirichlet(np.ones(n_classes), size=len(labels))
+    probabilities[np.arange(len(labels)), labels] += rng.uniform(0, 0.5, size=len(labels))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    results.probabilities[(method, seed)] = probabilities
+    frame = pd.DataFrame(probabilities, columns=[f"prob_{c}" for c in range(n_classes)])
+    frame.insert(0, "label", labels)
+    frame.insert(0, "index", range(len(labels)))
+    order = rng.permutation(len(labels))  # row order is not part of the contract; `index` is
+    _write(results.final_file(method, seed, "predictions.csv"), frame.iloc[order].to_csv(index=False))
 
 
 def _write(path: Path, text: str) -> None:

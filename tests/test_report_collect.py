@@ -5,6 +5,8 @@ of the files, and a missing or malformed file fails with a message naming it."""
 import json
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 from report_fixtures import write_result_tree
 
@@ -14,6 +16,7 @@ from darts_bohb.report.collect import (
     read_alphas,
     read_genotypes,
     read_incumbents,
+    read_predictions,
     read_search_runs,
     read_stage_seconds,
     read_test_metrics,
@@ -164,3 +167,82 @@ def test_a_trajectory_point_without_wall_clock_is_kept_for_the_epochs_panel(tree
     frame = read_trajectories({("nas", 1): path})
     assert frame["cumulative_epochs"].tolist() == [3, 6]
     assert math.isnan(frame.loc[0, "wallclock_s"]) and frame.loc[1, "wallclock_s"] == 12.5
+
+
+def test_predictions_are_aligned_by_test_image_whatever_the_row_order(tree):
+    # The fixture writes each seed's rows in its own order, so alignment by `index` is needed.
+    first = pd.read_csv(tree.final_file("nas", 1, "predictions.csv"))["index"].tolist()
+    second = pd.read_csv(tree.final_file("nas", 2, "predictions.csv"))["index"].tolist()
+    assert first != second and sorted(first) == sorted(second)
+    predictions = read_predictions(tree.run_files(tree.final_file, "predictions.csv"))
+    assert set(predictions) == {"nas", "baseline"}
+    for method, seeds in (("nas", tree.nas_seeds), ("baseline", tree.baseline_seeds)):
+        runs = predictions[method]
+        assert runs.seeds == seeds
+        assert runs.index.tolist() == list(range(len(tree.test_labels)))
+        assert runs.labels.tolist() == tree.test_labels.tolist()
+        assert runs.probabilities.shape == (len(seeds), len(tree.test_labels), 5)
+        for position, seed in enumerate(seeds):
+            np.testing.assert_allclose(runs.probabilities[position], tree.probabilities[(method, seed)],
+                                       rtol=0, atol=1e-15)
+
+
+def _edit_predictions(path, change):
+    """Rewrite a predictions.csv through `change`, which takes and returns the frame."""
+    change(pd.read_csv(path)).to_csv(path, index=False)
+
+
+def _set_cell(row, column, value):
+    def change(frame):
+        frame = frame.astype({column: float})
+        frame.loc[row, column] = value
+        return frame
+    return change
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda f: f.drop(columns="prob_2"),
+     "expected columns prob_0, prob_1, ... (one per class, at least 2), got ['prob_0', 'prob_1', 'prob_3', 'prob_4']"),
+    (lambda f: f.drop(columns="label"), "missing column(s) ['label']"),
+    (_set_cell(0, "label", 5), "column 'label' has values outside 0..4"),
+    (lambda f: f.assign(index=f["index"].where(f.index != 1, f["index"][0])), "appears more than once"),
+    (_set_cell(2, "prob_1", 1.25), "probabilities outside [0, 1]"),
+    (_set_cell(2, "index", 2.5), "column 'index', data row 3: expected an integer, got 2.5"),
+])
+def test_a_malformed_predictions_file_is_named_with_what_is_wrong(tree, change, expected):
+    path = tree.final_file("baseline", 3, "predictions.csv")
+    _edit_predictions(path, change)
+    with pytest.raises(ReportInputError) as error:
+        read_predictions(tree.run_files(tree.final_file, "predictions.csv"))
+    assert str(path) in str(error.value)
+    assert expected in str(error.value)
+
+
+def test_a_missing_predictions_file_names_the_rule_that_writes_it(tree):
+    path = tree.final_file("baseline", 3, "predictions.csv")
+    path.unlink()
+    with pytest.raises(ReportInputError, match="no such file \\(written by rule baseline_final\\)") as error:
+        read_predictions(tree.run_files(tree.final_file, "predictions.csv"))
+    assert str(path) in str(error.value)
+
+
+def _relabel(image):
+    def change(frame):
+        row = frame.index[frame["index"] == image][0]
+        frame.loc[row, "label"] = (frame.loc[row, "label"] + 1) % 5
+        return frame
+    return change
+
+
+@pytest.mark.parametrize("change, expected", [
+    (_relabel(7), "disagree on the label of test image 7 ("),
+    (lambda f: f[f["index"] != 11], "do not cover the same test images (39 and 40 rows; index 11 is only in {first})"),
+    (lambda f: f.assign(prob_5=0.0), "has 6 classes, but {first} has 5"),
+])
+def test_seeds_whose_predictions_do_not_line_up_are_rejected_naming_both_files(tree, change, expected):
+    first, second = (tree.final_file("baseline", seed, "predictions.csv") for seed in tree.baseline_seeds)
+    _edit_predictions(second, change)
+    with pytest.raises(ReportInputError) as error:
+        read_predictions(tree.run_files(tree.final_file, "predictions.csv"))
+    assert str(error.value).startswith(f"{second} ")
+    assert expected.format(first=first) in str(error.value)

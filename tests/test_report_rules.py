@@ -22,7 +22,8 @@ NAS_SEEDS, BASELINE_SEEDS = (1, 2), (1,)
 REPORT_FILES = [
     "reports/bohb_progress.png", "reports/bohb_progress.svg", "reports/arch_weights.png",
     "reports/arch_weights.svg", "reports/scores.png", "reports/scores.svg", "reports/cells.png",
-    *(f"reports/cells/seed{seed}.png" for seed in NAS_SEEDS), "reports/summary.csv", "reports/summary.md",
+    *(f"reports/cells/seed{seed}.png" for seed in NAS_SEEDS), "reports/summary.csv", "reports/ensemble.csv",
+    "reports/summary.md",
 ]
 
 
@@ -69,6 +70,7 @@ def test_the_report_rules_write_every_report_file_and_a_log_each(built):
     for rule in REPORT_RULES:
         assert "INFO wrote" in (built / "results" / "logs" / rule / "all_seeds.log").read_text(), rule
     assert "| NAS+BOHB | n=2 seeds |" in (built / "reports" / "summary.md").read_text()
+    assert "NAS+BOHB: ensemble of the 2 seeds' final models" in (built / "reports" / "summary.md").read_text()
 
 
 def test_snakemake_report_writes_the_html_report_grouped_by_stage_and_seed(built):
@@ -96,3 +98,14 @@ def test_a_changed_metrics_file_reruns_only_the_scores_and_the_report(built):
     metrics.write_text(json.dumps(data))
     assert planned_jobs(report_rules(workdir, "-n", "--", *REPORT_FILES)) == {"plot_scores": 1, "report": 1}
     assert planned_jobs(report_rules(workdir, "-n", "--", "reports/scores.png")) == {"plot_scores": 1}
+
+
+def test_a_changed_predictions_file_reruns_only_the_report(built):
+    # The ensemble reads predictions.csv, so the report rule declares it; no figure reads it.
+    workdir = built.with_name(built.name + "-predictions")
+    shutil.copytree(built, workdir)
+    predictions = workdir / "results" / "baseline" / "final" / "seed1" / "predictions.csv"
+    lines = predictions.read_text().splitlines()
+    lines[1] = lines[1].replace(",0.", ",0.0", 1)  # one probability of one image, a tenth as large
+    predictions.write_text("\n".join(lines) + "\n")
+    assert planned_jobs(report_rules(workdir, "-n", "--", *REPORT_FILES)) == {"report": 1}

@@ -1,14 +1,18 @@
 """scripts/report.py on a synthetic result tree (tests/report_fixtures.py writes it in the file
 contracts of the design; no training runs here): summary.csv holds exactly the numbers of the
-per-seed files, summary.md aggregates them and says plainly what is missing."""
+per-seed files, ensemble.csv the scores of each method's mean test probabilities, summary.md
+aggregates them and says plainly what is missing."""
 
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from report_fixtures import run_script, write_result_tree
 
+from darts_bohb.report.collect import SeedPredictions
+from darts_bohb.report.ensemble import ensemble_scores
 from darts_bohb.report.summary import paired_differences
 
 METRICS = ("accuracy", "auc", "macro_f1", "balanced_accuracy")
@@ -19,6 +23,7 @@ def write_report(tree, out_dir):
     for kind in ("bohb-progress", "arch-weights", "cells", "scores"):
         figures += [f"--{kind}", str(out_dir / f"{kind.replace('-', '_')}.png")]
     return run_script("report.py", [*tree.report_args(), *figures, "--csv", str(out_dir / "summary.csv"),
+                                    "--ensemble-csv", str(out_dir / "ensemble.csv"),
                                     "--markdown", str(out_dir / "summary.md")])
 
 
@@ -150,3 +155,109 @@ def test_a_malformed_metrics_file_fails_the_report_naming_the_file(tree, tmp_pat
     assert write_report(tree, out) == 1
     assert f"{bad}: not valid JSON" in caplog.text
     assert not (out / "summary.csv").exists() and not (out / "summary.md").exists()
+
+
+# --- the ensemble of each method's seeds ---------------------------------------------------------
+
+
+def test_the_ensemble_of_two_seeds_matches_a_pen_and_paper_computation():
+    # Binary fractions, so the mean is exact. Mean probabilities, image by image:
+    #   [.25 .625 .125] label 0 -> predicts 1 (wrong)    [.125 .75 .125] label 1 -> 1
+    #   [.125 .125 .75] label 2 -> 2                      [.25 .5625 .1875] label 1 -> 1
+    # accuracy 3/4; recall per class 0, 1, 1 -> balanced accuracy 2/3; F1 per class 0, 4/5
+    # (tp 2, fp 1), 1 -> macro F1 0.6. AUC one class against the rest: class 0 scores the
+    # positive .25 against .125, .125, .25 (a tie counts half) -> 5/6; class 1 scores .75 and
+    # .5625 against .625 and .125 -> 3/4; class 2 -> 1; the mean is 31/36.
+    seed_a = [[.25, .5, .25], [.25, .75, 0], [0, .25, .75], [.5, .5, 0]]
+    seed_b = [[.25, .75, 0], [0, .75, .25], [.25, 0, .75], [0, .625, .375]]
+    predictions = SeedPredictions(seeds=(4, 7), index=np.arange(4), labels=np.array([0, 1, 2, 1]),
+                                  probabilities=np.array([seed_a, seed_b]))
+    row = ensemble_scores({"nas": predictions}, "ordinal-regression").iloc[0]
+    assert (row["method"], row["kind"], row["n_seeds"], row["seeds"], row["n_images"]) == \
+        ("nas", "ensemble", 2, "4 7", 4)
+    assert row["test_accuracy"] == 0.75
+    assert row["test_auc"] == pytest.approx(31 / 36, abs=1e-12)
+    assert row["test_macro_f1"] == pytest.approx(0.6, abs=1e-12)
+    assert row["test_balanced_accuracy"] == pytest.approx(2 / 3, abs=1e-12)
+
+
+def test_a_method_with_one_seed_gets_no_ensemble():
+    one = SeedPredictions(seeds=(1,), index=np.arange(2), labels=np.array([0, 1]),
+                          probabilities=np.array([[[.75, .25], [.25, .75]]]))
+    assert ensemble_scores({"nas": one, "baseline": one}, "multi-class").empty
+
+
+def hand_scores(labels, probabilities):
+    """The four test metrics of `probabilities` by their definitions, in plain numpy."""
+    predicted = probabilities.argmax(axis=1)
+    classes = range(probabilities.shape[1])
+    recall = [np.mean(predicted[labels == c] == c) for c in classes]
+    f1 = []
+    for c in classes:
+        tp, fp = np.sum((predicted == c) & (labels == c)), np.sum((predicted == c) & (labels != c))
+        fn = np.sum((predicted != c) & (labels == c))
+        f1.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    auc = []
+    for c in classes:  # the share of (positive, negative) pairs ranked right, ties counted half
+        positive, negative = probabilities[labels == c, c], probabilities[labels != c, c]
+        pairs = positive[:, None] - negative[None, :]
+        auc.append(np.mean((pairs > 0) + 0.5 * (pairs == 0)))
+    return {"accuracy": np.mean(predicted == labels), "auc": np.mean(auc), "macro_f1": np.mean(f1),
+            "balanced_accuracy": np.mean(recall)}
+
+
+def test_ensemble_csv_scores_the_mean_of_each_methods_seeds_by_hand(tree, tmp_path):
+    summary, _ = report_of(tree, tmp_path)
+    ensemble = pd.read_csv(tmp_path / "reports" / "ensemble.csv").set_index("method")
+    assert list(ensemble.index) == ["nas", "baseline"]
+    for method, seeds in (("nas", tree.nas_seeds), ("baseline", tree.baseline_seeds)):
+        mean = np.mean([tree.probabilities[(method, seed)] for seed in seeds], axis=0)
+        expected = hand_scores(tree.test_labels, mean)
+        row = ensemble.loc[method]
+        assert (row["kind"], row["n_seeds"], row["seeds"], row["n_images"]) == \
+            ("ensemble", len(seeds), " ".join(map(str, seeds)), len(tree.test_labels))
+        for metric, value in expected.items():
+            assert row[f"test_{metric}"] == pytest.approx(value, abs=1e-12), (method, metric)
+    # The fixture draws probabilities with signal, so the ensemble is not a coin toss.
+    assert 0.5 < ensemble.loc["nas", "test_accuracy"] < 1
+    # An extra table: summary.csv keeps one row per method and seed, and no more.
+    assert list(zip(summary["method"], summary["seed"])) == tree.runs()
+
+
+def test_summary_md_shows_the_ensemble_as_an_extra_row_with_its_seed_count(tree, tmp_path):
+    _, markdown = report_of(tree, tmp_path)
+    ensemble = pd.read_csv(tmp_path / "reports" / "ensemble.csv").set_index("method")
+    nas, baseline = ensemble.loc["nas"], ensemble.loc["baseline"]
+    label = "NAS+BOHB: ensemble of the 3 seeds' final models (mean of test probabilities); an extra row, not a seed"
+    assert f"| {label} | 1, 2, 3 | {nas['test_accuracy']:.4f} | {nas['test_auc']:.4f} |" in markdown
+    assert ("| baseline: ensemble of the 2 seeds' final models (mean of test probabilities); an extra row, "
+            f"not a seed | 1, 2 | {baseline['test_accuracy']:.4f} |") in markdown
+    # Beside the published numbers too, and after the mean ± std table it sits next to.
+    assert f"| **{label}** | {nas['test_accuracy']:.3f} | {nas['test_auc']:.3f} |" in markdown
+    assert markdown.index("## Test scores per method") < markdown.index("## Ensemble of each method's seeds")
+    assert "No ensemble for" not in markdown
+
+
+@pytest.mark.parametrize("baseline_seeds, statement", [
+    ((1,), "No ensemble for baseline: n=1 seed; an ensemble needs at least 2."),
+    ((), "No ensemble for baseline: no seeds; an ensemble needs at least 2."),
+])
+def test_a_method_without_two_seeds_is_said_to_have_no_ensemble(tmp_path, baseline_seeds, statement):
+    tree = write_result_tree(tmp_path / "results", nas_seeds=(1, 2), baseline_seeds=baseline_seeds)
+    _, markdown = report_of(tree, tmp_path)
+    assert statement in markdown
+    ensemble = pd.read_csv(tmp_path / "reports" / "ensemble.csv")
+    assert ensemble["method"].tolist() == ["nas"] and ensemble["n_seeds"].tolist() == [2]
+
+
+def test_predictions_whose_labels_disagree_fail_the_report_naming_both_files(tree, tmp_path, caplog):
+    bad = tree.final_file("nas", 2, "predictions.csv")
+    frame = pd.read_csv(bad)
+    image = int(frame.loc[0, "index"])
+    frame.loc[0, "label"] = (frame.loc[0, "label"] + 1) % 5
+    frame.to_csv(bad, index=False)
+    out = tmp_path / "reports"
+    assert write_report(tree, out) == 1
+    first = tree.final_file("nas", 1, "predictions.csv")
+    assert f"{bad} and {first} disagree on the label of test image {image}" in caplog.text
+    assert not (out / "ensemble.csv").exists() and not (out / "summary.md").exists()

@@ -1,5 +1,6 @@
 """Plots and the summary report across seeds, built only from files earlier rules wrote.
 
-collect reads the result files into tidy frames; one module draws each figure; summary builds
+collect reads the result files into tidy frames; one module draws each figure; ensemble scores
+the mean test probabilities of each method's seeds (reports/ensemble.csv); summary builds
 reports/summary.csv and reports/summary.md. Nothing here trains or reads a data set.
 """

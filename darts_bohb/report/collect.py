@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
+import numpy as np
 import pandas as pd
 
 from darts_bohb.io import read_json_object
@@ -181,7 +182,7 @@ def read_test_metrics(files: Mapping[RunKey, Path]) -> pd.DataFrame:
     """
     rows = []
     for (method, seed), path in files.items():
-        data = _read_json(path, producer="final" if method == "nas" else "baseline_final")
+        data = _read_json(path, producer=_final_rule(method))
         _check_seed(data, seed, path)
         _check_method(data, method, path)
         if data.get("split", "test") != "test":
@@ -198,6 +199,84 @@ def read_test_metrics(files: Mapping[RunKey, Path]) -> pd.DataFrame:
         rows.append(row)
     columns = ["method", "seed", *(f"test_{m}" for m in SCORE_METRICS), *(f"val_{m}" for m in SCORE_METRICS)]
     return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True)
+class SeedPredictions:
+    """One method's test predictions, aligned image by image across its seeds."""
+
+    seeds: tuple[int, ...]
+    index: np.ndarray  # (images,) the test images' `index`, ascending
+    labels: np.ndarray  # (images,)
+    probabilities: np.ndarray  # (seeds, images, classes), seeds in the order of `seeds`
+
+
+def read_predictions(files: Mapping[RunKey, Path]) -> dict[str, SeedPredictions]:
+    """predictions.csv per method and seed, row-aligned by the column `index` (the test image).
+
+    The seeds of one method must cover the same test images with the same labels and the same
+    classes: anything else means files of different data sets or splits, whose rows an ensemble
+    would average as if they were the same images. That raises ReportInputError naming both files.
+    """
+    runs: dict[str, list[tuple[int, Path, pd.DataFrame]]] = {}
+    for (method, seed), path in files.items():
+        runs.setdefault(method, []).append((seed, Path(path), _read_predictions_file(path, _final_rule(method))))
+    return {method: _align_seeds(method_runs) for method, method_runs in runs.items()}
+
+
+def _read_predictions_file(path: Path, producer: str) -> pd.DataFrame:
+    """One predictions.csv, indexed by the test image's index, with columns label, prob_0.. ."""
+    frame = _read_csv(path, producer=producer, numeric=("index", "label"))
+    classes = [column for column in frame.columns if str(column).startswith("prob_")]
+    expected = [f"prob_{c}" for c in range(len(classes))]
+    if len(classes) < 2 or classes != expected:
+        raise ReportInputError(f"{path}: expected columns prob_0, prob_1, ... (one per class, at least 2), "
+                               f"got {classes}")
+    _to_numbers(frame, path, classes)
+    for column in ("index", "label"):
+        fractional = frame[column] % 1 != 0
+        if fractional.any():
+            row = int(fractional.idxmax())
+            raise ReportInputError(f"{path}: column '{column}', data row {row + 1}: expected an integer, "
+                                   f"got {float(frame[column].iloc[row])!r}")
+    duplicated = frame["index"].duplicated()
+    if duplicated.any():
+        raise ReportInputError(f"{path}: column 'index': test image {int(frame['index'][duplicated].iloc[0])} "
+                               "appears more than once")
+    if not frame["label"].between(0, len(classes) - 1).all():
+        raise ReportInputError(f"{path}: column 'label' has values outside 0..{len(classes) - 1} "
+                               f"(the classes of prob_0..prob_{len(classes) - 1})")
+    if not ((frame[classes] >= 0.0) & (frame[classes] <= 1.0)).all().all():
+        raise ReportInputError(f"{path}: columns prob_*: probabilities outside [0, 1]")
+    frame = frame.astype({"index": int, "label": int})
+    return frame.set_index("index").sort_index()[["label", *classes]]
+
+
+def _align_seeds(runs: list[tuple[int, Path, pd.DataFrame]]) -> SeedPredictions:
+    """Check every seed's file against the first one, then stack their probabilities."""
+    _, first_path, first = runs[0]
+    for _, path, frame in runs[1:]:
+        if frame.shape[1] != first.shape[1]:
+            raise ReportInputError(f"{path} has {frame.shape[1] - 1} classes, but {first_path} has "
+                                   f"{first.shape[1] - 1}: the seeds' predictions must be of the same data set")
+        if not frame.index.equals(first.index):
+            only = frame.index.symmetric_difference(first.index)
+            where = path if only[0] in frame.index else first_path
+            raise ReportInputError(f"{path} and {first_path} do not cover the same test images "
+                                   f"({len(frame)} and {len(first)} rows; index {only[0]} is only in {where})")
+        differ = frame["label"] != first["label"]
+        if differ.any():
+            image = differ.idxmax()
+            raise ReportInputError(
+                f"{path} and {first_path} disagree on the label of test image {image} "
+                f"({frame.at[image, 'label']} and {first.at[image, 'label']}; {int(differ.sum())} image(s) differ): "
+                "they are not predictions of the same test split")
+    return SeedPredictions(
+        seeds=tuple(seed for seed, _, _ in runs),
+        index=first.index.to_numpy(),
+        labels=first["label"].to_numpy(),
+        probabilities=np.stack([frame.drop(columns="label").to_numpy(dtype=float) for _, _, frame in runs]),
+    )
 
 
 def read_stage_seconds(seeds: SeedsByMethod, files: Mapping[tuple[str, int, str], Path]) -> pd.DataFrame:
@@ -234,6 +313,10 @@ def _bohb_rule(method: str) -> str:
     return STAGE_RULES[method]["bohb"]
 
 
+def _final_rule(method: str) -> str:
+    return STAGE_RULES[method]["final"]
+
+
 # --- field checks ------------------------------------------------------------------------------
 
 
@@ -258,7 +341,13 @@ def _read_csv(path: Path, producer: str, numeric: tuple[str, ...] = (), text: tu
         raise ReportInputError(f"{path}: missing column(s) {missing}; the file has {list(frame.columns)}")
     if frame.empty and not allow_empty:
         raise ReportInputError(f"{path}: has a header but no rows")
-    for column in numeric:
+    _to_numbers(frame, path, numeric, may_be_empty)
+    return frame
+
+
+def _to_numbers(frame: pd.DataFrame, path: Path, columns: Iterable[str], may_be_empty: tuple[str, ...] = ()) -> None:
+    """Turn `columns` of `frame` into numbers in place, naming the first cell that is not one."""
+    for column in columns:
         values = pd.to_numeric(frame[column], errors="coerce")
         bad = values.isna() & (frame[column].notna() | (column not in may_be_empty))
         if bad.any():
@@ -267,7 +356,6 @@ def _read_csv(path: Path, producer: str, numeric: tuple[str, ...] = (), text: tu
             found = "an empty cell" if pd.isna(original) else repr(str(original))
             raise ReportInputError(f"{path}: column '{column}', data row {row + 1}: expected a number, got {found}")
         frame[column] = values
-    return frame
 
 
 def _check_seed(data: dict[str, Any], seed: int, path: Path) -> None:

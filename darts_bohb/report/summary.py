@@ -1,8 +1,10 @@
 """The summary across seeds: summary.csv (one row per method and seed) and summary.md.
 
 The CSV holds the per-seed numbers exactly as the result files have them; the markdown
-aggregates them (mean ± std per method, the paired NAS − baseline difference), puts them beside
-the published results, lists the seconds of every stage and links the figures. Every table says
+aggregates them (mean ± std per method, the paired NAS − baseline difference), adds the
+ensemble of each method's seeds as an extra row (its numbers are ensemble.csv, built by
+darts_bohb.report.ensemble), puts them beside the published results, lists the seconds of every
+stage and links the figures. Every table says
 how many seeds it comes from, and a missing part (no baseline seeds, no seeds in common, no
 benchmark file) is stated in words instead of left out silently.
 """
@@ -98,15 +100,17 @@ def paired_differences(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["seed", "metric", "nas", "baseline", "difference"])
 
 
-def render_markdown(summary: pd.DataFrame, stage_seconds: pd.DataFrame, seeds: SeedsByMethod,
-                    dataset: str, size: int, references: tuple[PublishedResult, ...],
+def render_markdown(summary: pd.DataFrame, stage_seconds: pd.DataFrame, ensemble: pd.DataFrame,
+                    seeds: SeedsByMethod, dataset: str, size: int, references: tuple[PublishedResult, ...],
                     figures: Mapping[str, Path], markdown_path: Path) -> str:
-    """The whole summary.md; figure links are relative to markdown_path's folder."""
+    """The whole summary.md; `ensemble` is ensemble_scores' frame; figure links are relative
+    to markdown_path's folder."""
     sections = [
         _header(summary, seeds, dataset, size),
         _means_section(summary, seeds),
+        _ensemble_section(ensemble, seeds),
         _paired_section(summary, seeds),
-        _reference_section(summary, dataset, size, references),
+        _reference_section(summary, ensemble, dataset, size, references),
         _per_seed_section(summary, seeds),
         _seconds_section(stage_seconds, seeds),
         _figures_section(figures, seeds, markdown_path),
@@ -128,7 +132,8 @@ def _header(summary: pd.DataFrame, seeds: SeedsByMethod, dataset: str, size: int
     return (f"# darts-bohb results: {dataset} {size}×{size}\n\n"
             f"Seeds — {runs}.\n"
             f"BOHB maximised the validation {_validation_metric(summary)}; "
-            f"the test scores come from each seed's final training (`metrics.json`).")
+            f"the test scores come from each seed's final training (`metrics.json`), "
+            f"the ensemble rows from their test probabilities (`predictions.csv`).")
 
 
 def _means_section(summary: pd.DataFrame, seeds: SeedsByMethod) -> str:
@@ -146,6 +151,33 @@ def _means_section(summary: pd.DataFrame, seeds: SeedsByMethod) -> str:
     if not seeds.baseline:
         lines += ["", "No baseline seeds were given (`baseline.seeds`), so there is no baseline row."]
     return "\n".join(lines)
+
+
+def _ensemble_section(ensemble: pd.DataFrame, seeds: SeedsByMethod) -> str:
+    lines = ["## Ensemble of each method's seeds (an extra row, not a seed)", "",
+             "The final models of a method's seeds as one model: the mean of their test class "
+             "probabilities, scored like a single model. A plain average with equal weights, so nothing "
+             "is chosen on the validation or test split. The per-seed rows and the mean ± std above stay "
+             "as they are; `ensemble.csv` holds these numbers."]
+    by_method = ensemble.set_index("method")
+    rows = [[_ensemble_label(method, int(by_method.at[method, "n_seeds"])),
+             _seed_list(by_method.at[method, "seeds"].split()),
+             *(_number(by_method.at[method, f"test_{m}"]) for m in SCORE_METRICS)]
+            for method in METHODS if method in by_method.index]
+    if rows:
+        header = ["ensemble", "seeds", *(f"test {METRIC_LABELS[m]}" for m in SCORE_METRICS)]
+        lines += ["", _table(header, rows)]
+    for method in METHODS:
+        if method not in by_method.index:
+            count = len(seeds.of(method))
+            lines += ["", f"No ensemble for {METHOD_LABELS[method]}: "
+                          f"{seeds_phrase(count) if count else 'no seeds'}; an ensemble needs at least 2."]
+    return "\n".join(lines)
+
+
+def _ensemble_label(method: str, n_seeds: int) -> str:
+    return (f"{METHOD_LABELS[method]}: ensemble of the {n_seeds} seeds' final models "
+            "(mean of test probabilities); an extra row, not a seed")
 
 
 def _paired_section(summary: pd.DataFrame, seeds: SeedsByMethod) -> str:
@@ -190,7 +222,7 @@ def _verdict(per_seed: pd.Series) -> str:
     return f"**NAS+BOHB does not beat the baseline on test {label}: they tie ({basis}).**"
 
 
-def _reference_section(summary: pd.DataFrame, dataset: str, size: int,
+def _reference_section(summary: pd.DataFrame, ensemble: pd.DataFrame, dataset: str, size: int,
                        references: tuple[PublishedResult, ...]) -> str:
     lines = ["## Published results", ""]
     if not references:
@@ -203,6 +235,9 @@ def _reference_section(summary: pd.DataFrame, dataset: str, size: int,
         if not values.empty:
             rows.append([f"**{METHOD_LABELS[method]}, this run (mean, {seeds_phrase(len(values))})**",
                          f"{values['test_accuracy'].mean():.3f}", f"{values['test_auc'].mean():.3f}"])
+    for _, row in ensemble.iterrows():
+        rows.append([f"**{_ensemble_label(row['method'], int(row['n_seeds']))}**",
+                     _number(row["test_accuracy"], 3), _number(row["test_auc"], 3)])
     lines += [f"{SOURCE}; no macro F1 is published.", "",
               _table(["model", "test ACC", "test AUC"], rows)]
     return "\n".join(lines)

@@ -157,6 +157,9 @@ rule report:
         baseline_metrics=expand("results/baseline/final/seed{seed}/metrics.json", seed=BASELINE_SEEDS),
         baseline_incumbents=expand("results/baseline/bohb/seed{seed}/incumbent.json", seed=BASELINE_SEEDS),
         baseline_trials=expand("results/baseline/bohb/seed{seed}/runhistory.csv", seed=BASELINE_SEEDS),
+        # Test probabilities of every seed, averaged into each method's ensemble row.
+        predictions=expand("results/final/seed{seed}/predictions.csv", seed=SEEDS),
+        baseline_predictions=expand("results/baseline/final/seed{seed}/predictions.csv", seed=BASELINE_SEEDS),
         search_benchmarks=expand("results/benchmarks/darts_search/seed{seed}.tsv", seed=SEEDS),
         bohb_benchmarks=expand("results/benchmarks/bohb/seed{seed}.tsv", seed=SEEDS),
         final_benchmarks=expand("results/benchmarks/final/seed{seed}.tsv", seed=SEEDS),
@@ -166,6 +169,12 @@ rule report:
         csv=report(
             "reports/summary.csv",
             caption="../report/summary_csv.rst",
+            category="4. Summary",
+            subcategory="all seeds",
+        ),
+        ensemble=report(
+            "reports/ensemble.csv",
+            caption="../report/ensemble_csv.rst",
             category="4. Summary",
             subcategory="all seeds",
         ),
@@ -194,6 +203,7 @@ rule report:
         "--metrics {input.metrics} --baseline-metrics {input.baseline_metrics} "
         "--incumbents {input.incumbents} --baseline-incumbents {input.baseline_incumbents} "
         "--runhistories {input.trials} --baseline-runhistories {input.baseline_trials} "
+        "--predictions {input.predictions} --baseline-predictions {input.baseline_predictions} "
         "--searches {input.searches} "
         "--darts-search-benchmarks {input.search_benchmarks} --bohb-benchmarks {input.bohb_benchmarks} "
         "--final-benchmarks {input.final_benchmarks} "
@@ -202,4 +212,4 @@ rule report:
         "--dataset {params.dataset} --size {params.size} "
         "--bohb-progress {input.bohb_progress} --arch-weights {input.arch_weights} "
         "--cells {input.cells} --scores {input.scores} "
-        "--csv {output.csv} --markdown {output.markdown} > {log} 2>&1"
+        "--csv {output.csv} --ensemble-csv {output.ensemble} --markdown {output.markdown} > {log} 2>&1"
