@@ -39,7 +39,7 @@ def plot_cells(genotypes: dict[int, Genotype]) -> Figure:
     for axis in axes.flat[len(seeds):]:
         axis.set_visible(False)
     first = genotypes[seeds[0]]
-    figure.suptitle(f"Argmax cell of each seed's DARTS search ({seeds_phrase(len(seeds))}; "
+    figure.suptitle(f"Derived cell of each seed's DARTS search ({seeds_phrase(len(seeds))}; "
                     f"{first.dataset} {first.size}×{first.size})")
     return figure
 
