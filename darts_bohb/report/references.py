@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SOURCE = "MedMNIST v2 (Yang et al., Scientific Data 2023), RetinaMNIST 28×28, test split"
+SOURCE = ("MedMNIST v2 (Yang et al., Scientific Data 2023) and the best RetinaMNIST 28×28 entry of MedMNIST+ "
+          "(Doerrich et al. 2024), test split")
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ RETINAMNIST_28 = (
     PublishedResult("auto-sklearn", 0.515, 0.690),
     PublishedResult("AutoKeras", 0.503, 0.719),
     PublishedResult("Google AutoML Vision", 0.531, 0.750),
+    # Images padded to 224 px for ImageNet-pretrained backbones: far more compute than 28 px.
+    PublishedResult("MedMNIST+ best (28 px padded to 224, ImageNet-pretrained)", 0.5425, 0.7535),
 )
 
 

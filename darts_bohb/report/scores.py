@@ -14,9 +14,9 @@ from darts_bohb.report.references import SOURCE, PublishedResult
 from darts_bohb.report.style import METHOD_COLORS
 
 PLOTTED_METRICS = ("accuracy", "auc", "macro_f1")
-REFERENCE_STYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)))
+REFERENCE_STYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)))
 # Green to grey from seaborn's "dark" palette: none is close to a method's blue or orange.
-REFERENCE_COLORS = [sns.color_palette("dark")[index] for index in (2, 3, 4, 5, 7)]
+REFERENCE_COLORS = [sns.color_palette("dark")[index] for index in (2, 3, 4, 5, 7, 6)]
 
 
 def plot_scores(metrics: pd.DataFrame, seeds: SeedsByMethod,
