@@ -43,8 +43,8 @@ class Genotype:
     def derived(self, node: str) -> str:
         """The most probable operation other than Zero: the operation DARTS hands over for a node.
 
-        Zero's weight mostly scales a mixed node down instead of choosing against it (it wins
-        every node of a short search here), so DARTS (Liu et al. 2019) leaves it out of the
+        Zero's weight mostly scales a mixed node down instead of choosing against it (it leads
+        most nodes of a short search here), so DARTS (Liu et al. 2019) leaves it out of the
         derivation; BOHB's sampled designs may still drop nodes.
         """
         probs = self.probabilities[node]
