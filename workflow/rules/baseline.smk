@@ -1,8 +1,9 @@
-# The baseline: the same BOHB space, budget and protocol as the NAS rules (hpo.smk), but every
-# cell is a plain 3x3 conv block, so no genotype is needed.
+# The baseline: the NAS rules of hpo.smk with every cell a plain 3x3 conv block, so no genotype
+# is needed. Inherited, so that the BOHB space, budget, resources and env stay the same by
+# construction; only the method, the inputs and the paths differ.
 
 
-rule baseline_bohb:
+use rule bohb as baseline_bohb with:
     input:
         data=DATA_FILE,
     output:
@@ -10,31 +11,16 @@ rule baseline_bohb:
         trajectory="results/baseline/bohb/seed{seed}/trajectory.csv",
         runhistory="results/baseline/bohb/seed{seed}/runhistory.csv",
     params:
-        script=script_path("bohb.py"),
         # SMAC's run folder beside the outputs is not declared, so a rerun continues it.
-        settings=lambda w: settings_json("hpo"),
-        dataset=config["dataset"]["flag"],
-        size=config["dataset"]["size"],
-        device=config["device"],
-        precision=config["precision"],
+        method="baseline",
+        genotype="",
     log:
         "results/logs/baseline_bohb/seed{seed}.log",
     benchmark:
         "results/benchmarks/baseline_bohb/seed{seed}.tsv"
-    conda:
-        "../../envs/hpo.yaml"
-    threads: config["resources"]["hpo"]["threads"]
-    resources:
-        **rule_resources("hpo"),
-    shell:
-        "python {params.script} --method baseline --data {input.data} "
-        "--dataset {params.dataset} --size {params.size} --seed {wildcards.seed} "
-        "--settings {params.settings:q} --device {params.device} --precision {params.precision} "
-        "--threads {threads} --incumbent {output.incumbent} --trajectory {output.trajectory} "
-        "--runhistory {output.runhistory} > {log} 2>&1"
 
 
-rule baseline_final:
+use rule final as baseline_final with:
     input:
         data=DATA_FILE,
         incumbent="results/baseline/bohb/seed{seed}/incumbent.json",
@@ -44,26 +30,8 @@ rule baseline_final:
         model="results/baseline/final/seed{seed}/model.pt",
         architecture="results/baseline/final/seed{seed}/architecture.json",
     params:
-        script=script_path("final.py"),
-        settings=lambda w: settings_json("final"),
-        epochs=config["hpo"]["max_budget"],
-        dataset=config["dataset"]["flag"],
-        size=config["dataset"]["size"],
-        device=config["device"],
-        precision=config["precision"],
+        method="baseline",
     log:
         "results/logs/baseline_final/seed{seed}.log",
     benchmark:
         "results/benchmarks/baseline_final/seed{seed}.tsv"
-    conda:
-        "../../envs/hpo.yaml"
-    threads: config["resources"]["final"]["threads"]
-    resources:
-        **rule_resources("final"),
-    shell:
-        "python {params.script} --method baseline --incumbent {input.incumbent} --data {input.data} "
-        "--dataset {params.dataset} --size {params.size} --seed {wildcards.seed} "
-        "--epochs {params.epochs} --settings {params.settings:q} --device {params.device} "
-        "--precision {params.precision} --threads {threads} --metrics {output.metrics} "
-        "--predictions {output.predictions} --model {output.model} "
-        "--architecture {output.architecture} > {log} 2>&1"

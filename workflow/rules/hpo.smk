@@ -10,6 +10,8 @@ rule bohb:
         script=script_path("bohb.py"),
         # SMAC's run folder (results/bohb/seed{seed}/smac/) is deliberately not an output:
         # Snakemake would delete it before a rerun, and a rerun should continue it.
+        method="nas",
+        genotype=lambda wildcards, input: f"--genotype {input.genotype}",
         settings=lambda w: settings_json("hpo"),
         dataset=config["dataset"]["flag"],
         size=config["dataset"]["size"],
@@ -25,7 +27,7 @@ rule bohb:
     resources:
         **rule_resources("hpo"),
     shell:
-        "python {params.script} --method nas --genotype {input.genotype} --data {input.data} "
+        "python {params.script} --method {params.method} {params.genotype} --data {input.data} "
         "--dataset {params.dataset} --size {params.size} --seed {wildcards.seed} "
         "--settings {params.settings:q} --device {params.device} --precision {params.precision} "
         "--threads {threads} --incumbent {output.incumbent} --trajectory {output.trajectory} "
@@ -43,6 +45,7 @@ rule final:
         architecture="results/final/seed{seed}/architecture.json",
     params:
         script=script_path("final.py"),
+        method="nas",
         settings=lambda w: settings_json("final"),
         epochs=config["hpo"]["max_budget"],
         dataset=config["dataset"]["flag"],
@@ -59,7 +62,7 @@ rule final:
     resources:
         **rule_resources("final"),
     shell:
-        "python {params.script} --method nas --incumbent {input.incumbent} --data {input.data} "
+        "python {params.script} --method {params.method} --incumbent {input.incumbent} --data {input.data} "
         "--dataset {params.dataset} --size {params.size} --seed {wildcards.seed} "
         "--epochs {params.epochs} --settings {params.settings:q} --device {params.device} "
         "--precision {params.precision} --threads {threads} --metrics {output.metrics} "
