@@ -9,6 +9,7 @@ This module imports no heavy library: the Snakefile calls it before any job runs
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,15 @@ def from_dict(cls: type[T], data: Mapping[str, Any], where: str) -> T:
             value = from_dict(hints[name], value, f"{where}.{name}")
         values[name] = value
     return cls(**values)
+
+
+def from_json(cls: type[T], text: str, where: str) -> T:
+    """from_dict for a config section that a rule passes to its script as one JSON argument."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{where}: --settings is not valid JSON ({error})") from None
+    return from_dict(cls, data, where)
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,12 @@ class SearchSettings:
     def min_image_size(self) -> int:
         """Smallest input side the supernet accepts: every pooled cell halves it."""
         return 2 ** sum(self.pool)
+
+    def check_image_size(self, size: int, where: str) -> None:
+        """Raise ConfigError unless images of side `size` (the value of `where`) survive the pooling."""
+        if self.min_image_size() > size:
+            raise ConfigError(f"search.pool: {sum(self.pool)} pooled cells need images of at least "
+                              f"{self.min_image_size()} px; {where} is {size}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -286,12 +302,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> None:
 def check_config(config: Mapping[str, Any]) -> None:
     """Cross-field checks of a schema-valid config; raise ConfigError naming the key."""
     search = from_dict(SearchSettings, config["search"], "search")
-    size = config["dataset"]["size"]
-    if search.min_image_size() > size:
-        raise ConfigError(
-            f"search.pool: {sum(search.pool)} pooled cells need images of at least "
-            f"{search.min_image_size()} px; dataset.size is {size}"
-        )
+    search.check_image_size(config["dataset"]["size"], "dataset.size")
     if "hpo" in config:
         from_dict(HpoSettings, config["hpo"], "hpo")
     if "final" in config:

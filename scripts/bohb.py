@@ -2,8 +2,6 @@
 or the baseline's plain CNN (--method baseline, no genotype). Reads train and val only."""
 
 import argparse
-import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -16,34 +14,28 @@ if os.environ.get("PYTHONHASHSEED") != "0":
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
 from darts_bohb.bohb import BohbOutputs, Problem, run_bohb
+from darts_bohb.cli import add_job_arguments, run_script
 from darts_bohb.data import DatasetError, dataset_spec, load_splits
 from darts_bohb.genotype import GenotypeError, load_genotype
 from darts_bohb.hpo_space import sample_designs
 from darts_bohb.runtime import RuntimeConfigError, make_runtime
-from darts_bohb.settings import ConfigError, HpoSettings, from_dict
+from darts_bohb.settings import ConfigError, HpoSettings, from_json
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--method", required=True, choices=("nas", "baseline"))
     parser.add_argument("--genotype", help="genotype.json of the search (nas only)")
-    parser.add_argument("--data", required=True, help="the MedMNIST .npz")
-    parser.add_argument("--dataset", required=True, help="MedMNIST flag, e.g. retinamnist")
-    parser.add_argument("--size", required=True, type=int)
-    parser.add_argument("--seed", required=True, type=int)
-    parser.add_argument("--settings", required=True, help="the config's hpo section as JSON")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="auto")
-    parser.add_argument("--threads", type=int)
+    add_job_arguments(parser, "hpo")
     parser.add_argument("--incumbent", required=True, help="incumbent.json to write (SMAC's run goes beside it)")
     parser.add_argument("--trajectory", required=True)
     parser.add_argument("--runhistory", required=True)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if (args.method == "nas") != (args.genotype is not None):
         parser.error("--genotype is required for --method nas and not accepted for --method baseline")
-    try:
-        hpo = from_dict(HpoSettings, json.loads(args.settings), "hpo")
+
+    def task() -> None:
+        hpo = from_json(HpoSettings, args.settings, "hpo")
         spec = dataset_spec(args.dataset, args.size)
         designs = topology = None
         if args.method == "nas":
@@ -59,10 +51,8 @@ def main() -> int:
                           task=spec.task, n_classes=spec.n_classes, designs=designs, topology=topology,
                           runtime=runtime, metric=hpo.metric)
         run_bohb(problem, hpo, BohbOutputs(Path(args.incumbent), Path(args.trajectory), Path(args.runhistory)))
-    except (ConfigError, DatasetError, GenotypeError, RuntimeConfigError) as error:
-        logging.error("%s", error)
-        return 1
-    return 0
+
+    return run_script(task, (ConfigError, DatasetError, GenotypeError, RuntimeConfigError))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import argparse
 import logging
 import sys
 
+from darts_bohb.cli import run_script
 from darts_bohb.data import DatasetError, dataset_spec, fetch_dataset
 
 
@@ -14,16 +15,14 @@ def main() -> int:
     parser.add_argument("--source", help="local path of the official .npz (default: download)")
     parser.add_argument("--output", required=True, help="where to write the .npz")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    try:
+
+    def task() -> None:
         spec = dataset_spec(args.flag, args.size)
         logging.info("fetching %s at %d px from %s", spec.flag, spec.size, args.source or spec.url)
         fetch_dataset(spec, args.output, source=args.source)
-    except DatasetError as error:
-        logging.error("%s", error)
-        return 1
-    logging.info("wrote %s (MD5 %s verified)", args.output, spec.md5)
-    return 0
+        logging.info("wrote %s (MD5 %s verified)", args.output, spec.md5)
+
+    return run_script(task, (DatasetError,))
 
 
 if __name__ == "__main__":

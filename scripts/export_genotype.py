@@ -4,6 +4,7 @@ import argparse
 import logging
 import sys
 
+from darts_bohb.cli import run_script
 from darts_bohb.export import export_genotype
 from darts_bohb.genotype import GenotypeError
 from darts_bohb.settings import ConfigError
@@ -15,14 +16,12 @@ def main() -> int:
     parser.add_argument("--summary", required=True, help="search.json of the search")
     parser.add_argument("--output", required=True, help="where to write genotype.json")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
-    try:
+
+    def task() -> None:
         genotype = export_genotype(args.alphas, args.summary, args.output)
-    except (ConfigError, GenotypeError) as error:
-        logging.error("%s", error)
-        return 1
-    logging.info("wrote %s: %s (%s)", args.output, genotype.derived_design(), genotype.stop_reason)
-    return 0
+        logging.info("wrote %s: %s (%s)", args.output, genotype.derived_design(), genotype.stop_reason)
+
+    return run_script(task, (ConfigError, GenotypeError))
 
 
 if __name__ == "__main__":

@@ -2,15 +2,14 @@
 the same for the NAS networks and the baseline (--method)."""
 
 import argparse
-import json
-import logging
 import sys
 from pathlib import Path
 
+from darts_bohb.cli import add_job_arguments, run_script
 from darts_bohb.data import DatasetError, dataset_spec
 from darts_bohb.final import FinalOutputs, IncumbentError, run_final
 from darts_bohb.runtime import RuntimeConfigError, make_runtime
-from darts_bohb.settings import ConfigError, FinalSettings, from_dict
+from darts_bohb.settings import ConfigError, FinalSettings, from_json
 from darts_bohb.training import TrainingDiverged
 
 
@@ -18,34 +17,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--method", required=True, choices=("nas", "baseline"))
     parser.add_argument("--incumbent", required=True, help="incumbent.json of the BOHB run")
-    parser.add_argument("--data", required=True, help="the MedMNIST .npz")
-    parser.add_argument("--dataset", required=True, help="MedMNIST flag, e.g. retinamnist")
-    parser.add_argument("--size", required=True, type=int)
-    parser.add_argument("--seed", required=True, type=int)
+    add_job_arguments(parser, "final")
     parser.add_argument("--epochs", required=True, type=int, help="training epochs (hpo.max_budget)")
-    parser.add_argument("--settings", required=True, help="the config's final section as JSON")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="auto")
-    parser.add_argument("--threads", type=int)
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--predictions", required=True)
     parser.add_argument("--model", required=True)
     parser.add_argument("--architecture", required=True)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.epochs < 1:
         parser.error(f"--epochs: expected at least 1, got {args.epochs}")
-    try:
-        settings = from_dict(FinalSettings, json.loads(args.settings), "final")
+
+    def task() -> None:
+        settings = from_json(FinalSettings, args.settings, "final")
         spec = dataset_spec(args.dataset, args.size)
         runtime = make_runtime(args.device, args.precision, args.threads)
         outputs = FinalOutputs(Path(args.metrics), Path(args.predictions), Path(args.model), Path(args.architecture))
         run_final(args.method, args.incumbent, args.data, args.seed, args.epochs, settings, spec.task,
                   spec.n_classes, runtime, outputs)
-    except (ConfigError, DatasetError, IncumbentError, RuntimeConfigError, TrainingDiverged) as error:
-        logging.error("%s", error)
-        return 1
-    return 0
+
+    return run_script(task, (ConfigError, DatasetError, IncumbentError, RuntimeConfigError, TrainingDiverged))
 
 
 if __name__ == "__main__":

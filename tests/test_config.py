@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from conftest import REPO, snakemake
-from darts_bohb.settings import ConfigError, SearchSettings, check_config, from_dict
+from darts_bohb.settings import (ConfigError, FinalSettings, HpoSettings, SearchSettings, check_config, from_dict,
+                                 from_json)
 
 
 def planned_jobs(output: str) -> dict[str, int]:
@@ -84,3 +85,11 @@ def test_check_config_rejects_more_pooling_than_the_image_allows():
     config["search"]["pool"] = [True] * 6
     with pytest.raises(ConfigError, match="search.pool: 6 pooled cells need images of at least 64 px"):
         check_config(config)
+
+
+def test_a_section_passed_as_json_names_itself_when_broken():
+    with pytest.raises(ConfigError, match=r"hpo: --settings is not valid JSON"):
+        from_json(HpoSettings, "{not json", "hpo")
+    with pytest.raises(ConfigError, match=r"final.train_on: 'test' is not one of"):
+        from_json(FinalSettings, '{"train_on": "test"}', "final")
+    assert from_json(FinalSettings, '{"train_on": "train+val"}', "final") == FinalSettings(train_on="train+val")

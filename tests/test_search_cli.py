@@ -48,3 +48,10 @@ def test_export_of_a_missing_search_fails_clearly(tmp_path):
     assert result.returncode == 1
     assert "alphas.csv: no such file" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "genotype.json").exists()
+
+
+def test_settings_that_are_not_json_fail_clearly_and_write_nothing(real_data, tmp_path):
+    result = run_script("darts_search.py", *search_args(real_data, tmp_path, "{epochs: 3"))
+    assert result.returncode == 1
+    assert "search: --settings is not valid JSON" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []

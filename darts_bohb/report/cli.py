@@ -7,10 +7,10 @@ script reads exactly the files its rule declares as inputs.
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 from typing import Callable
 
+from darts_bohb.cli import run_script
 from darts_bohb.report.collect import STAGE_RULES, ReportInputError, RunKey, SeedsByMethod
 
 
@@ -75,10 +75,4 @@ def benchmark_files(parser: argparse.ArgumentParser, args: argparse.Namespace) -
 
 def run_reporting(task: Callable[[], None]) -> int:
     """Run one report script's work; a bad result file ends it with its message and exit code 1."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    try:
-        task()
-    except ReportInputError as error:
-        logging.error("%s", error)
-        return 1
-    return 0
+    return run_script(task, (ReportInputError,))
