@@ -318,7 +318,7 @@ def run_bohb(problem: Problem, hpo: HpoSettings, outputs: BohbOutputs) -> dict[s
              problem.runtime.describe())
 
     for index, design in enumerate(problem.designs or []):
-        LOG.info("cell design %d%s: %s", index, " (argmax)" if index == 0 else "", design)
+        LOG.info("cell design %d%s: %s", index, " (derived)" if index == 0 else "", design)
     target = TrialTarget(problem)
     smac_root = outputs.directory / SMAC_RUN_NAME
     scenario = make_scenario(space, hpo, problem.seed, n_trials, outputs.directory)

@@ -33,7 +33,7 @@ from darts_bohb.losses import make_loss
 from darts_bohb.ops import OPERATIONS
 from darts_bohb.runtime import Runtime, seed_everything
 from darts_bohb.search_space import SuperNet
-from darts_bohb.settings import ConfigError, SearchSettings
+from darts_bohb.settings import SearchSettings
 
 LOG = logging.getLogger(__name__)
 STATE_FILE = "state.pt"
@@ -294,9 +294,7 @@ def run_search(data_path: str | Path, seed: int, dataset: str, size: int, settin
                runtime: Runtime, state_dir: str | Path) -> SearchResult:
     """Search (or resume), epoch by epoch, until the planned epochs or an early stop."""
     state_dir = Path(state_dir)
-    if settings.min_image_size() > size:
-        raise ConfigError(f"search.pool: {sum(settings.pool)} pooled cells need images of at least "
-                          f"{settings.min_image_size()} px; --size is {size}")
+    settings.check_image_size(size, "--size")
     spec = dataset_spec(dataset, size)
     if not Path(data_path).is_file():
         raise DatasetError(f"--data {data_path}: no such file")

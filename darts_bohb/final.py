@@ -40,13 +40,13 @@ class FinalOutputs:
     architecture: Path
 
 
-def load_incumbent(path: str | Path, method: str) -> dict[str, Any]:
-    """Read and check an incumbent.json, naming the field at fault."""
+def load_incumbent(path: str | Path, method: str | None) -> dict[str, Any]:
+    """Read and check an incumbent.json, naming the field at fault; `method` None takes either."""
     data = read_json_object(path, IncumbentError, missing="no such incumbent file")
     missing = [key for key in INCUMBENT_KEYS if key not in data]
     if missing:
         raise IncumbentError(f"{path}: field(s) {missing} missing; expected {list(INCUMBENT_KEYS)}")
-    if data["method"] != method:
+    if method is not None and data["method"] != method:
         raise IncumbentError(f"{path}: field 'method' is {data['method']!r}, but this is the {method!r} rule")
     if not isinstance(data["config"], dict):
         raise IncumbentError(f"{path}: field 'config': expected an object, got {data['config']!r}")

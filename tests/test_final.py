@@ -96,3 +96,9 @@ def test_a_malformed_incumbent_is_named_before_training(tmp_path, damage, messag
     with pytest.raises(IncumbentError) as error:
         load_incumbent(path, "baseline")
     assert str(path) in str(error.value) and message in str(error.value)
+
+
+def test_an_incumbent_of_either_method_loads_when_no_method_is_asked(tmp_path):
+    for method in ("nas", "baseline"):
+        path = write_incumbent(tmp_path / f"{method}.json", method=method)
+        assert load_incumbent(path, None)["method"] == method

@@ -4,9 +4,9 @@ The CSV holds the per-seed numbers exactly as the result files have them; the ma
 aggregates them (mean ± std per method, the paired NAS − baseline difference), adds the
 ensemble of each method's seeds as an extra row (its numbers are ensemble.csv, built by
 darts_bohb.report.ensemble), puts them beside the published results, lists the seconds of every
-stage and links the figures. Every table says
-how many seeds it comes from, and a missing part (no baseline seeds, no seeds in common, no
-benchmark file) is stated in words instead of left out silently.
+stage and links the figures. Every table says how many seeds it comes from, and a missing part
+(no baseline seeds, no seeds in common, no benchmark file) is stated in words instead of left
+out silently.
 """
 
 from __future__ import annotations
