@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from darts_bohb.io import read_json_object, write_json
-from darts_bohb.topology import CELL_INPUT, OPERATIONS, CellTopology, NodeSpec
+from darts_bohb.topology import OPERATIONS, CellTopology, NodeSpec, wiring_problem
 
 SCHEMA_VERSION = 1
 PROBABILITY_TOLERANCE = 1e-3
@@ -125,14 +125,8 @@ def genotype_from_dict(data: Any, source: str = "genotype") -> Genotype:
     for index, raw in enumerate(raw_nodes):
         where = f"cell.nodes[{index}]"
         name = require(raw, "name", str, f"{where}.name")
-        if name == CELL_INPUT or name in probabilities:
-            raise fail(f"{where}.name", f"{name!r} is reserved or repeated")
         kernel = require(raw, "kernel_size", int, f"{where}.kernel_size")
-        if kernel < 1 or kernel % 2 == 0:
-            raise fail(f"{where}.kernel_size", f"expected a positive odd integer, got {kernel}")
         source_node = require(raw, "input", str, f"{where}.input")
-        if source_node != CELL_INPUT and source_node not in probabilities:
-            raise fail(f"{where}.input", f"{source_node!r} is neither '{CELL_INPUT}' nor an earlier node")
         probs = require(raw, "probabilities", dict, f"{where}.probabilities")
         if sorted(probs) != sorted(operations):
             raise fail(f"{where}.probabilities", f"keys {sorted(probs)} do not match operations {sorted(operations)}")
@@ -148,8 +142,10 @@ def genotype_from_dict(data: Any, source: str = "genotype") -> Genotype:
         probabilities[name] = {op: float(p) for op, p in probs.items()}
 
     outputs = require(cell, "outputs", list, "cell.outputs")
-    if not outputs or any(name not in probabilities for name in outputs):
-        raise fail("cell.outputs", f"expected a non-empty list of node names, got {outputs}")
+    topology = CellTopology(nodes=tuple(nodes), outputs=tuple(outputs))
+    problem = wiring_problem(topology)
+    if problem is not None:
+        raise fail(f"cell.{problem[0]}", problem[1])
 
     counters = {}
     for key in ("seed", "size", "epochs_run", "epochs_planned"):
@@ -158,7 +154,7 @@ def genotype_from_dict(data: Any, source: str = "genotype") -> Genotype:
         raise fail("epochs_run", f"{counters['epochs_run']} is not within 0..epochs_planned={counters['epochs_planned']}")
     return Genotype(
         operations=tuple(operations),
-        topology=CellTopology(nodes=tuple(nodes), outputs=tuple(outputs)),
+        topology=topology,
         probabilities=probabilities,
         dataset=require(data, "dataset", str, "dataset"),
         stop_reason=require(data, "stop_reason", str, "stop_reason"),

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from darts_bohb.ops import OPERATIONS, conv_norm, make_operation
-from darts_bohb.topology import CELL_INPUT, CellTopology, NodeSpec, live_nodes, run_cell
+from darts_bohb.topology import CellTopology, live_nodes, run_cell, wiring_problem
 
 PLAIN_CONV = "plain_conv"  # the baseline's cell: one 3x3 conv block instead of a searched design
 PLAIN_CONV_KERNEL = 3
@@ -81,7 +81,7 @@ class CellNetwork(nn.Module):
 def build_network(architecture: Mapping[str, Any]) -> CellNetwork:
     """Rebuild the module tree an architecture dict describes (validated first)."""
     check_architecture(architecture)
-    topology = topology_from_dict(architecture["topology"]) if "topology" in architecture else None
+    topology = CellTopology.from_dict(architecture["topology"]) if "topology" in architecture else None
     cells: list[nn.Module] = []
     c_in = architecture["in_channels"]
     for cell in architecture["cells"]:
@@ -103,11 +103,6 @@ def make_head(features: int, head: Mapping[str, Any], n_classes: int) -> nn.Sequ
         features = width
     layers += [nn.Dropout(head["dropout"]), nn.Linear(features, n_classes)]
     return nn.Sequential(*layers)
-
-
-def topology_from_dict(data: Mapping[str, Any]) -> CellTopology:
-    nodes = tuple(NodeSpec(node["name"], node["kernel_size"], node["input"]) for node in data["nodes"])
-    return CellTopology(nodes=nodes, outputs=tuple(data["outputs"]))
 
 
 def check_architecture(architecture: Any, source: str = "architecture") -> None:
@@ -161,20 +156,13 @@ def _check_topology(topology: Any, fail) -> tuple[str, ...] | None:
     if topology is None:
         return None
     try:
-        parsed = topology_from_dict(topology)
+        parsed = CellTopology.from_dict(topology)
     except (KeyError, TypeError) as error:
         raise fail("topology", f"expected {{'nodes': [{{name, kernel_size, input}}...], 'outputs': [...]}} "
                                f"(problem: {error!r})") from None
-    seen = {CELL_INPUT}
-    for index, node in enumerate(parsed.nodes):
-        if not isinstance(node.kernel_size, int) or node.kernel_size < 1 or node.kernel_size % 2 == 0:
-            raise fail(f"topology.nodes[{index}].kernel_size", f"expected a positive odd integer, got {node.kernel_size!r}")
-        if node.input not in seen:
-            raise fail(f"topology.nodes[{index}].input", f"{node.input!r} is neither '{CELL_INPUT}' nor an earlier node")
-        seen.add(node.name)
-    unknown = [name for name in parsed.outputs if name not in seen - {CELL_INPUT}]
-    if not parsed.outputs or unknown:
-        raise fail("topology.outputs", f"expected node names of the topology, got {list(parsed.outputs)}")
+    problem = wiring_problem(parsed)
+    if problem is not None:
+        raise fail(f"topology.{problem[0]}", problem[1])
     return parsed.node_names
 
 

@@ -103,6 +103,11 @@ def test_head_has_one_hidden_layer_per_width_and_dropout():
     (lambda a: a["head"].update(dropout=1.5), "head.dropout"),
     (lambda a: a.pop("topology"), "topology"),
     (lambda a: a.update(cells=[]), "cells"),
+    # The wiring checks the genotype loader shares (topology.wiring_problem).
+    (lambda a: a["topology"]["nodes"][1].update(name="k3"), "topology.nodes[1].name"),
+    (lambda a: a["topology"]["nodes"][0].update(kernel_size=4), "topology.nodes[0].kernel_size"),
+    (lambda a: a["topology"]["nodes"][4].update(input="k9_k3"), "topology.nodes[4].input"),
+    (lambda a: a["topology"].update(outputs=["k3", "k13"]), "topology.outputs"),
 ])
 def test_bad_architecture_names_the_field(change, named):
     arch = json.loads(json.dumps(architecture([cell(), cell()])))
