@@ -10,7 +10,14 @@ import argparse
 import logging
 from typing import Callable
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+class _SourceFormatter(logging.Formatter):
+    """Names the logger of a package message (darts_bohb.bohb, smac, ...); the script's own
+    lines, logged on the root logger, read "time LEVEL message"."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.source = "" if record.name == "root" else f"{record.name}: "
+        return super().format(record)
 
 
 def add_job_arguments(parser: argparse.ArgumentParser, section: str) -> None:
@@ -27,7 +34,9 @@ def add_job_arguments(parser: argparse.ArgumentParser, section: str) -> None:
 
 def run_script(task: Callable[[], object], expected: tuple[type[Exception], ...]) -> int:
     """Run a script's work with logging set up; an `expected` error ends it with exit code 1."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    handler = logging.StreamHandler()
+    handler.setFormatter(_SourceFormatter("%(asctime)s %(levelname)s %(source)s%(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     try:
         task()
     except expected as error:
