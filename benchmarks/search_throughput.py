@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 import torch
 
@@ -29,11 +30,15 @@ from darts_bohb.darts import DartsSearch
 from darts_bohb.data import Split
 from darts_bohb.runtime import Runtime, make_runtime
 from darts_bohb.search_space import MixedNode
-from darts_bohb.settings import SearchSettings
+from darts_bohb.settings import SearchSettings, from_config_file
 
 N_CLASSES = 5
 TRAIN_IMAGES = 1080  # RetinaMNIST's train split: two halves of 540
 IMAGE_SIZE = 28
+
+
+# The default experiment's search settings (config.yaml is the one place they live).
+DEFAULT_SEARCH = from_config_file(SearchSettings, Path(__file__).resolve().parents[1] / "config.yaml", "search")
 
 
 def random_train_split(seed: int = 0) -> Split:
@@ -43,7 +48,7 @@ def random_train_split(seed: int = 0) -> Split:
 
 
 def make_search(runtime: Runtime, fused: bool = True) -> DartsSearch:
-    search = DartsSearch(SearchSettings(), runtime, random_train_split(), N_CLASSES, seed=0)
+    search = DartsSearch(DEFAULT_SEARCH, runtime, random_train_split(), N_CLASSES, seed=0)
     for module in search.model.modules():
         if isinstance(module, MixedNode):
             module.fused = fused
@@ -102,7 +107,7 @@ def main() -> None:
             step(search, *batches[name][i], 0.5)
             if i > 0:
                 fastest[name] = min(fastest[name], time.perf_counter() - started)
-    batch_size = SearchSettings().batch_size
+    batch_size = DEFAULT_SEARCH.batch_size
     plain = batch_size / fastest["plain fp32 eager"]
     print(f"{'path':<36}{'image pairs/s':>14}{'vs plain fp32':>15}")
     for name, seconds in fastest.items():

@@ -3,6 +3,8 @@
 The schema (workflow/schemas/config.schema.yaml) checks keys and types; `check_config` checks
 relations between values (one pool flag per cell, min_budget <= max_budget, ...), and each
 script rebuilds its section with `from_dict`, so a script run by hand gets the same errors.
+The classes have no default values on purpose: config.yaml is the one place where defaults live,
+so a section must be complete, and a key left out is named rather than silently filled in.
 This module imports no heavy library: the Snakefile calls it before any job runs.
 """
 
@@ -14,6 +16,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, TypeVar, get_type_hints
+
+from darts_bohb.topology import cell_topology
 
 
 class ConfigError(ValueError):
@@ -31,18 +35,25 @@ def from_dict(cls: type[T], data: Mapping[str, Any], where: str) -> T:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(fields)}")
+    missing = [name for name in fields if name not in data]
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {missing}; config.yaml holds every default, so a "
+                          "section passed by hand must be complete")
     hints = get_type_hints(cls)
     values = {}
-    for name, field in fields.items():
-        if name not in data:
-            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-                raise ConfigError(f"{where}.{name}: missing")
-            continue
+    for name in fields:
         value = data[name]
         if dataclasses.is_dataclass(hints[name]):
             value = from_dict(hints[name], value, f"{where}.{name}")
         values[name] = value
     return cls(**values)
+
+
+def from_config_file(cls: type[T], path: str | Path, section: str) -> T:
+    """One section of a config file (config.yaml, say), for tools outside the workflow."""
+    import yaml
+
+    return from_dict(cls, yaml.safe_load(Path(path).read_text())[section], section)
 
 
 def from_json(cls: type[T], text: str, where: str) -> T:
@@ -56,54 +67,54 @@ def from_json(cls: type[T], text: str, where: str) -> T:
 
 @dataclass(frozen=True)
 class WeightOptimizer:
-    lr: float = 0.025
-    lr_min: float = 0.001
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
+    lr: float
+    lr_min: float
+    momentum: float
+    weight_decay: float
+    grad_clip: float
 
 
 @dataclass(frozen=True)
 class ArchOptimizer:
-    lr: float = 3e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    weight_decay: float = 1e-3
+    lr: float
+    beta1: float
+    beta2: float
+    weight_decay: float
 
 
 @dataclass(frozen=True)
 class SurrogateSkip:
-    mode: str = "add"  # add | blend | none
-    beta0: float = 1.0
+    mode: str  # add | blend | none
+    beta0: float
 
 
 @dataclass(frozen=True)
 class EarlyStopping:
-    enabled: bool = True
-    skip_threshold: float = 0.3
-    max_skips: int = 2
+    enabled: bool
+    skip_threshold: float
+    max_skips: int
 
 
 @dataclass(frozen=True)
 class LossSettings:
-    name: str = "focal"  # ce | focal
-    gamma: float = 2.0
-    class_weight_exponent: float = 0.5
+    name: str  # ce | focal
+    gamma: float
+    class_weight_exponent: float
 
 
 @dataclass(frozen=True)
 class SearchSettings:
-    epochs: int = 30
-    batch_size: int = 64
-    channels: tuple[int, ...] = (32, 64, 128)
-    pool: tuple[bool, ...] = (True, True, True)
-    kernel_sizes: tuple[int, ...] = (3, 5, 7, 9)
-    order: str = "first"  # first | second
-    weights: WeightOptimizer = WeightOptimizer()
-    arch: ArchOptimizer = ArchOptimizer()
-    surrogate_skip: SurrogateSkip = SurrogateSkip()
-    early_stopping: EarlyStopping = EarlyStopping()
-    loss: LossSettings = LossSettings()
+    epochs: int
+    batch_size: int
+    channels: tuple[int, ...]
+    pool: tuple[bool, ...]
+    kernel_sizes: tuple[int, ...]
+    order: str  # first | second
+    weights: WeightOptimizer
+    arch: ArchOptimizer
+    surrogate_skip: SurrogateSkip
+    early_stopping: EarlyStopping
+    loss: LossSettings
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(self.channels))
@@ -126,6 +137,10 @@ class SearchSettings:
             raise ConfigError(f"search.surrogate_skip.beta0: must be >= 0, got {self.surrogate_skip.beta0}")
         if any(k < 1 or k % 2 == 0 for k in self.kernel_sizes) or len(set(self.kernel_sizes)) != 4:
             raise ConfigError(f"search.kernel_sizes: expected four distinct odd sizes, got {list(self.kernel_sizes)}")
+        n_nodes = len(cell_topology(self.kernel_sizes).nodes)
+        if self.early_stopping.max_skips > n_nodes:
+            raise ConfigError(f"search.early_stopping.max_skips: a cell has {n_nodes} nodes, so "
+                              f"{self.early_stopping.max_skips} skips can never be reached; give at most {n_nodes}")
         _choice("search.order", self.order, ("first", "second"))
         _choice("search.surrogate_skip.mode", self.surrogate_skip.mode, ("add", "blend", "none"))
         _choice("search.loss.name", self.loss.name, ("ce", "focal"))
@@ -158,20 +173,20 @@ TRAIN_ON = ("train", "train+val")
 class HpoSpace:
     """Ranges of the BOHB search space; (low, high) pairs, sampled on a log scale where noted."""
 
-    cells: tuple[int, int] = (1, 6)
-    channels: tuple[int, int] = (16, 128)  # log
-    head_layers: tuple[int, int] = (0, 3)
-    head_width: tuple[int, int] = (32, 256)  # log
-    dropout: tuple[float, float] = (0.0, 0.5)
-    lr: tuple[float, float] = (1e-4, 1e-1)  # log
-    weight_decay: tuple[float, float] = (1e-6, 1e-2)  # log
-    momentum: tuple[float, float] = (0.8, 0.99)  # SGD only
-    batch_size: tuple[int, ...] = (32, 64, 128)
-    focal_gamma: tuple[float, float] = (0.0, 3.0)
-    class_weight_exponent: tuple[float, float] = (0.0, 1.0)
-    optimizers: tuple[str, ...] = OPTIMIZERS
-    schedulers: tuple[str, ...] = SCHEDULERS
-    augment: tuple[bool, ...] = (False, True)
+    cells: tuple[int, int]
+    channels: tuple[int, int]  # log
+    head_layers: tuple[int, int]
+    head_width: tuple[int, int]  # log
+    dropout: tuple[float, float]
+    lr: tuple[float, float]  # log
+    weight_decay: tuple[float, float]  # log
+    momentum: tuple[float, float]  # SGD only
+    batch_size: tuple[int, ...]
+    focal_gamma: tuple[float, float]
+    class_weight_exponent: tuple[float, float]
+    optimizers: tuple[str, ...]
+    schedulers: tuple[str, ...]
+    augment: tuple[bool, ...]
 
     RANGES = ("cells", "channels", "head_layers", "head_width", "dropout", "lr", "weight_decay",
               "momentum", "focal_gamma", "class_weight_exponent")
@@ -204,14 +219,14 @@ class HpoSpace:
 
 @dataclass(frozen=True)
 class HpoSettings:
-    metric: str = "accuracy"
-    min_budget: int = 3
-    max_budget: int = 27
-    eta: int = 3
-    total_epochs: int = 600
-    walltime_s: float | None = None
-    designs_per_cell: int = 5
-    space: HpoSpace = HpoSpace()
+    metric: str
+    min_budget: int
+    max_budget: int
+    eta: int
+    total_epochs: int
+    walltime_s: float | None
+    designs_per_cell: int
+    space: HpoSpace
 
     def __post_init__(self):
         _choice("hpo.metric", self.metric, HPO_METRICS)
@@ -239,7 +254,7 @@ class HpoSettings:
 
 @dataclass(frozen=True)
 class FinalSettings:
-    train_on: str = "train"  # train | train+val
+    train_on: str  # train | train+val
 
     def __post_init__(self):
         _choice("final.train_on", self.train_on, TRAIN_ON)

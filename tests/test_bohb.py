@@ -19,6 +19,7 @@ import pytest
 from smac.intensifier.hyperband_utils import determine_HB
 
 import darts_bohb.bohb as bohb
+from config_defaults import config_section
 from darts_bohb.bohb import BohbOutputs, Problem, plan_trials, run_bohb
 from darts_bohb.data import load_splits
 from darts_bohb.genotype import save_genotype
@@ -105,7 +106,8 @@ def test_hyperband_arithmetic_matches_smac():
 def test_trial_plan_follows_the_total_epoch_budget():
     assert plan_trials(tiny_hpo()) == (6, 12)  # one Hyperband round: 3 x 1 + 1 x 3 epochs, then 2 x 3
     assert plan_trials(tiny_hpo(total_epochs=6))[0] == 4
-    assert plan_trials(HpoSettings())[0] == 62  # two rounds of 22 trials (234 epochs each) and part of a third
+    # config.yaml's budgets 2/18, eta 3: one round of 22 trials is 156 epochs; 4 more epochs start two 2-epoch trials
+    assert plan_trials(from_dict(HpoSettings, config_section("hpo"), "hpo")) == (24, 160)
 
 
 @pytest.mark.parametrize("changes, message", [

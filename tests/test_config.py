@@ -8,6 +8,7 @@ import shutil
 import pytest
 import yaml
 
+from config_defaults import config_section
 from conftest import REPO, snakemake
 from darts_bohb.settings import (ConfigError, FinalSettings, HpoSettings, SearchSettings, check_config, from_dict,
                                  from_json)
@@ -74,9 +75,33 @@ def test_wrong_md5_fails_the_download_rule_and_leaves_no_output(workflow_copy, r
 
 def test_settings_name_unknown_and_inconsistent_keys():
     with pytest.raises(ConfigError, match=r"search.weights: unknown key\(s\) \['momentun'\]"):
-        from_dict(SearchSettings, {"weights": {"momentun": 0.9}}, "search")
+        from_dict(SearchSettings, config_section("search", weights={"momentun": 0.9}), "search")
     with pytest.raises(ConfigError, match="search.weights.lr_min"):
-        from_dict(SearchSettings, {"weights": {"lr": 0.01, "lr_min": 0.1}}, "search")
+        from_dict(SearchSettings, config_section("search", weights={"lr": 0.01, "lr_min": 0.1}), "search")
+
+
+def test_config_yaml_is_the_only_source_of_defaults():
+    """A section given by hand must be complete: every key left out is named, none is filled in."""
+    partial = config_section("search")
+    del partial["epochs"], partial["arch"]
+    with pytest.raises(ConfigError, match=r"^search: missing key\(s\) \['epochs', 'arch'\]"):
+        from_dict(SearchSettings, partial, "search")
+    partial = config_section("hpo")
+    del partial["space"]["lr"]
+    with pytest.raises(ConfigError, match=r"^hpo.space: missing key\(s\) \['lr'\]"):
+        from_dict(HpoSettings, partial, "hpo")
+    with pytest.raises(ConfigError, match=r"^final: missing key\(s\) \['train_on'\]"):
+        from_json(FinalSettings, "{}", "final")
+    for cls in (SearchSettings, HpoSettings, FinalSettings):
+        with pytest.raises(TypeError):
+            cls()  # no dataclass defaults to drift away from config.yaml
+
+
+def test_more_skips_than_nodes_is_a_config_error():
+    """Early stopping could never fire: a cell has six nodes."""
+    with pytest.raises(ConfigError, match="search.early_stopping.max_skips: a cell has 6 nodes"):
+        from_dict(SearchSettings, config_section("search", early_stopping={"max_skips": 7}), "search")
+    assert from_dict(SearchSettings, config_section("search", early_stopping={"max_skips": 6}), "search")
 
 
 def test_check_config_rejects_more_pooling_than_the_image_allows():

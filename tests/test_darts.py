@@ -14,6 +14,7 @@ from darts_bohb.data import Split
 from darts_bohb.ops import OPERATIONS
 from darts_bohb.runtime import Runtime, make_runtime
 from darts_bohb.search_space import SuperNet
+from config_defaults import config_section
 from darts_bohb.settings import SearchSettings, from_dict
 
 NODES = ("k3", "k5", "k7", "k9", "k7_k3", "k9_k3")
@@ -29,7 +30,7 @@ def keep_thread_count():
 
 def settings(**overrides) -> SearchSettings:
     base = {"epochs": 3, "batch_size": 8, "channels": [4, 8], "pool": [True, True], "kernel_sizes": [1, 3, 5, 7]}
-    return from_dict(SearchSettings, {**base, **overrides}, "search")
+    return from_dict(SearchSettings, config_section("search", **{**base, **overrides}), "search")
 
 
 def test_beta_decays_linearly_from_beta0_to_zero_over_the_planned_epochs():

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
+from config_defaults import config_section
 from darts_bohb.export import export_genotype, genotype_from_search
 from darts_bohb.genotype import GenotypeError, load_genotype
 from darts_bohb.ops import OPERATIONS
-from darts_bohb.settings import SearchSettings
+from darts_bohb.settings import SearchSettings, from_dict
 from darts_bohb.topology import cell_topology
 
 TOPOLOGY = cell_topology()
@@ -32,7 +33,7 @@ def search_outputs(epochs: int = 2) -> tuple[pd.DataFrame, dict]:
     summary = {"dataset": "retinamnist", "size": 28, "seed": 3, "epochs_planned": 30, "epochs_run": epochs,
                "stopped_early": True, "stop_reason": f"early stop after epoch {epochs}: ...",
                "resumed_from_epoch": None, "runtime": {"device": "cpu", "precision": "bf16", "threads": 2},
-               "seconds": 1.0, "settings": SearchSettings().to_dict()}
+               "seconds": 1.0, "settings": from_dict(SearchSettings, config_section("search"), "search").to_dict()}
     return pd.DataFrame(rows), summary
 
 
@@ -58,7 +59,7 @@ def test_export_round_trip_keeps_the_last_epochs_probabilities_and_argmax(tmp_pa
     assert (loaded.seed, loaded.dataset, loaded.size, loaded.epochs_run, loaded.epochs_planned) == (
         3, "retinamnist", 28, 2, 30)
     assert loaded.stop_reason == summary["stop_reason"]
-    assert loaded.extra["settings"] == json.loads(json.dumps(SearchSettings().to_dict()))
+    assert loaded.extra["settings"] == json.loads(json.dumps(from_dict(SearchSettings, config_section("search"), "search").to_dict()))
 
 
 def test_last_block_must_be_the_epoch_the_summary_reports():

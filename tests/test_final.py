@@ -44,7 +44,7 @@ def outputs(folder):
 def test_final_on_the_real_test_split_matches_medmnist_from_predictions(tmp_path, real_data):
     """The real RetinaMNIST file: metrics.json agrees with medmnist's functions on predictions.csv."""
     metrics = run_final("baseline", write_incumbent(tmp_path / "incumbent.json"), real_data, seed=1, epochs=1,
-                        settings=FinalSettings(), task="ordinal-regression", n_classes=5,
+                        settings=FinalSettings(train_on="train"), task="ordinal-regression", n_classes=5,
                         runtime=make_runtime("cpu", "auto"), outputs=outputs(tmp_path))
     stored = json.loads((tmp_path / "metrics.json").read_text())
     assert set(stored) == METRIC_KEYS and stored == metrics
@@ -63,7 +63,7 @@ def test_final_on_the_real_test_split_matches_medmnist_from_predictions(tmp_path
 def test_model_pt_loads_weights_only_into_the_saved_architecture(tmp_path):
     data = write_synthetic_npz(tmp_path / "data.npz")
     run_final("baseline", write_incumbent(tmp_path / "incumbent.json"), data, seed=2, epochs=1,
-              settings=FinalSettings(), task="ordinal-regression", n_classes=5,
+              settings=FinalSettings(train_on="train"), task="ordinal-regression", n_classes=5,
               runtime=make_runtime("cpu", "auto"), outputs=outputs(tmp_path))
     model = build_network(json.loads((tmp_path / "architecture.json").read_text()))
     model.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True), strict=True)

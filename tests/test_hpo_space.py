@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from config_defaults import config_section
 from darts_bohb.hpo_space import (architecture_from_config, build_space, plain_values, sample_designs,
                                   training_from_config)
 from darts_bohb.network import PLAIN_CONV, build_network
@@ -14,7 +15,7 @@ from darts_bohb.settings import ConfigError, HpoSpace
 from darts_bohb.topology import carries_signal
 from hpo_fixtures import make_genotype
 
-SPACE = HpoSpace(cells=(2, 5), head_layers=(1, 3))
+SPACE = HpoSpace(**config_section("hpo")["space"] | dict(cells=(2, 5), head_layers=(1, 3)))
 
 
 def test_values_exist_exactly_when_they_matter():
@@ -49,7 +50,8 @@ def test_scales_choices_and_ranges_follow_the_config():
 
 
 def test_the_baseline_space_has_no_designs_and_a_fixed_range_is_a_constant():
-    space = build_space(HpoSpace(cells=(3, 3), optimizers=("adam",)), n_designs=None, seed=0)
+    space = build_space(HpoSpace(**config_section("hpo")["space"] | dict(cells=(3, 3), optimizers=("adam",))),
+                        n_designs=None, seed=0)
     assert not any(name.endswith("_design") for name in space)
     config = space.sample_configuration()
     assert config["n_cells"] == 3 and config["optimizer"] == "adam" and "momentum" not in config
@@ -115,7 +117,7 @@ def test_configs_become_buildable_networks_and_training_settings():
 ])
 def test_bad_space_bounds_name_the_key(field, value, message):
     with pytest.raises(ConfigError) as error:
-        HpoSpace(**{field: value})
+        HpoSpace(**config_section("hpo")["space"] | {field: value})
     assert message in str(error.value)
 
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from config_defaults import config_section
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -36,7 +38,7 @@ def test_wrong_data_file_fails_clearly_and_writes_nothing(tmp_path):
     fake = tmp_path / "fake.npz"
     fake.write_bytes(b"not a data set")
     out = tmp_path / "out"
-    result = run_script("darts_search.py", *search_args(fake, out, "{}"))
+    result = run_script("darts_search.py", *search_args(fake, out, json.dumps(config_section("search"))))
     assert result.returncode == 1
     assert "MD5" in result.stderr and "retinamnist_28.npz" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
@@ -48,6 +50,15 @@ def test_export_of_a_missing_search_fails_clearly(tmp_path):
     assert result.returncode == 1
     assert "alphas.csv: no such file" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "genotype.json").exists()
+
+
+def test_partial_settings_fail_naming_the_missing_keys(real_data, tmp_path):
+    settings = config_section("search")
+    del settings["order"]
+    result = run_script("darts_search.py", *search_args(real_data, tmp_path, json.dumps(settings)))
+    assert result.returncode == 1
+    assert "search: missing key(s) ['order']" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_settings_that_are_not_json_fail_clearly_and_write_nothing(real_data, tmp_path):

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
+from config_defaults import config_section
 from darts_bohb import darts
 from darts_bohb.darts import DartsSearch, fingerprint, load_state, run_search, save_state, search_to_files
 from darts_bohb.data import load_splits
@@ -24,7 +25,7 @@ from darts_bohb.runtime import make_runtime
 from darts_bohb.settings import SearchSettings, from_dict
 
 REPO = Path(__file__).resolve().parents[1]
-SETTINGS = {"epochs": 3, "channels": [4, 8], "pool": [True, True]}
+SETTINGS = config_section("search", epochs=3, channels=[4, 8], pool=[True, True])
 THREADS = 1
 
 
@@ -36,7 +37,7 @@ def keep_thread_count():
 
 
 def search_settings(**overrides) -> SearchSettings:
-    return from_dict(SearchSettings, {**SETTINGS, **overrides}, "search")
+    return from_dict(SearchSettings, config_section("search", **{**SETTINGS, **overrides}), "search")
 
 
 def outputs(folder: Path) -> dict[str, Path]:
