@@ -33,7 +33,7 @@ PROJECT_DISTRIBUTION = "darts-bohb"
 # Import name -> the conda-forge or PyPI names that provide it; a module not listed here is
 # provided by the package of the same (lower-case) name.
 MODULE_PROVIDERS: dict[str, tuple[str, ...]] = {
-    "torch": ("pytorch", "pytorch-cpu", "pytorch-gpu"),
+    "torch": ("torch", "pytorch", "pytorch-cpu", "pytorch-gpu"),
     "sklearn": ("scikit-learn",),
     "skimage": ("scikit-image",),
     "yaml": ("pyyaml",),
@@ -83,6 +83,10 @@ def conda_name(spec: str) -> str:
     return normalise(re.split(r"[\s=<>!~]", spec.split("::")[-1], maxsplit=1)[0])
 
 
+def pip_name(requirement: str) -> str:
+    return normalise(re.split(r"[\s\[=<>!~;]", requirement, maxsplit=1)[0])
+
+
 def read_env(path: Path) -> EnvContents:
     data = yaml.safe_load(path.read_text())
     conda: dict[str, str] = {}
@@ -91,7 +95,7 @@ def read_env(path: Path) -> EnvContents:
         if isinstance(entry, dict):
             for requirement in entry.get("pip", []):
                 if not requirement.startswith("-"):
-                    pip[normalise(re.split(r"[\s\[=<>!~;]", requirement, maxsplit=1)[0])] = requirement
+                    pip[pip_name(requirement)] = requirement
         else:
             conda[conda_name(str(entry))] = str(entry)
     env = EnvContents(path=path, channels=list(data.get("channels", [])), conda=conda, pip=pip)
@@ -328,6 +332,65 @@ def test_env_files_use_conda_forge_and_pin_every_package(workflow_rules):
     assert env_files and not problems, "\n".join(problems)
 
 
+# The conda-forge names of packages whose PyPI name differs; versions compare across both.
+CONDA_TO_PYPI = {"pytorch": "torch", "pytorch-cpu": "torch", "pytorch-gpu": "torch",
+                 "matplotlib-base": "matplotlib", "seaborn-base": "seaborn"}
+
+
+def pinned_requirements() -> dict[str, str]:
+    """requirements.txt: the versions every test ran with, by normalised PyPI name."""
+    pins = {}
+    for line in (REPO / "requirements.txt").read_text().splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if requirement:
+            assert "==" in requirement, f"requirements.txt: '{requirement}' is not pinned with =="
+            name, version = requirement.split("==", 1)
+            pins[normalise(name)] = version.strip()
+    return pins
+
+
+def env_versions(env: EnvContents) -> dict[str, str]:
+    """Every pinned package of an env file and its post-deploy script, by normalised PyPI name."""
+    versions = {}
+    for name, spec in env.conda.items():
+        if "=" in spec and name not in ("python", "pip"):
+            versions[CONDA_TO_PYPI.get(name, name)] = re.split(r"=+", spec, maxsplit=1)[1].split("=")[0].strip()
+    for name, spec in env.pip.items():
+        versions[name] = spec.split("==", 1)[1].strip()
+    return versions
+
+
+def version_drift(env: EnvContents, tested: dict[str, str]) -> list[str]:
+    return [f"{env.path.name}: {name} {version}, but requirements.txt (the tested set) pins {tested[name]}"
+            for name, version in sorted(env_versions(env).items()) if name in tested and tested[name] != version]
+
+
+def test_env_files_pin_the_tested_versions(workflow_rules):
+    """One source of truth: a package that an env shares with requirements.txt has its version."""
+    tested = pinned_requirements()
+    env_files = sorted({Path(rule["conda"]) for rule in workflow_rules if rule["conda"]})
+    problems = [problem for path in env_files for problem in version_drift(read_env(path), tested)]
+    assert env_files and not problems, "\n".join(problems)
+
+
+def test_medmnist_is_pinned_alike_in_the_readme_ci_and_the_envs():
+    readme = set(re.findall(r"medmnist==([\w.]+)", (REPO / "README.md").read_text()))
+    ci = set(re.findall(r"medmnist==([\w.]+)", (REPO / ".ci" / "run").read_text()))
+    post_deploy = set(re.findall(r"medmnist==([\w.]+)", (REPO / "envs" / "install-project.sh").read_text()))
+    assert len(readme) == 1 and readme == ci == post_deploy
+
+
+def test_drift_check_flags_a_changed_version(tmp_path):
+    env_file = tmp_path / "x.yaml"
+    env_file.write_text("channels: [conda-forge, nodefaults]\n"
+                        "dependencies: [python=3.11, pip=25.2, pytorch=2.12.1, {pip: [pandas==3.0.3, smac==2.4.1]}]\n")
+    tested = {"torch": "2.13.0", "pandas": "3.1.1", "smac": "2.4.1"}
+    assert version_drift(read_env(env_file), tested) == [
+        "x.yaml: pandas 3.0.3, but requirements.txt (the tested set) pins 3.1.1",
+        "x.yaml: torch 2.12.1, but requirements.txt (the tested set) pins 2.13.0",
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 # The checker itself catches what it is for
 
@@ -358,8 +421,15 @@ def test_checker_flags_an_import_added_without_its_env_entry(tmp_path):
 
 
 def drop_dependency(env_file: Path, name: str) -> None:
+    """Remove a package from an env file, whether conda or its pip section installs it."""
     env = yaml.safe_load(env_file.read_text())
-    env["dependencies"] = [d for d in env["dependencies"] if isinstance(d, dict) or conda_name(d) != name]
+    kept = []
+    for entry in env["dependencies"]:
+        if isinstance(entry, dict):
+            kept.append({"pip": [spec for spec in entry.get("pip", []) if pip_name(spec) != normalise(name)]})
+        elif conda_name(entry) != name:
+            kept.append(entry)
+    env["dependencies"] = kept
     env_file.write_text(yaml.safe_dump(env))
 
 
