@@ -1,8 +1,10 @@
 """The workflow on a real SLURM: the one-node test cluster that .ci/slurm/up.sh starts.
 
 Skipped unless that cluster answers (`sinfo` knows its partition `ci`); CI runs these through
-.ci/slurm/run-workflow.sh. Jobs go through snakemake-executor-plugin-slurm with the CI profile
-(.ci/slurm/profile), i.e. through sbatch, and Snakemake learns their fate from squeue.
+.ci/slurm/run-workflow.sh. Jobs go through snakemake-executor-plugin-slurm with the profile that
+users get: profiles/slurm, installed as the README says (profiles/install_slurm_profile.py) and
+called as `--profile slurm`, with only the site values of the test cluster given: partition `ci`,
+and job states from squeue (it has no accounting database, so sacct cannot answer).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import yaml
 
 from conftest import REPO, copy_workflow
 
-CI_PROFILE = REPO / ".ci" / "slurm" / "profile"
 CI_PARTITION = "ci"
+SITE_VALUES = ("--partition", CI_PARTITION, "--status-command", "squeue")
 # Every Snakemake run here is wrapped in `timeout -k 10`, so a hung run is stopped with TERM
 # (Snakemake then cancels its SLURM jobs) and, 10 s later, killed.
 WORKFLOW_LIMIT_S = 1500
@@ -61,11 +63,19 @@ def ci_cluster() -> None:
         pytest.skip(problem)
 
 
-def snakemake_on_slurm(workdir: Path, *args: str, limit_s: int) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
+@pytest.fixture(scope="module")
+def profile_home(tmp_path_factory) -> Path:
+    """A user config folder holding the shipped profile, installed as the README's set-up step says."""
+    home = tmp_path_factory.mktemp("config")
+    subprocess.run([sys.executable, str(REPO / "profiles" / "install_slurm_profile.py"), *SITE_VALUES],
+                   env={**os.environ, "XDG_CONFIG_HOME": str(home)}, check=True, timeout=60)
+    return home
+
+
+def snakemake_on_slurm(workdir: Path, profile_home: Path, *args: str, limit_s: int) -> subprocess.CompletedProcess:
+    env = dict(os.environ, XDG_CONFIG_HOME=str(profile_home))
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    command = ["timeout", "-k", "10", str(limit_s), sys.executable, "-m", "snakemake",
-               *args, "--profile", str(CI_PROFILE)]
+    command = ["timeout", "-k", "10", str(limit_s), sys.executable, "-m", "snakemake", *args, "--profile", "slurm"]
     result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
     # Shown by pytest for a failing test, and by `pytest -s` / -rP in CI's log.
     print(f"$ {' '.join(command)}  (in {workdir})\nexit status {result.returncode}\n{result.stdout}{result.stderr}")
@@ -82,7 +92,7 @@ def submitted_rules(output: str) -> set[str]:
     return rules
 
 
-def test_a_job_failing_under_slurm_fails_the_workflow(tmp_path, real_data):
+def test_a_job_failing_under_slurm_fails_the_workflow(tmp_path, real_data, profile_home):
     workdir = copy_workflow(tmp_path / "workflow", real_data)
     # A corrupt data file where the download would have put it: the search job, run by SLURM,
     # cannot read it and exits non-zero.
@@ -90,7 +100,7 @@ def test_a_job_failing_under_slurm_fails_the_workflow(tmp_path, real_data):
     corrupt.parent.mkdir(parents=True)
     corrupt.write_bytes(b"this is not an npz archive")
 
-    result = snakemake_on_slurm(workdir, "results/search/seed1/search.json",
+    result = snakemake_on_slurm(workdir, profile_home, "results/search/seed1/search.json",
                                 "--configfile", ".test/config.yaml", limit_s=FAILURE_LIMIT_S)
     output = result.stdout + result.stderr
 
@@ -101,20 +111,18 @@ def test_a_job_failing_under_slurm_fails_the_workflow(tmp_path, real_data):
     assert not (workdir / "results" / "search" / "seed1" / "search.json").exists()
 
 
-def test_tiny_workflow_completes_through_sbatch(tmp_path, real_data):
+def test_tiny_workflow_completes_through_sbatch(tmp_path, real_data, profile_home):
     workdir = copy_workflow(tmp_path / "workflow", real_data)
 
-    result = snakemake_on_slurm(workdir, "--configfile", ".test/config.yaml", limit_s=WORKFLOW_LIMIT_S)
+    result = snakemake_on_slurm(workdir, profile_home, "--configfile", ".test/config.yaml", limit_s=WORKFLOW_LIMIT_S)
     output = result.stdout + result.stderr
     assert result.returncode == 0, "the tiny workflow failed under SLURM"
 
-    # Every rule that is not a localrule ran as a SLURM job and left SLURM's log behind.
+    # Every rule that is not a localrule ran as a SLURM job, in the partition the profile was given.
     remote_rules = set(re.findall(r"^rule (\w+):$", output, re.MULTILINE))
-    assert "darts_search" in remote_rules
+    assert {"darts_search", "bohb", "final", "baseline_bohb"} <= remote_rules
     assert submitted_rules(output) == remote_rules
-    slurm_logs = workdir / ".snakemake" / "slurm_logs"
-    for rule in remote_rules:
-        assert list((slurm_logs / f"rule_{rule}").rglob("*.log")), f"no SLURM log of rule {rule}"
+    assert f"slurm_partition={CI_PARTITION}" in output
 
     # Nothing is left to do: every target of `all` exists and is up to date.
     check = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", ".test/config.yaml"],

@@ -32,6 +32,11 @@ rule darts_search:
         "--alphas {output.alphas} --epochs {output.epochs} --summary {output.summary} > {log} 2>&1"
 
 
+# Seconds of pandas: on a cluster it runs on the submit host rather than wait for a slot.
+localrules:
+    export_genotype,
+
+
 rule export_genotype:
     input:
         alphas="results/search/seed{seed}/alphas.csv",
