@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
-from ConfigSpace import (Categorical, ConfigurationSpace, Constant, EqualsCondition, Float,
-                         GreaterThanCondition, Integer)
+from ConfigSpace import Categorical, ConfigurationSpace, Constant, EqualsCondition, Float, GreaterThanCondition, Integer
 
 from darts_bohb.genotype import Genotype
 from darts_bohb.network import PLAIN_CONV

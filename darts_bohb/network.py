@@ -19,7 +19,8 @@ once the feature map is smaller than 2 px, so any number of pooled cells fits an
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn

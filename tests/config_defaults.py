@@ -7,7 +7,8 @@ takes everything else from the shipped config, as a rule does.
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 

@@ -281,7 +281,7 @@ RULES_PROBE = textwrap.dedent(
 def workflow_rules() -> list[dict]:
     result = subprocess.run([sys.executable, "-c", RULES_PROBE], cwd=REPO, capture_output=True,
                             text=True, timeout=120)
-    line = next((l for l in result.stdout.splitlines() if l.startswith("RULES=")), None)
+    line = next((text for text in result.stdout.splitlines() if text.startswith("RULES=")), None)
     assert result.returncode == 0 and line, f"Snakemake could not load the workflow:\n{result.stderr[-3000:]}"
     return json.loads(line.removeprefix("RULES="))
 

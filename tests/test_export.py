@@ -59,7 +59,8 @@ def test_export_round_trip_keeps_the_last_epochs_probabilities_and_argmax(tmp_pa
     assert (loaded.seed, loaded.dataset, loaded.size, loaded.epochs_run, loaded.epochs_planned) == (
         3, "retinamnist", 28, 2, 30)
     assert loaded.stop_reason == summary["stop_reason"]
-    assert loaded.extra["settings"] == json.loads(json.dumps(from_dict(SearchSettings, config_section("search"), "search").to_dict()))
+    settings = from_dict(SearchSettings, config_section("search"), "search").to_dict()
+    assert loaded.extra["settings"] == json.loads(json.dumps(settings))
 
 
 def test_last_block_must_be_the_epoch_the_summary_reports():

@@ -9,8 +9,7 @@ import torch
 from darts_bohb.data import load_splits
 from darts_bohb.network import build_network
 from darts_bohb.runtime import make_runtime, seed_everything
-from darts_bohb.training import (TrainingDiverged, TrainingSettings, augment_batch, predict_probabilities,
-                                 train_model)
+from darts_bohb.training import TrainingDiverged, TrainingSettings, augment_batch, predict_probabilities, train_model
 from hpo_fixtures import one_torch_thread, write_synthetic_npz  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

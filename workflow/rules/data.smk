@@ -9,9 +9,6 @@ rule download_dataset:
         local_dataset_source,
     output:
         "results/data/{dataset}_{size}.npz",
-    params:
-        script=script_path("download_dataset.py"),
-        source=lambda w, input: f"--source {shlex.quote(input[0])}" if input else "",
     log:
         "results/logs/download_dataset/{dataset}_{size}.log",
     conda:
@@ -20,6 +17,9 @@ rule download_dataset:
     resources:
         mem_mb=1000,
         runtime=30,
+    params:
+        script=script_path("download_dataset.py"),
+        source=lambda w, input: f"--source {shlex.quote(input[0])}" if input else "",
     shell:
         "python {params.script} --flag {wildcards.dataset} --size {wildcards.size} "
         "{params.source} --output {output} > {log} 2>&1"
