@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 
 class _SourceFormatter(logging.Formatter):
@@ -30,6 +30,17 @@ def add_job_arguments(parser: argparse.ArgumentParser, section: str) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--deterministic", type=true_or_false, default=True,
+                        help="CUDA: deterministic kernels (true, the default) or cuDNN autotuning (false)")
+    parser.add_argument("--tf32", type=true_or_false, default=False,
+                        help="CUDA: TF32 for fp32 convolutions and matrix products")
+
+
+def true_or_false(text: str) -> bool:
+    """A config switch as the rules pass it: Snakemake writes Python's True/False."""
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() == "true"
 
 
 def run_script(task: Callable[[], object], expected: tuple[type[Exception], ...]) -> int:

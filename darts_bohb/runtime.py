@@ -1,8 +1,13 @@
-"""Where and how tensors are computed: device, precision, threads and seeding.
+"""Where and how tensors are computed: device, precision, threads, seeding and CUDA's numerics.
 
-One `Runtime` is resolved per job from the config (`device`, `precision`) and the threads that
-Snakemake gave the rule, and every training loop goes through it, so the search, the BOHB trials
-and the final training share the same fast path.
+One `Runtime` is resolved per job from the config (`device`, `precision`, `deterministic`,
+`tf32`) and the threads that Snakemake gave the rule, and every training loop goes through it,
+so the search, the BOHB trials and the final training share the same fast path.
+
+On CUDA, `make_runtime` also sets PyTorch's process-wide numerics before any kernel runs:
+deterministic algorithms (cuDNN and cuBLAS included) unless `deterministic: false`, and TF32
+for fp32 convolutions and matrix products only with `tf32: true`. On the CPU these switches
+change nothing: a CPU run with the same threads is deterministic anyway, and has no TF32.
 """
 
 from __future__ import annotations
@@ -11,16 +16,28 @@ import contextlib
 import os
 import random
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
+# cuBLAS picks its reduction order per call unless its workspace is fixed; PyTorch raises in
+# deterministic mode without one of these settings (CUDA docs, "Results reproducibility").
+CUBLAS_DETERMINISTIC_WORKSPACES = (":4096:8", ":16:8")
+# Prediction in inference mode keeps only a few feature maps alive at once: a cell's input, its
+# six node outputs and their sum. Budgeting that many maps at the widest convolution's width
+# and the full image size, in fp32, bounds the memory of one image from above.
+PREDICTION_LIVE_MAPS = 8
+PREDICTION_CPU_BYTES = 512 * 2**20  # beside the job's mem_mb, which also holds the data and torch
+# Of the free GPU memory at prediction time: other jobs may share the card (README, GPU section).
+PREDICTION_GPU_SHARE = 0.25
+MAX_PREDICTION_BATCH = 4096
 
 
 class RuntimeConfigError(ValueError):
-    """`device` or `precision` in the config asks for something this machine cannot do."""
+    """`device`, `precision` or a CUDA switch asks for something this machine cannot do."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +45,8 @@ class Runtime:
     device: torch.device
     autocast_dtype: torch.dtype | None  # None: plain fp32
     channels_last: bool = True
+    deterministic: bool = True  # CUDA only: what make_runtime applied
+    tf32: bool = False  # CUDA only
 
     @property
     def precision(self) -> str:
@@ -40,10 +59,14 @@ class Runtime:
 
     def images_to_device(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 NCHW batch -> normalised float on the device, in the layout the convolutions like."""
-        images = images.to(self.device, non_blocking=True).float().mul_(2.0 / 255.0).sub_(1.0)
+        images = self.to_device(images).float().mul_(2.0 / 255.0).sub_(1.0)
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         return images
+
+    def to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Copy without waiting: a blocking copy inside a training step would stall the GPU's queue."""
+        return tensor.to(self.device, non_blocking=True)
 
     def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
         model = model.to(self.device)
@@ -51,8 +74,38 @@ class Runtime:
             model = model.to(memory_format=torch.channels_last)
         return model
 
+    def numerics(self) -> dict[str, Any]:
+        """What decides a run's numbers besides settings, seed and threads: resuming a search or
+        continuing a BOHB run is only exact when this matches."""
+        identity: dict[str, Any] = {"device": self.device.type, "precision": self.precision}
+        if self.device.type == "cuda":
+            identity |= {"deterministic": self.deterministic, "tf32": self.tf32}
+        return identity
+
+    def prediction_batch_size(self, image_shape: tuple[int, ...], widest_channels: int) -> int:
+        """Images per prediction batch: as many as the memory budget holds, by image size and the
+        network's widest convolution (see PREDICTION_LIVE_MAPS)."""
+        *_, height, width = image_shape
+        bytes_per_image = height * width * max(widest_channels, image_shape[0]) * 4 * PREDICTION_LIVE_MAPS
+        return max(1, min(MAX_PREDICTION_BATCH, self.prediction_memory_bytes() // bytes_per_image))
+
+    def prediction_memory_bytes(self) -> int:
+        if self.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            return int(free * PREDICTION_GPU_SHARE)
+        return PREDICTION_CPU_BYTES
+
+    def synchronize(self) -> None:
+        """Wait for the device's queued work (for timing only; never inside a training step)."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
     def describe(self) -> str:
-        return f"device={self.device} precision={self.precision} threads={torch.get_num_threads()}"
+        described = f"device={self.device} precision={self.precision} threads={torch.get_num_threads()}"
+        if self.device.type == "cuda":
+            described += (f" gpu={torch.cuda.get_device_name(self.device)!r} deterministic={self.deterministic}"
+                          f" tf32={self.tf32}")
+        return described
 
 
 def cpu_supports_bf16() -> bool:
@@ -61,6 +114,15 @@ def cpu_supports_bf16() -> bool:
     capability = cpu.get_cpu_capability() if hasattr(cpu, "get_cpu_capability") else ""
     probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
     return "AVX512" in capability and any(probe() for probe in probes if probe is not None)
+
+
+def cuda_supports_bf16() -> bool:
+    """Native bf16 only (compute capability 8.0 and later): without `including_emulation=False`
+    PyTorch also counts cards that merely emulate it (V100, T4), where bf16 is slower than fp32."""
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # PyTorch before 2.4 counts native support only
+        return torch.cuda.is_bf16_supported()
 
 
 def resolve_device(choice: str = "auto") -> torch.device:
@@ -82,19 +144,71 @@ def resolve_precision(choice: str, device: torch.device) -> torch.dtype | None:
         raise RuntimeConfigError(f"precision: {choice!r} is not one of {PRECISIONS}")
     if choice == "fp32":
         return None
-    supported = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_supports_bf16()
+    supported = cuda_supports_bf16() if device.type == "cuda" else cpu_supports_bf16()
     if choice == "bf16" and not supported:
-        raise RuntimeConfigError(f"precision: 'bf16' was asked for but {device} has no fast bf16 support")
+        raise RuntimeConfigError(f"precision: 'bf16' was asked for but {device} has no native bf16 support "
+                                 "(CUDA: compute capability 8.0 or later); use precision: auto or fp32")
     return torch.bfloat16 if supported else None
 
 
-def make_runtime(device: str = "auto", precision: str = "auto", threads: int | None = None) -> Runtime:
+def configure_cuda_numerics(deterministic: bool, tf32: bool) -> None:
+    """Set PyTorch's process-wide CUDA numerics; call before the first CUDA kernel of the job.
+
+    deterministic: every op takes a deterministic kernel or raises (none of this package's ops
+    raises; README, GPU section), cuDNN autotuning is off, and cuBLAS gets a fixed workspace
+    (CUBLAS_WORKSPACE_CONFIG, read when cuBLAS starts). Otherwise cuDNN autotunes its kernels,
+    which is faster and not reproducible run to run. tf32: fp32 convolutions and matrix
+    products on Ampere and later round their inputs to TF32 (10-bit mantissa).
+    """
+    if deterministic:
+        workspace = os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_DETERMINISTIC_WORKSPACES[0])
+        if workspace not in CUBLAS_DETERMINISTIC_WORKSPACES:
+            raise RuntimeConfigError(
+                f"deterministic: true needs CUBLAS_WORKSPACE_CONFIG unset or one of {CUBLAS_DETERMINISTIC_WORKSPACES}, "
+                f"but the environment sets it to {workspace!r}")
+    torch.use_deterministic_algorithms(deterministic)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
+    _set_tf32(tf32)
+
+
+def _has_fp32_precision_flags() -> bool:
+    """PyTorch 2.9+ has one switch per backend (and rejects reading the old flags once the new
+    ones are set); older versions have only the allow_tf32 flags."""
+    return hasattr(torch.backends.cuda.matmul, "fp32_precision") and hasattr(torch.backends.cudnn, "conv")
+
+
+def cuda_tf32_allowed() -> dict[str, bool]:
+    """Whether fp32 matrix products and cuDNN convolutions may use TF32 now."""
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    if _has_fp32_precision_flags():
+        return {"matmul": matmul.fp32_precision == "tf32", "conv": cudnn.conv.fp32_precision == "tf32"}
+    return {"matmul": matmul.allow_tf32, "conv": cudnn.allow_tf32}
+
+
+def _set_tf32(enabled: bool) -> None:
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    if _has_fp32_precision_flags():
+        precision = "tf32" if enabled else "ieee"
+        matmul.fp32_precision = precision
+        cudnn.conv.fp32_precision = precision
+        cudnn.rnn.fp32_precision = precision
+    else:
+        matmul.allow_tf32 = enabled
+        cudnn.allow_tf32 = enabled
+
+
+def make_runtime(device: str = "auto", precision: str = "auto", threads: int | None = None,
+                 deterministic: bool = True, tf32: bool = False) -> Runtime:
     if threads is not None:
         if threads < 1:
             raise RuntimeConfigError(f"threads: must be at least 1, got {threads}")
         torch.set_num_threads(threads)
     resolved = resolve_device(device)
-    return Runtime(device=resolved, autocast_dtype=resolve_precision(precision, resolved))
+    if resolved.type == "cuda":
+        configure_cuda_numerics(deterministic, tf32)
+    return Runtime(device=resolved, autocast_dtype=resolve_precision(precision, resolved),
+                   deterministic=deterministic, tf32=tf32)
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -22,7 +22,6 @@ from darts_bohb.losses import make_loss
 from darts_bohb.runtime import Runtime
 
 MAX_ROTATION_DEGREES = 15.0
-PREDICT_BATCH_SIZE = 512
 
 
 class TrainingDiverged(RuntimeError):
@@ -95,7 +94,7 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator) -> torch.Ten
     theta[:, 0, 1] = -sin * flip_y
     theta[:, 1, 0] = sin * flip_x
     theta[:, 1, 1] = cos * flip_y
-    theta = theta.to(images.device, images.dtype)
+    theta = theta.to(images.device, images.dtype, non_blocking=True)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
     return warped.contiguous(memory_format=torch.channels_last) if images.is_contiguous(
@@ -140,12 +139,20 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
 
 @torch.inference_mode()
 def predict_probabilities(model: nn.Module, split: Split, runtime: Runtime,
-                          batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
-    """Softmax class probabilities (N, C) in fp32, in the split's order."""
+                          batch_size: int | None = None) -> np.ndarray:
+    """Softmax class probabilities (N, C) in fp32, in the split's order; batches sized to the
+    device's memory unless `batch_size` is given."""
     model.eval()
+    if batch_size is None:
+        batch_size = runtime.prediction_batch_size(tuple(split.images.shape[1:]), widest_convolution(model))
     chunks = []
     for images, _ in iterate_batches(split, batch_size, shuffle=False):
         with runtime.autocast():
             logits = model(runtime.images_to_device(images))
         chunks.append(torch.softmax(logits.float(), dim=1))
     return torch.cat(chunks).cpu().numpy()
+
+
+def widest_convolution(model: nn.Module) -> int:
+    """The most output channels of any convolution in `model` (0 without convolutions)."""
+    return max((module.out_channels for module in model.modules() if isinstance(module, nn.Conv2d)), default=0)

@@ -21,7 +21,7 @@ def main() -> int:
 
     def task() -> None:
         settings = from_json(SearchSettings, args.settings, "search")
-        runtime = make_runtime(args.device, args.precision, args.threads)
+        runtime = make_runtime(args.device, args.precision, args.threads, args.deterministic, args.tf32)
         search_to_files(args.data, args.seed, args.dataset, args.size, settings, runtime, args.state_dir,
                         args.alphas, args.epochs, args.summary)
 

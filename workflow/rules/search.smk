@@ -5,6 +5,15 @@ rule darts_search:
         alphas="results/search/seed{seed}/alphas.csv",
         epochs="results/search/seed{seed}/epochs.csv",
         summary="results/search/seed{seed}/search.json",
+    log:
+        "results/logs/darts_search/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/darts_search/seed{seed}.tsv"
+    conda:
+        "../../envs/search.yaml"
+    threads: config["resources"]["search"]["threads"]
+    resources:
+        **rule_resources("search"),
     params:
         script=script_path("darts_search.py"),
         settings=lambda w: settings_json("search"),
@@ -15,19 +24,13 @@ rule darts_search:
         size=config["dataset"]["size"],
         device=config["device"],
         precision=config["precision"],
-    log:
-        "results/logs/darts_search/seed{seed}.log",
-    benchmark:
-        "results/benchmarks/darts_search/seed{seed}.tsv"
-    conda:
-        "../../envs/search.yaml"
-    threads: config["resources"]["search"]["threads"]
-    resources:
-        **rule_resources("search"),
+        deterministic=config["deterministic"],
+        tf32=config["tf32"],
     shell:
         "python {params.script} --data {input.data} --seed {wildcards.seed} "
         "--dataset {params.dataset} --size {params.size} --settings {params.settings:q} "
         "--device {params.device} --precision {params.precision} "
+        "--deterministic {params.deterministic} --tf32 {params.tf32} "
         "--threads {threads} --state-dir {params.state_dir} "
         "--alphas {output.alphas} --epochs {output.epochs} --summary {output.summary} > {log} 2>&1"
 
@@ -43,8 +46,6 @@ rule export_genotype:
         summary="results/search/seed{seed}/search.json",
     output:
         "results/search/seed{seed}/genotype.json",
-    params:
-        script=script_path("export_genotype.py"),
     log:
         "results/logs/export_genotype/seed{seed}.log",
     conda:
@@ -53,6 +54,7 @@ rule export_genotype:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        script=script_path("export_genotype.py"),
     shell:
-        "python {params.script} --alphas {input.alphas} --summary {input.summary} "
-        "--output {output} > {log} 2>&1"
+        "python {params.script} --alphas {input.alphas} --summary {input.summary} " "--output {output} > {log} 2>&1"

@@ -1,0 +1,77 @@
+"""Seconds per stage and test scores of a pipeline run, beside the recorded CPU run.
+
+    python benchmarks/gpu_pipeline_summary.py PIPELINE_DIR --wall-clock SECONDS --out DIR
+
+Reads Snakemake's benchmark records (PIPELINE_DIR/results/benchmarks/{rule}/*.tsv: one per job)
+and the final trainings' metrics.json, and writes DIR/pipeline_stages.tsv (per rule: jobs, sum,
+mean and max of the jobs' seconds) and DIR/pipeline_scores.tsv (per method and seed: test
+accuracy and AUC). Jobs run side by side, so the sum of a rule's seconds exceeds its share of the
+wall-clock. The CPU reference is benchmarks/results/retinamnist-default/summary.csv (2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+REFERENCE = Path(__file__).resolve().parent / "results" / "retinamnist-default" / "summary.csv"
+FINAL_FOLDERS = {"nas": "results/final", "baseline": "results/baseline/final", "random": "results/random/final"}
+
+
+def stage_seconds(pipeline: Path) -> pd.DataFrame:
+    records = [(tsv.parent.name, float(pd.read_csv(tsv, sep="\t")["s"].iloc[0]))
+               for tsv in sorted((pipeline / "results" / "benchmarks").glob("*/*.tsv"))]
+    jobs = pd.DataFrame(records, columns=["rule", "seconds"])
+    return (jobs.groupby("rule")["seconds"].agg(jobs="count", sum_s="sum", mean_s="mean", max_s="max")
+            .round(1).reset_index())
+
+
+def test_scores(pipeline: Path) -> pd.DataFrame:
+    rows = []
+    for method, folder in FINAL_FOLDERS.items():
+        for metrics_file in sorted((pipeline / folder).glob("seed*/metrics.json")):
+            metrics = json.loads(metrics_file.read_text())
+            rows.append({"method": method, "seed": int(metrics_file.parent.name.removeprefix("seed")),
+                         "test_accuracy": metrics.get("accuracy"), "test_auc": metrics.get("auc")})
+    return pd.DataFrame(rows, columns=["method", "seed", "test_accuracy", "test_auc"])
+
+
+def spread(scores: pd.DataFrame) -> pd.DataFrame:
+    return scores.groupby("method")[["test_accuracy", "test_auc"]].agg(["mean", "std", "count"]).round(3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pipeline", type=Path, help="the folder Snakemake ran in")
+    parser.add_argument("--wall-clock", type=float, required=True, help="seconds the pipeline took")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+
+    stages = stage_seconds(args.pipeline)
+    stages.to_csv(args.out / "pipeline_stages.tsv", sep="\t", index=False)
+    print(f"wall-clock of the pipeline: {args.wall_clock:.0f} s ({args.wall_clock / 60:.1f} min)")
+    if stages.empty:
+        print("no job finished: no benchmark record under results/benchmarks/")
+    else:
+        print("seconds per stage (jobs run side by side; sum_s adds up all jobs of a rule):")
+        print(stages.to_string(index=False))
+
+    scores = test_scores(args.pipeline)
+    scores.to_csv(args.out / "pipeline_scores.tsv", sep="\t", index=False)
+    if scores.empty:
+        print("no final metrics.json: the pipeline did not reach the final trainings")
+        return
+    print("\ntest scores of this run, per method (mean, std over seeds, seeds):")
+    print(spread(scores).to_string())
+    if REFERENCE.is_file():
+        reference = pd.read_csv(REFERENCE)
+        reference = reference[pd.to_numeric(reference["seed"], errors="coerce").notna()]
+        print(f"\nthe recorded CPU run ({REFERENCE.relative_to(REFERENCE.parents[3])}):")
+        print(spread(reference[["method", "test_accuracy", "test_auc"]]).to_string())
+
+
+if __name__ == "__main__":
+    main()
