@@ -7,8 +7,13 @@ SMAC keeps its own run folder (results/.../smac/{seed}/: scenario.json, runhisto
 intensifier.json, ...) beside our CSVs, saved after every trial. It is not a declared output,
 so it survives a killed job, and a rerun continues it when nothing that shapes the run has
 changed. SMAC itself would ask on stdin what to do with a run that differs; we compare first
-(our fingerprint of space, designs, data and settings, and SMAC's scenario) and start a fresh
-run, logged, whenever anything differs, so the prompt is never reached.
+(our fingerprint of space, designs, data, settings and package source, and SMAC's scenario)
+and start a fresh run, logged, whenever anything differs, so the prompt is never reached.
+
+Once our outputs are written, a marker beside the fingerprint records it. Snakemake reruns a
+job that completed only when it is forced or its inputs or params changed, so a run that finds
+the marker redoes every trial instead of rewriting the old ones; a job killed before the
+marker (mid-run, or while writing the outputs) continues.
 """
 
 from __future__ import annotations
@@ -32,9 +37,9 @@ from smac.intensifier.hyperband_utils import get_n_trials_for_hyperband_multifid
 from smac.runhistory import StatusType, TrialInfo, TrialValue
 
 import darts_bohb
+from darts_bohb import source_hash
 from darts_bohb.data import Split
-from darts_bohb.hpo_space import (architecture_from_config, build_space, plain_values,
-                                  training_from_config)
+from darts_bohb.hpo_space import architecture_from_config, build_space, plain_values, training_from_config
 from darts_bohb.io import write_csv, write_json
 from darts_bohb.metrics import score
 from darts_bohb.network import build_network, count_parameters
@@ -46,9 +51,10 @@ from darts_bohb.training import TrainingDiverged, predict_probabilities, train_m
 LOG = logging.getLogger(__name__)
 SMAC_RUN_NAME = "smac"
 FINGERPRINT_FILE = "fingerprint.json"
+OUTPUTS_WRITTEN_FILE = "outputs_written.json"
 SMAC_STATE_FILES = ("scenario.json", "configspace.json", "optimization.json", "runhistory.json",
                     "intensifier.json")
-METHODS = ("nas", "baseline")
+METHODS = ("nas", "random", "baseline")  # random: cells drawn uniformly (darts_bohb.random_cells)
 
 
 @dataclass(frozen=True)
@@ -234,6 +240,7 @@ def fingerprint(problem: Problem, hpo: HpoSettings, space: ConfigurationSpace) -
     """Everything that shapes the trials' results; a stored run with another one is not continued."""
     return {
         "darts_bohb": darts_bohb.__version__,
+        "source_sha256": source_hash.package_source_sha256(),
         "method": problem.method,
         "seed": problem.seed,
         "hpo": json.loads(json.dumps(hpo.to_dict())),
@@ -242,8 +249,7 @@ def fingerprint(problem: Problem, hpo: HpoSettings, space: ConfigurationSpace) -
         "topology": problem.topology.to_dict() if problem.topology is not None else None,
         "train_val_sha256": data_digest(problem.train, problem.val),
         "task": problem.task,
-        "device": problem.runtime.device.type,
-        "precision": problem.runtime.precision,
+        **problem.runtime.numerics(),
     }
 
 
@@ -276,19 +282,26 @@ def make_facade(scenario: Scenario, target: TrialTarget, eta: int, callbacks: li
 def reason_not_to_continue(run_dir: Path, stored_fingerprint: Path, wanted: dict[str, Any],
                            probe: MultiFidelityFacade) -> str | None:
     """Why the SMAC run in run_dir cannot be continued, or None if it can."""
+    outputs_written = stored_fingerprint.parent / OUTPUTS_WRITTEN_FILE
     try:
-        if json.loads(stored_fingerprint.read_text()) != json.loads(json.dumps(wanted)):
+        stored_identity = json.loads(stored_fingerprint.read_text())
+        if stored_identity.get("source_sha256") != wanted["source_sha256"]:
+            return "the package source (darts_bohb/*.py) changed since it was started"
+        if stored_identity != json.loads(json.dumps(wanted)):
             return "the space, designs, data or hpo settings differ from the stored run's"
         for name in SMAC_STATE_FILES:
             json.loads((run_dir / name).read_text())
         stored = Scenario.make_serializable(Scenario.load(run_dir))
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         return f"its files are incomplete or unreadable ({error})"
     current = Scenario.make_serializable(probe.scenario)
     current["output_directory"] = str(run_dir)
     if current != stored:
         changed = sorted(key for key in set(current) | set(stored) if current.get(key) != stored.get(key))
         return f"SMAC's scenario differs in {changed}"
+    if outputs_written.exists():
+        return (f"it finished and its outputs were written ({outputs_written}): running the job again "
+                "(forced, or its inputs or params changed) redoes every trial")
     return None
 
 
@@ -318,7 +331,7 @@ def run_bohb(problem: Problem, hpo: HpoSettings, outputs: BohbOutputs) -> dict[s
              problem.runtime.describe())
 
     for index, design in enumerate(problem.designs or []):
-        LOG.info("cell design %d%s: %s", index, " (derived)" if index == 0 else "", design)
+        LOG.info("cell design %d%s: %s", index, " (derived)" if index == 0 and problem.method == "nas" else "", design)
     target = TrialTarget(problem)
     smac_root = outputs.directory / SMAC_RUN_NAME
     scenario = make_scenario(space, hpo, problem.seed, n_trials, outputs.directory)
@@ -337,7 +350,8 @@ def run_bohb(problem: Problem, hpo: HpoSettings, outputs: BohbOutputs) -> dict[s
     facade.optimizer.save()
     rows = trial_rows(facade.runhistory)
     if not rows:
-        raise RuntimeError(f"SMAC finished without any trial (hpo.walltime_s too short?); see {scenario.output_directory}")
+        raise RuntimeError(
+            f"SMAC finished without any trial (hpo.walltime_s too short?); see {scenario.output_directory}")
     best = incumbent_trial(rows)
     config_id = best["config_id"]
     incumbent = facade.runhistory.get_config(config_id)
@@ -363,4 +377,5 @@ def run_bohb(problem: Problem, hpo: HpoSettings, outputs: BohbOutputs) -> dict[s
     write_csv(outputs.trajectory, pd.DataFrame(trajectory, columns=[
         "wallclock_s", "cumulative_epochs", "budget", "cost", "score", "config_id"]))
     write_json(outputs.incumbent, record)
+    write_json(smac_root / OUTPUTS_WRITTEN_FILE, {"incumbent": str(outputs.incumbent), "trials": len(rows)})
     return record

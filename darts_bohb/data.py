@@ -10,9 +10,9 @@ import hashlib
 import shutil
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -94,13 +94,25 @@ def fetch_dataset(spec: DatasetSpec, target: str | Path, source: str | Path | No
         else:
             _download(spec.url, tmp, timeout_s)
             origin = spec.url
-        actual = md5sum(tmp)
-        if actual != spec.md5:
-            raise DatasetError(
-                f"MD5 mismatch for {origin}: got {actual}, expected {spec.md5} "
-                f"(medmnist.INFO for {spec.flag} at {spec.size} px). The file is not the official "
-                f"{spec.file_name}; nothing was written to {target}."
-            )
+        check_md5(tmp, spec.md5, origin, f" (medmnist.INFO for {spec.flag} at {spec.size} px). The file is not "
+                                         f"the official {spec.file_name}; nothing was written to {target}.")
+
+
+def check_md5(path: str | Path, expected: str, origin: str, explanation: str = "") -> None:
+    """Raise DatasetError naming `origin` and both sums unless the file at `path` has MD5 `expected`."""
+    actual = md5sum(path)
+    if actual != expected:
+        raise DatasetError(f"MD5 mismatch for {origin}: got {actual}, expected {expected}{explanation}")
+
+
+def check_data_file(path: str | Path, spec: DatasetSpec, expected_md5: str | None = None) -> None:
+    """A training job's --data: the official file of `spec` (MD5 from medmnist.INFO), or, given
+    `expected_md5`, the file with that MD5 (a copy made for tests, or another file on purpose)."""
+    if not Path(path).is_file():
+        raise DatasetError(f"--data {path}: no such file")
+    official = expected_md5 is None
+    check_md5(path, spec.md5 if official else expected_md5, f"--data {path}",
+              f" (the official {spec.file_name}, medmnist.INFO)" if official else " (--data-md5)")
 
 
 def _download(url: str, destination: Path, timeout_s: float) -> None:
@@ -125,7 +137,7 @@ class Split:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def subset(self, indices: torch.Tensor) -> "Split":
+    def subset(self, indices: torch.Tensor) -> Split:
         return Split(self.images[indices], self.labels[indices])
 
     def class_counts(self, n_classes: int) -> torch.Tensor:

@@ -1,15 +1,15 @@
 """The fixed wiring of a cell, shared by the DARTS supernet and the networks BOHB builds.
 
-input -> four first-stage nodes with kernel sizes k1..k4 (in -> out channels); the nodes with
-the two largest kernels each feed one second-stage node (kernel 3, out -> out); the cell output
-is the sum of the first two first-stage nodes and both second-stage nodes, then an optional
-2x2 max-pool.
+input -> four first-stage nodes with kernel sizes k1 < k2 < k3 < k4 (in -> out channels); the
+nodes with the two largest kernels each feed one second-stage node (kernel 3, out -> out); the
+cell output is the sum of the two smallest-kernel nodes and both second-stage nodes, then an
+optional 2x2 max-pool. The sizes are sorted first, so their order in the config does not matter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 # The candidate operations of every node, by name (built in darts_bohb.ops); kept here so that
 # reading a genotype needs no torch.
@@ -46,7 +46,7 @@ class CellTopology:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "CellTopology":
+    def from_dict(cls, data: Mapping) -> CellTopology:
         """The inverse of to_dict; KeyError or TypeError where a field is missing. No wiring check:
         see wiring_problem."""
         nodes = tuple(NodeSpec(node["name"], node["kernel_size"], node["input"]) for node in data["nodes"])
@@ -79,7 +79,7 @@ def wiring_problem(topology: CellTopology) -> tuple[str, str] | None:
 def cell_topology(kernel_sizes: tuple[int, ...] = DEFAULT_KERNEL_SIZES) -> CellTopology:
     if len(kernel_sizes) != 4 or any(k < 1 or k % 2 == 0 for k in kernel_sizes):
         raise ValueError(f"kernel_sizes: expected four odd sizes, got {list(kernel_sizes)}")
-    first = [NodeSpec(f"k{k}", k, CELL_INPUT) for k in kernel_sizes]
+    first = [NodeSpec(f"k{k}", k, CELL_INPUT) for k in sorted(kernel_sizes)]
     if len({node.name for node in first}) != 4:
         raise ValueError(f"kernel_sizes: sizes must be distinct, got {list(kernel_sizes)}")
     second = [NodeSpec(f"{node.name}_k{SECOND_STAGE_KERNEL}", SECOND_STAGE_KERNEL, node.name)

@@ -1,5 +1,6 @@
 """BOHB (SMAC3 Hyperband) for one seed: NAS networks stacked from the genotype's cell designs,
-or the baseline's plain CNN (--method baseline, no genotype). Reads train and val only."""
+random cell designs (--method random, the control for the search: no genotype, the cell's
+--kernel-sizes) or the baseline's plain CNN (--method baseline). Reads train and val only."""
 
 import argparse
 import os
@@ -15,24 +16,35 @@ if os.environ.get("PYTHONHASHSEED") != "0":
 
 from darts_bohb.bohb import BohbOutputs, Problem, run_bohb
 from darts_bohb.cli import add_job_arguments, run_script
-from darts_bohb.data import DatasetError, dataset_spec, load_splits
+from darts_bohb.data import DatasetError, check_data_file, dataset_spec, load_splits
 from darts_bohb.genotype import GenotypeError, load_genotype
 from darts_bohb.hpo_space import sample_designs
+from darts_bohb.random_cells import design_operations, sample_random_designs
 from darts_bohb.runtime import RuntimeConfigError, make_runtime
 from darts_bohb.settings import ConfigError, HpoSettings, from_json
+from darts_bohb.topology import cell_topology
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--method", required=True, choices=("nas", "baseline"))
+    parser.add_argument("--method", required=True, choices=("nas", "random", "baseline"))
     parser.add_argument("--genotype", help="genotype.json of the search (nas only)")
+    parser.add_argument("--kernel-sizes", type=int, nargs=4,
+                        help="the cell's four first-stage kernel sizes, as search.kernel_sizes (random only)")
+    parser.add_argument("--without-zero", action="store_true",
+                        help="random designs leave Zero out, as the designs of a search without Zero do (random only)")
     add_job_arguments(parser, "hpo")
+    parser.add_argument("--data-md5", help="MD5 that --data must have; default: the official file's (medmnist.INFO)")
     parser.add_argument("--incumbent", required=True, help="incumbent.json to write (SMAC's run goes beside it)")
     parser.add_argument("--trajectory", required=True)
     parser.add_argument("--runhistory", required=True)
     args = parser.parse_args()
     if (args.method == "nas") != (args.genotype is not None):
-        parser.error("--genotype is required for --method nas and not accepted for --method baseline")
+        parser.error("--genotype is required for --method nas and accepted for no other method")
+    if (args.method == "random") != (args.kernel_sizes is not None):
+        parser.error("--kernel-sizes is required for --method random and accepted for no other method")
+    if args.without_zero and args.method != "random":
+        parser.error("--without-zero is accepted for --method random only")
 
     def task() -> None:
         hpo = from_json(HpoSettings, args.settings, "hpo")
@@ -45,7 +57,12 @@ def main() -> int:
                                     f"but the config's dataset is {spec.flag} at {spec.size} px")
             designs = sample_designs(genotype, hpo.designs_per_cell, args.seed)
             topology = genotype.topology
-        runtime = make_runtime(args.device, args.precision, args.threads)
+        elif args.method == "random":
+            topology = cell_topology(tuple(args.kernel_sizes))
+            designs = sample_random_designs(topology, hpo.designs_per_cell, args.seed,
+                                            design_operations(include_zero=not args.without_zero))
+        runtime = make_runtime(args.device, args.precision, args.threads, args.deterministic, args.tf32)
+        check_data_file(args.data, spec, args.data_md5)
         splits = load_splits(args.data, ("train", "val"))
         problem = Problem(method=args.method, seed=args.seed, train=splits["train"], val=splits["val"],
                           task=spec.task, n_classes=spec.n_classes, designs=designs, topology=topology,

@@ -1,4 +1,5 @@
-"""Draw each seed's argmax cell from its genotype.json: all seeds in one figure, and one figure per seed."""
+"""Draw each seed's derived cell (per node the most probable operation other than Zero) from its genotype.json:
+all seeds in one figure, and one figure per seed."""
 
 import argparse
 import logging

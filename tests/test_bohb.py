@@ -21,14 +21,13 @@ from smac.intensifier.hyperband_utils import determine_HB
 import darts_bohb.bohb as bohb
 from config_defaults import config_section
 from darts_bohb.bohb import BohbOutputs, Problem, plan_trials, run_bohb
-from darts_bohb.data import load_splits
+from darts_bohb.data import load_splits, md5sum
 from darts_bohb.genotype import save_genotype
 from darts_bohb.hpo_space import sample_designs
 from darts_bohb.network import PLAIN_CONV, build_network
 from darts_bohb.runtime import make_runtime
 from darts_bohb.settings import ConfigError, HpoSettings, first_bracket_epochs, from_dict, hyperband_brackets
-from hpo_fixtures import (hpo_json, make_genotype, one_torch_thread, synthetic_arrays,  # noqa: F401 (fixture)
-                          tiny_hpo, write_synthetic_npz)
+from hpo_fixtures import hpo_json, make_genotype, one_torch_thread, synthetic_arrays, tiny_hpo, write_synthetic_npz  # noqa: F401 (fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 1
@@ -46,7 +45,7 @@ def run_script(out: Path, data: Path, hpo: HpoSettings | str, method: str = "nas
         env.pop("PYTHONHASHSEED", None)
     args = [sys.executable, str(REPO / "scripts" / "bohb.py"), "--method", method, "--data", str(data),
             "--dataset", "retinamnist", "--size", "28", "--seed", str(SEED),
-            "--settings", hpo if isinstance(hpo, str) else hpo_json(hpo),
+            "--settings", hpo if isinstance(hpo, str) else hpo_json(hpo), "--data-md5", md5sum(data),
             "--device", "cpu", "--precision", "auto", "--threads", "1", "--incumbent", str(out / "incumbent.json"),
             "--trajectory", str(out / "trajectory.csv"), "--runhistory", str(out / "runhistory.csv")]
     if genotype is not None:
@@ -95,7 +94,8 @@ def script_runs(tmp_path_factory, data_dir) -> dict[str, Path]:
 
 
 def test_hyperband_arithmetic_matches_smac():
-    for min_budget, max_budget, eta in [(1, 3, 3), (3, 27, 3), (1, 10, 3), (2, 2, 3), (1, 81, 3), (1, 8, 2), (5, 60, 4)]:
+    cases = [(1, 3, 3), (3, 27, 3), (1, 10, 3), (2, 2, 3), (1, 81, 3), (1, 8, 2), (5, 60, 4)]
+    for min_budget, max_budget, eta in cases:
         smac = determine_HB(min_budget, max_budget, eta)
         ours = hyperband_brackets(min_budget, max_budget, eta)
         assert [[c for c, _ in stages] for stages in ours] == list(smac["n_configs_in_stage"].values())
@@ -110,19 +110,33 @@ def test_trial_plan_follows_the_total_epoch_budget():
     assert plan_trials(from_dict(HpoSettings, config_section("hpo"), "hpo")) == (24, 160)
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"min_budget": 9, "max_budget": 3}, "hpo.min_budget (9) exceeds hpo.max_budget (3)"),
-    ({"total_epochs": 5}, "hpo.total_epochs: 5 epochs cannot fill one Hyperband bracket of min_budget=1, "
-                          "max_budget=3, eta=3; it needs at least 6"),
-    ({"metric": "f1"}, "hpo.metric: 'f1'"),
-])
-def test_impossible_budgets_are_config_errors(changes, message):
-    settings = json.loads(hpo_json(tiny_hpo()))
-    settings.update(changes)
-    with pytest.raises(ConfigError) as error:
+def hpo_error(**changes) -> str:
+    """The ConfigError message of the tiny hpo settings with `changes`, or '' if they are accepted."""
+    settings = {**json.loads(hpo_json(tiny_hpo())), **changes}
+    try:
         from_dict(HpoSettings, settings, "hpo")
-    assert message in str(error.value)
+    except ConfigError as error:
+        return str(error)
+    return ""
+
+
+def test_impossible_budgets_are_config_errors():
+    assert hpo_error(min_budget=9, max_budget=3) == "hpo.min_budget (9) exceeds hpo.max_budget (3)"
+    assert hpo_error(min_budget=3, max_budget=3, total_epochs=3) == ""  # equal budgets: plain successive trials
+    assert hpo_error(min_budget=0) == "hpo.min_budget: expected at least 1 epoch, got 0"
+    assert hpo_error(eta=1) == "hpo.eta: expected an integer >= 2, got 1"
+    assert hpo_error(total_epochs=5) == ("hpo.total_epochs: 5 epochs cannot fill one Hyperband bracket of "
+                                         "min_budget=1, max_budget=3, eta=3; it needs at least 6")
+    assert hpo_error(total_epochs=6) == ""  # exactly the first bracket: 3 x 1 + 1 x 3 epochs
+    assert hpo_error(min_budget=3, max_budget=27, total_epochs=80).endswith(
+        "min_budget=3, max_budget=27, eta=3; it needs at least 81")  # 9 x 3 + 3 x 9 + 1 x 27
+    assert hpo_error(metric="f1").startswith("hpo.metric: 'f1' is not one of")
+
+
+def test_first_bracket_epochs_is_the_widest_brackets_sum():
+    assert first_bracket_epochs(1, 3, 3) == 6
     assert first_bracket_epochs(3, 27, 3) == 81
+    assert first_bracket_epochs(2, 2, 3) == 2
 
 
 def test_bohb_writes_a_complete_smac_run_beside_our_csvs(script_runs):

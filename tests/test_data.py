@@ -4,6 +4,7 @@ where the real file is not needed; the MD5 tests use the real RetinaMNIST file."
 from __future__ import annotations
 
 import hashlib
+import io
 import shutil
 import urllib.request
 
@@ -11,8 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from darts_bohb.data import (DatasetError, dataset_spec, fetch_dataset, iterate_batches,
-                             load_splits, md5sum)
+from darts_bohb.data import DatasetError, dataset_spec, fetch_dataset, iterate_batches, load_splits, md5sum
 
 
 def write_fake_medmnist(path, n_train=10, n_val=4, n_test=6, channels=3, side=28, label_columns=1):
@@ -85,28 +85,43 @@ def test_unreachable_server_says_how_to_give_the_file_offline(tmp_path, monkeypa
     assert not target.exists()
 
 
-def test_download_path_checks_md5_of_what_the_server_sent(tmp_path, monkeypatch, real_data):
-    payload = real_data.read_bytes()
+def serve(monkeypatch, payload: bytes) -> list[str]:
+    """Stands in for zenodo: urlopen returns `payload`; returns the URLs asked for."""
+    asked: list[str] = []
 
-    class Response:
-        def __init__(self):
-            self.offset = 0
-
-        def read(self, n=-1):
-            chunk = payload[self.offset:] if n < 0 else payload[self.offset:self.offset + n]
-            self.offset += len(chunk)
-            return chunk
-
+    class Response(io.BytesIO):
         def __enter__(self):
             return self
 
-        def __exit__(self, *exc):
-            return False
+    def urlopen(url, timeout):
+        asked.append(url)
+        return Response(payload)
 
-    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: Response())
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    return asked
+
+
+def test_download_path_keeps_the_official_file(tmp_path, monkeypatch, real_data):
+    spec = dataset_spec("retinamnist", 28)
+    asked = serve(monkeypatch, real_data.read_bytes())
     target = tmp_path / "retinamnist_28.npz"
-    fetch_dataset(dataset_spec("retinamnist", 28), target)
-    assert hashlib.md5(target.read_bytes()).hexdigest() == dataset_spec("retinamnist", 28).md5
+    fetch_dataset(spec, target)
+    assert asked == [spec.url]
+    assert target.read_bytes() == real_data.read_bytes()
+
+
+@pytest.mark.parametrize("damage", [lambda data: data[: len(data) // 2],  # a cut-off download
+                                    lambda data: data[:100] + bytes([data[100] ^ 1]) + data[101:]])
+def test_download_path_rejects_a_file_whose_md5_differs(tmp_path, monkeypatch, real_data, damage):
+    spec = dataset_spec("retinamnist", 28)
+    sent = damage(real_data.read_bytes())
+    serve(monkeypatch, sent)
+    target = tmp_path / "retinamnist_28.npz"
+    with pytest.raises(DatasetError) as error:
+        fetch_dataset(spec, target)
+    assert f"got {hashlib.md5(sent).hexdigest()}, expected {spec.md5}" in str(error.value)
+    assert spec.url in str(error.value)
+    assert list(tmp_path.iterdir()) == []  # neither the target nor a temporary file is left
 
 
 def test_load_splits_reads_only_requested_splits_as_channels_last_tensors(tmp_path):

@@ -47,8 +47,20 @@ def test_f1_balanced_accuracy_per_class_and_confusion_matrix():
     assert np.isnan(metrics["auc"])  # undefined while a class has no sample, not an exception
 
 
-@pytest.mark.parametrize("metric", ["accuracy", "balanced_accuracy", "auc", "macro_f1"])
-def test_score_is_the_named_metric(metric):
+def test_score_is_the_named_metric():
+    """Each name gives its own metric, computed here independently (medmnist, scikit-learn), on
+    imbalanced predictions where all four differ, so a swapped or wrong metric fails."""
     labels, probabilities = random_predictions(seed=2)
-    assert score(metric, labels, probabilities, "multi-class") == classification_metrics(
-        labels, probabilities, "multi-class")[metric]
+    labels[np.flatnonzero(labels == 4)[::2]] = 0  # imbalanced classes: balanced accuracy != accuracy
+    predicted = probabilities.argmax(axis=1)
+    expected = {
+        "accuracy": getACC(labels[:, None], probabilities, "multi-class"),
+        "auc": getAUC(labels[:, None], probabilities, "multi-class"),
+        "balanced_accuracy": balanced_accuracy_score(labels, predicted),
+        "macro_f1": f1_score(labels, predicted, labels=[0, 1, 2, 3, 4], average="macro", zero_division=0),
+    }
+    assert len({round(value, 6) for value in expected.values()}) == 4, expected
+    for metric, value in expected.items():
+        assert score(metric, labels, probabilities, "multi-class") == pytest.approx(value, abs=1e-12), metric
+    with pytest.raises(ValueError, match="hpo.metric: 'f1'"):
+        score("f1", labels, probabilities, "multi-class")

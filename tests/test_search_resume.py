@@ -18,14 +18,16 @@ import pytest
 import torch
 
 from config_defaults import config_section
-from darts_bohb import darts
+from darts_bohb import darts, source_hash
 from darts_bohb.darts import DartsSearch, fingerprint, load_state, run_search, save_state, search_to_files
 from darts_bohb.data import load_splits
 from darts_bohb.runtime import make_runtime
 from darts_bohb.settings import SearchSettings, from_dict
 
 REPO = Path(__file__).resolve().parents[1]
-SETTINGS = config_section("search", epochs=3, channels=[4, 8], pool=[True, True])
+# Every planned epoch runs (no early stop), so that a kill can fall in the middle of the search.
+SETTINGS = config_section("search", epochs=3, channels=[4, 8], pool=[True, True], arch={"warmup_epochs": 0},
+                          early_stopping={"enabled": False})
 THREADS = 1
 
 
@@ -143,7 +145,8 @@ def test_state_of_other_settings_is_not_resumed(real_data, tmp_path, caplog):
     assert other != fingerprint(settings, 1, "retinamnist", 28, md5, runtime)
     other_seed = fingerprint(settings, 2, "retinamnist", 28, md5, runtime)
     assert other_seed != fingerprint(settings, 1, "retinamnist", 28, md5, runtime)
-    save_state(tmp_path / "state", {"fingerprint": other, "epoch_rows": [{"epoch": 1}]})
+    save_state(tmp_path / "state", {"fingerprint": other, "source_sha256": source_hash.package_source_sha256(),
+                                    "epoch_rows": [{"epoch": 1}]})
     with caplog.at_level(logging.INFO, logger="darts_bohb.darts"):
         result = run_search(real_data, 1, "retinamnist", 28, settings, runtime, tmp_path / "state")
     assert "belongs to other settings" in caplog.text and "resuming" not in caplog.text
