@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from darts_bohb.data import Split, load_splits
+from darts_bohb.deploy.final_outputs import architecture_with_record, write_model_card
 from darts_bohb.hpo_space import training_from_config
 from darts_bohb.io import atomic_path, read_json_object, write_csv, write_json
 from darts_bohb.metrics import classification_metrics
@@ -38,6 +39,7 @@ class FinalOutputs:
     predictions: Path
     model: Path
     architecture: Path
+    model_card: Path
 
 
 def load_incumbent(path: str | Path, method: str | None) -> dict[str, Any]:
@@ -71,7 +73,8 @@ def training_split(splits: dict[str, Split], train_on: str) -> Split:
 
 def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, seed: int, epochs: int,
               settings: FinalSettings, task: str, n_classes: int, runtime: Runtime,
-              outputs: FinalOutputs) -> dict[str, Any]:
+              outputs: FinalOutputs, dataset: str | None = None) -> dict[str, Any]:
+    """`dataset` is the MedMNIST flag, which names the classes in architecture.json and the model card."""
     incumbent = load_incumbent(incumbent_path, method)
     needed = ("train", "val", "test") if settings.train_on == "train+val" else ("train", "test")
     splits = load_splits(data_path, needed)
@@ -115,8 +118,11 @@ def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, se
     write_csv(outputs.predictions, predictions)
     with atomic_path(outputs.model) as tmp:
         torch.save({name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}, tmp)
+    architecture = architecture_with_record(architecture, dataset, tuple(test.images.shape[-2:]), task,
+                                            runtime.precision)
     write_json(outputs.architecture, architecture)
     write_json(outputs.metrics, metrics)
+    write_model_card(outputs.model_card, method, seed, model, architecture, incumbent, metrics, len(train))
     return metrics
 
 

@@ -1,12 +1,12 @@
 """Train a BOHB incumbent at max_budget (on train, or train+val) and score it on the test split;
-the same for the NAS networks and the baseline (--method)."""
+the same for the NAS networks, the random-cell control and the baseline (--method)."""
 
 import argparse
 import sys
 from pathlib import Path
 
 from darts_bohb.cli import add_job_arguments, run_script
-from darts_bohb.data import DatasetError, dataset_spec
+from darts_bohb.data import DatasetError, check_data_file, dataset_spec
 from darts_bohb.final import FinalOutputs, IncumbentError, run_final
 from darts_bohb.runtime import RuntimeConfigError, make_runtime
 from darts_bohb.settings import ConfigError, FinalSettings, from_json
@@ -15,14 +15,16 @@ from darts_bohb.training import TrainingDiverged
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--method", required=True, choices=("nas", "baseline"))
+    parser.add_argument("--method", required=True, choices=("nas", "random", "baseline"))
     parser.add_argument("--incumbent", required=True, help="incumbent.json of the BOHB run")
     add_job_arguments(parser, "final")
+    parser.add_argument("--data-md5", help="MD5 that --data must have; default: the official file's (medmnist.INFO)")
     parser.add_argument("--epochs", required=True, type=int, help="training epochs (hpo.max_budget)")
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--predictions", required=True)
     parser.add_argument("--model", required=True)
     parser.add_argument("--architecture", required=True)
+    parser.add_argument("--model-card", required=True, help="MODEL_CARD.md to write")
     args = parser.parse_args()
     if args.epochs < 1:
         parser.error(f"--epochs: expected at least 1, got {args.epochs}")
@@ -30,10 +32,12 @@ def main() -> int:
     def task() -> None:
         settings = from_json(FinalSettings, args.settings, "final")
         spec = dataset_spec(args.dataset, args.size)
-        runtime = make_runtime(args.device, args.precision, args.threads)
-        outputs = FinalOutputs(Path(args.metrics), Path(args.predictions), Path(args.model), Path(args.architecture))
+        check_data_file(args.data, spec, args.data_md5)
+        runtime = make_runtime(args.device, args.precision, args.threads, args.deterministic, args.tf32)
+        outputs = FinalOutputs(Path(args.metrics), Path(args.predictions), Path(args.model), Path(args.architecture),
+                               Path(args.model_card))
         run_final(args.method, args.incumbent, args.data, args.seed, args.epochs, settings, spec.task,
-                  spec.n_classes, runtime, outputs)
+                  spec.n_classes, runtime, outputs, dataset=spec.flag)
 
     return run_script(task, (ConfigError, DatasetError, IncumbentError, RuntimeConfigError, TrainingDiverged))
 

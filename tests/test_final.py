@@ -38,7 +38,7 @@ def write_incumbent(path, **changes):
 
 def outputs(folder):
     return FinalOutputs(folder / "metrics.json", folder / "predictions.csv", folder / "model.pt",
-                        folder / "architecture.json")
+                        folder / "architecture.json", folder / "MODEL_CARD.md")
 
 
 def test_final_on_the_real_test_split_matches_medmnist_from_predictions(tmp_path, real_data):

@@ -10,14 +10,14 @@ use rule bohb as baseline_bohb with:
         incumbent="results/baseline/bohb/seed{seed}/incumbent.json",
         trajectory="results/baseline/bohb/seed{seed}/trajectory.csv",
         runhistory="results/baseline/bohb/seed{seed}/runhistory.csv",
-    params:
-        # SMAC's run folder beside the outputs is not declared, so a rerun continues it.
-        method="baseline",
-        genotype="",
     log:
         "results/logs/baseline_bohb/seed{seed}.log",
     benchmark:
         "results/benchmarks/baseline_bohb/seed{seed}.tsv"
+    params:
+        # SMAC's run folder beside the outputs is not declared, so a rerun continues it.
+        method="baseline",
+        genotype="",
 
 
 use rule final as baseline_final with:
@@ -29,9 +29,10 @@ use rule final as baseline_final with:
         predictions="results/baseline/final/seed{seed}/predictions.csv",
         model="results/baseline/final/seed{seed}/model.pt",
         architecture="results/baseline/final/seed{seed}/architecture.json",
-    params:
-        method="baseline",
+        model_card="results/baseline/final/seed{seed}/MODEL_CARD.md",
     log:
         "results/logs/baseline_final/seed{seed}.log",
     benchmark:
         "results/benchmarks/baseline_final/seed{seed}.tsv"
+    params:
+        method="baseline",

@@ -6,6 +6,15 @@ rule bohb:
         incumbent="results/bohb/seed{seed}/incumbent.json",
         trajectory="results/bohb/seed{seed}/trajectory.csv",
         runhistory="results/bohb/seed{seed}/runhistory.csv",
+    log:
+        "results/logs/bohb/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/bohb/seed{seed}.tsv"
+    conda:
+        "../../envs/hpo.yaml"
+    threads: config["resources"]["hpo"]["threads"]
+    resources:
+        **rule_resources("hpo"),
     params:
         script=script_path("bohb.py"),
         # SMAC's run folder (results/bohb/seed{seed}/smac/) is deliberately not an output:
@@ -17,19 +26,13 @@ rule bohb:
         size=config["dataset"]["size"],
         device=config["device"],
         precision=config["precision"],
-    log:
-        "results/logs/bohb/seed{seed}.log",
-    benchmark:
-        "results/benchmarks/bohb/seed{seed}.tsv"
-    conda:
-        "../../envs/hpo.yaml"
-    threads: config["resources"]["hpo"]["threads"]
-    resources:
-        **rule_resources("hpo"),
+        deterministic=config["deterministic"],
+        tf32=config["tf32"],
     shell:
         "python {params.script} --method {params.method} {params.genotype} --data {input.data} "
         "--dataset {params.dataset} --size {params.size} --seed {wildcards.seed} "
         "--settings {params.settings:q} --device {params.device} --precision {params.precision} "
+        "--deterministic {params.deterministic} --tf32 {params.tf32} "
         "--threads {threads} --incumbent {output.incumbent} --trajectory {output.trajectory} "
         "--runhistory {output.runhistory} > {log} 2>&1"
 
@@ -43,15 +46,7 @@ rule final:
         predictions="results/final/seed{seed}/predictions.csv",
         model="results/final/seed{seed}/model.pt",
         architecture="results/final/seed{seed}/architecture.json",
-    params:
-        script=script_path("final.py"),
-        method="nas",
-        settings=lambda w: settings_json("final"),
-        epochs=config["hpo"]["max_budget"],
-        dataset=config["dataset"]["flag"],
-        size=config["dataset"]["size"],
-        device=config["device"],
-        precision=config["precision"],
+        model_card="results/final/seed{seed}/MODEL_CARD.md",
     log:
         "results/logs/final/seed{seed}.log",
     benchmark:
@@ -61,10 +56,22 @@ rule final:
     threads: config["resources"]["final"]["threads"]
     resources:
         **rule_resources("final"),
+    params:
+        script=script_path("final.py"),
+        method="nas",
+        settings=lambda w: settings_json("final"),
+        epochs=config["hpo"]["max_budget"],
+        dataset=config["dataset"]["flag"],
+        size=config["dataset"]["size"],
+        device=config["device"],
+        precision=config["precision"],
+        deterministic=config["deterministic"],
+        tf32=config["tf32"],
     shell:
         "python {params.script} --method {params.method} --incumbent {input.incumbent} --data {input.data} "
         "--dataset {params.dataset} --size {params.size} --seed {wildcards.seed} "
         "--epochs {params.epochs} --settings {params.settings:q} --device {params.device} "
-        "--precision {params.precision} --threads {threads} --metrics {output.metrics} "
+        "--precision {params.precision} --deterministic {params.deterministic} --tf32 {params.tf32} "
+        "--threads {threads} --metrics {output.metrics} "
         "--predictions {output.predictions} --model {output.model} "
-        "--architecture {output.architecture} > {log} 2>&1"
+        "--architecture {output.architecture} --model-card {output.model_card} > {log} 2>&1"

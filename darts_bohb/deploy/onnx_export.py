@@ -1,0 +1,97 @@
+"""model.pt -> model.onnx (a dynamic batch axis, outputs "logits" and "probabilities"), checked
+with onnxruntime against PyTorch on a split's images before it is written.
+
+The exporter is torch.export's (torch.onnx.export with dynamo=True, which needs onnxscript): the
+TorchScript-based one is deprecated since torch 2.9. The graph is traced at the recorded image
+size, so the 2x2 pools that are skipped on small feature maps are fixed as they are at that size.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import torch
+from torch import nn
+
+from darts_bohb.deploy.images import read_npz_split
+from darts_bohb.deploy.model import load_final_model
+from darts_bohb.deploy.predict import ONNX_INPUT, ONNX_LOGITS, ONNX_PROBABILITIES
+from darts_bohb.deploy.record import DEPLOYMENT_KEY, DeployError, normalise
+from darts_bohb.io import atomic_path
+
+LOG = logging.getLogger(__name__)
+TOLERANCE = 1e-4  # largest absolute difference allowed between onnxruntime's and PyTorch's fp32 outputs
+CHECK_BATCH_SIZE = 128  # onnxruntime is run in batches of this size and one of the rest: the batch axis is dynamic
+
+
+class OnnxExportError(DeployError):
+    """The exported graph does not reproduce PyTorch's outputs, so no model.onnx is written."""
+
+
+@dataclass(frozen=True)
+class OnnxCheck:
+    n_images: int
+    max_logit_difference: float
+    max_probability_difference: float
+
+
+class WithProbabilities(nn.Module):
+    """The network with its softmax, so that an ONNX user needs no code of ours to get probabilities."""
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        self.network = network
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.network(images)
+        return logits, torch.softmax(logits, dim=1)
+
+
+def export_onnx(model_dir: str | Path, data_path: str | Path, target: str | Path, split: str = "test",
+                tolerance: float = TOLERANCE) -> OnnxCheck:
+    """Export and check; model.onnx appears only if every output is within `tolerance` of PyTorch's."""
+    network, record = load_final_model(model_dir)
+    batch = read_npz_split(data_path, split, record)
+    model = WithProbabilities(network).eval()
+    example = torch.from_numpy(normalise(batch.images[:2]))
+    with atomic_path(target) as tmp:
+        program = torch.onnx.export(
+            model, (example,), dynamo=True, input_names=[ONNX_INPUT], output_names=[ONNX_LOGITS, ONNX_PROBABILITIES],
+            dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
+        program.save(str(tmp))
+        graph = onnx.load(str(tmp))
+        onnx.checker.check_model(graph)
+        # The preprocessing travels inside the file too, for users who have only model.onnx.
+        onnx.helper.set_model_props(graph, {DEPLOYMENT_KEY: json.dumps(record.architecture[DEPLOYMENT_KEY])})
+        onnx.save(graph, str(tmp))
+        check = compare_with_pytorch(network, tmp, batch.images)
+        LOG.info("onnxruntime vs PyTorch on %d %s images of %s: max |diff| %.2e (logits), %.2e (probabilities)",
+                 check.n_images, split, data_path, check.max_logit_difference, check.max_probability_difference)
+        worst = max(check.max_logit_difference, check.max_probability_difference)
+        if not worst <= tolerance:
+            raise OnnxExportError(
+                f"{target}: the exported graph differs from PyTorch by up to {worst:.3g} on the {split} images of "
+                f"{data_path} (allowed {tolerance:g}); nothing was written")
+    return check
+
+
+def compare_with_pytorch(network: nn.Module, onnx_path: str | Path, images: np.ndarray) -> OnnxCheck:
+    """Largest differences between onnxruntime and PyTorch (fp32, CPU) on uint8 NCHW images."""
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    inputs = normalise(images)
+    logit_diff = probability_diff = 0.0
+    for start in range(0, len(inputs), CHECK_BATCH_SIZE):
+        chunk = inputs[start:start + CHECK_BATCH_SIZE]
+        logits, probabilities = session.run([ONNX_LOGITS, ONNX_PROBABILITIES], {ONNX_INPUT: chunk})
+        with torch.inference_mode():
+            expected = network(torch.from_numpy(chunk)).float()
+        expected_probabilities = torch.softmax(expected, dim=1).numpy()
+        logit_diff = max(logit_diff, float(np.abs(logits - expected.numpy()).max()))
+        probability_diff = max(probability_diff, float(np.abs(probabilities - expected_probabilities).max()))
+    return OnnxCheck(len(inputs), logit_diff, probability_diff)

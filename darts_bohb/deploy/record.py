@@ -1,0 +1,134 @@
+"""What a final model expects and returns, recorded in architecture.json under "deployment".
+
+architecture.json rebuilds the network (darts_bohb.network.build_network ignores this key); the
+"deployment" entry says how to feed it: image size, channels and their order, the normalisation
+that darts_bohb.runtime.Runtime.images_to_device applies, the task and the class names, and the
+version of this package that trained it. Reading the record needs no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from darts_bohb import __version__
+from darts_bohb.io import read_json_object
+
+DEPLOYMENT_KEY = "deployment"
+# Runtime.images_to_device: float32(pixel) * (2 / 255) - 1, so 0..255 maps onto -1..1.
+PIXEL_SCALE = 2.0 / 255.0
+PIXEL_OFFSET = -1.0
+COLOR_MODES = {1: "L", 3: "RGB"}  # Pillow's names of the channel layouts MedMNIST uses
+
+
+class DeployError(ValueError):
+    """Anything that stops a final model from being used; the message names the file at fault."""
+
+
+class ModelRecordError(DeployError):
+    """A model folder's architecture.json lacks, or contradicts, what is needed to feed the model."""
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """The parts of architecture.json that prediction needs."""
+
+    path: Path
+    architecture: dict[str, Any]
+    image_size: tuple[int, int]  # height, width
+    channels: int
+    task: str
+    class_names: tuple[str, ...]
+    scored_precision: str  # the precision of the final rule's test predictions
+
+    @property
+    def color_mode(self) -> str:
+        return COLOR_MODES[self.channels]
+
+
+def medmnist_info(flag: str | None) -> dict[str, Any] | None:
+    """The medmnist.INFO entry of a data set (description, label names, licence), None for another."""
+    if flag is None:
+        return None
+    # Imported here: medmnist imports torch, and reading a record must not.
+    from medmnist.info import INFO
+
+    return INFO.get(flag)
+
+
+def medmnist_class_names(flag: str | None, n_classes: int) -> list[str]:
+    """The label names of medmnist.INFO in class order; the class indices for another data set."""
+    info = medmnist_info(flag)
+    if info is not None and len(info["label"]) == n_classes:
+        return [info["label"][str(index)] for index in range(n_classes)]
+    return [str(index) for index in range(n_classes)]
+
+
+def deployment_record(dataset: str | None, image_size: tuple[int, int], channels: int, task: str,
+                      class_names: list[str], scored_precision: str) -> dict[str, Any]:
+    """The "deployment" entry of architecture.json."""
+    return {
+        "dataset": dataset,
+        "preprocessing": {
+            "image_size": list(image_size),
+            "channels": channels,
+            "color_mode": COLOR_MODES.get(channels),
+            "layout": "NCHW",
+            "dtype": "float32",
+            "input_range": [0, 255],
+            "scale": PIXEL_SCALE,
+            "offset": PIXEL_OFFSET,
+            "formula": "float32(pixel) * scale + offset  (0..255 -> -1..1)",
+            "resize": "bicubic (Pillow), for an image of another size; none at image_size",
+        },
+        "output": {"task": task, "activation": "softmax", "class_names": list(class_names)},
+        "scored_precision": scored_precision,
+        "package": {"name": "darts-bohb", "version": __version__},
+    }
+
+
+def read_model_record(architecture_path: str | Path) -> ModelRecord:
+    """Read architecture.json and check its deployment entry, naming the key at fault."""
+    path = Path(architecture_path)
+    data = read_json_object(path, ModelRecordError, missing="no such file (a final model folder has one)")
+
+    def field(mapping: Any, key: str, where: str) -> Any:
+        if not isinstance(mapping, Mapping) or key not in mapping:
+            raise ModelRecordError(f"{path}: key '{where}' is missing; a final model written by this "
+                                   f"package's final rule (version >= 0.1.0) records it")
+        return mapping[key]
+
+    deployment = field(data, DEPLOYMENT_KEY, DEPLOYMENT_KEY)
+    preprocessing = field(deployment, "preprocessing", f"{DEPLOYMENT_KEY}.preprocessing")
+    output = field(deployment, "output", f"{DEPLOYMENT_KEY}.output")
+    size = field(preprocessing, "image_size", f"{DEPLOYMENT_KEY}.preprocessing.image_size")
+    channels = field(preprocessing, "channels", f"{DEPLOYMENT_KEY}.preprocessing.channels")
+    class_names = field(output, "class_names", f"{DEPLOYMENT_KEY}.output.class_names")
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) and n > 0 for n in size)):
+        raise ModelRecordError(f"{path}: key '{DEPLOYMENT_KEY}.preprocessing.image_size': expected "
+                               f"[height, width], got {size!r}")
+    if channels not in COLOR_MODES or channels != data.get("in_channels"):
+        raise ModelRecordError(f"{path}: key '{DEPLOYMENT_KEY}.preprocessing.channels' is {channels!r}, but the "
+                               f"network takes in_channels={data.get('in_channels')!r} (expected 1 or 3, equal)")
+    if not isinstance(class_names, list) or len(class_names) != data.get("n_classes"):
+        raise ModelRecordError(f"{path}: key '{DEPLOYMENT_KEY}.output.class_names' names {class_names!r}, but the "
+                               f"network has n_classes={data.get('n_classes')!r}")
+    for key, expected in (("scale", PIXEL_SCALE), ("offset", PIXEL_OFFSET)):
+        value = field(preprocessing, key, f"{DEPLOYMENT_KEY}.preprocessing.{key}")
+        if value != expected:
+            raise ModelRecordError(f"{path}: key '{DEPLOYMENT_KEY}.preprocessing.{key}' is {value!r}; this "
+                                   f"version normalises with {expected!r} only")
+    return ModelRecord(path=path, architecture=data, image_size=(size[0], size[1]), channels=channels,
+                       task=field(output, "task", f"{DEPLOYMENT_KEY}.output.task"),
+                       class_names=tuple(str(name) for name in class_names),
+                       scored_precision=deployment.get("scored_precision", "fp32"))
+
+
+def normalise(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, C, H, W) -> float32 as the network was trained on; bit for bit the values of
+    Runtime.images_to_device (the same fp32 multiply, then subtract)."""
+    return images.astype(np.float32) * np.float32(PIXEL_SCALE) - np.float32(-PIXEL_OFFSET)
