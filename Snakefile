@@ -13,10 +13,12 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/hpo.smk"
 include: "workflow/rules/baseline.smk"
+include: "workflow/rules/random.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/deploy.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

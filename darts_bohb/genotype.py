@@ -11,11 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scipy.stats import entropy as shannon_entropy
+
 from darts_bohb.io import read_json_object, write_json
 from darts_bohb.topology import OPERATIONS, CellTopology, NodeSpec, wiring_problem
 
 SCHEMA_VERSION = 1
 PROBABILITY_TOLERANCE = 1e-3
+ENTROPY_TOLERANCE = 1e-6  # nats: a stated entropy must be that of the node's probabilities
 NOT_DERIVED = ("zero",)  # operations DARTS never hands over as a node's choice
 
 
@@ -39,6 +42,11 @@ class Genotype:
     def argmax(self, node: str) -> str:
         probs = self.probabilities[node]
         return max(self.operations, key=lambda op: probs[op])
+
+    def entropy(self, node: str) -> float:
+        """Shannon entropy (nats) of a node's operation probabilities: log(5) = 1.609 for a
+        uniform α over five operations, 0 for a node that has settled on one."""
+        return node_entropy(self.probabilities[node].values())
 
     def derived(self, node: str) -> str:
         """The most probable operation other than Zero: the operation DARTS hands over for a node.
@@ -72,6 +80,7 @@ class Genotype:
                         "kernel_size": node.kernel_size,
                         "input": node.input,
                         "probabilities": {op: self.probabilities[node.name][op] for op in self.operations},
+                        "entropy": self.entropy(node.name),
                         "argmax": self.argmax(node.name),
                         "derived": self.derived(node.name),
                     }
@@ -81,6 +90,10 @@ class Genotype:
             },
             "search": self.extra,
         }
+
+
+def node_entropy(probabilities) -> float:
+    return float(shannon_entropy(list(probabilities)))
 
 
 def save_genotype(path: str | Path, genotype: Genotype) -> None:
@@ -138,6 +151,14 @@ def genotype_from_dict(data: Any, source: str = "genotype") -> Genotype:
             raise fail(f"{where}.probabilities", f"sum to {total:.6f}, not 1")
         if "argmax" in raw and probs.get(raw["argmax"]) != max(probs.values()):
             raise fail(f"{where}.argmax", f"{raw['argmax']!r} is not the most probable operation")
+        if "entropy" in raw:  # optional: files written before it was recorded lack it
+            stated = raw["entropy"]
+            if not isinstance(stated, (int, float)) or isinstance(stated, bool) or math.isnan(stated):
+                raise fail(f"{where}.entropy", f"expected a number of nats, got {stated!r}")
+            actual = node_entropy(probs.values())
+            if abs(stated - actual) > ENTROPY_TOLERANCE:
+                raise fail(f"{where}.entropy",
+                           f"{stated!r} is not the entropy of the probabilities ({actual:.6f} nats)")
         nodes.append(NodeSpec(name, kernel, source_node))
         probabilities[name] = {op: float(p) for op, p in probs.items()}
 
@@ -151,7 +172,8 @@ def genotype_from_dict(data: Any, source: str = "genotype") -> Genotype:
     for key in ("seed", "size", "epochs_run", "epochs_planned"):
         counters[key] = require(data, key, int, key)
     if not 0 <= counters["epochs_run"] <= counters["epochs_planned"]:
-        raise fail("epochs_run", f"{counters['epochs_run']} is not within 0..epochs_planned={counters['epochs_planned']}")
+        raise fail("epochs_run",
+                   f"{counters['epochs_run']} is not within 0..epochs_planned={counters['epochs_planned']}")
     return Genotype(
         operations=tuple(operations),
         topology=topology,

@@ -1,6 +1,7 @@
 """Write reports/summary.csv (one row per method and seed), reports/ensemble.csv (one row per method
-with at least 2 seeds: the ensemble of its seeds' final models) and reports/summary.md (the
-aggregated report)."""
+with at least 2 seeds: the ensemble of its seeds' final models), reports/comparisons.csv (paired
+differences of the methods with bootstrap intervals and McNemar's test), reports/search.csv (the
+searched probabilities per seed and node) and reports/summary.md (the aggregated report)."""
 
 import argparse
 import logging
@@ -20,6 +21,7 @@ from darts_bohb.report.cli import (
     seeds_from,
 )
 from darts_bohb.report.collect import (
+    read_genotypes,
     read_incumbents,
     read_predictions,
     read_search_runs,
@@ -27,8 +29,10 @@ from darts_bohb.report.collect import (
     read_test_metrics,
     read_trial_counts,
 )
+from darts_bohb.report.comparisons import DEFAULT_RESAMPLES, comparison_table
 from darts_bohb.report.ensemble import ensemble_scores
 from darts_bohb.report.references import published_results
+from darts_bohb.report.search import diagnose_search, search_rows
 from darts_bohb.report.summary import FIGURES, build_summary, render_markdown
 
 
@@ -40,6 +44,7 @@ def main() -> int:
     add_file_arguments(parser, "runhistories", "runhistory.csv of the BOHB run")
     add_file_arguments(parser, "predictions", "predictions.csv (test probabilities) of the final training")
     add_file_arguments(parser, "searches", "search.json of the search", baseline=False)
+    add_file_arguments(parser, "genotypes", "genotype.json of the search", baseline=False)
     add_benchmark_arguments(parser)
     parser.add_argument("--dataset", required=True, help="MedMNIST flag (dataset.flag)")
     parser.add_argument("--size", required=True, type=int, help="image side (dataset.size)")
@@ -47,12 +52,19 @@ def main() -> int:
         parser.add_argument(f"--{kind.replace('_', '-')}", type=Path, help=f"the {kind} figure to link")
     parser.add_argument("--csv", required=True, type=Path, help="where to write summary.csv")
     parser.add_argument("--ensemble-csv", required=True, type=Path, help="where to write ensemble.csv")
+    parser.add_argument("--comparisons-csv", required=True, type=Path, help="where to write comparisons.csv")
+    parser.add_argument("--search-csv", required=True, type=Path, help="where to write search.csv")
     parser.add_argument("--markdown", required=True, type=Path, help="where to write summary.md")
+    parser.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES,
+                        help=f"bootstrap resamples per interval (default {DEFAULT_RESAMPLES})")
     args = parser.parse_args()
     seeds = seeds_from(args)
     files = {kind: files_by_run(parser, args, kind)
              for kind in ("metrics", "incumbents", "runhistories", "predictions")}
     search_files = files_by_seed(parser, seeds.nas, args.searches, "--searches")
+    genotype_files = files_by_seed(parser, seeds.nas, args.genotypes, "--genotypes")
+    if args.resamples < 10:
+        parser.error(f"--resamples: expected at least 10, got {args.resamples}")
     benchmarks = benchmark_files(parser, args)
     figures = {kind: getattr(args, kind) for kind in FIGURES if getattr(args, kind) is not None}
     try:
@@ -69,13 +81,20 @@ def main() -> int:
             search_runs=read_search_runs(search_files),
             stage_seconds=stage_seconds,
         )
-        ensemble = ensemble_scores(read_predictions(files["predictions"]), medmnist_task)
+        predictions = read_predictions(files["predictions"])
+        ensemble = ensemble_scores(predictions, medmnist_task)
+        comparisons = comparison_table(predictions, medmnist_task, args.resamples)
+        genotypes = read_genotypes(genotype_files)
         markdown = render_markdown(summary, stage_seconds, ensemble, seeds, args.dataset, args.size,
-                                   published_results(args.dataset, args.size), figures, args.markdown)
+                                   published_results(args.dataset, args.size), figures, args.markdown,
+                                   comparisons=comparisons, search=diagnose_search(genotypes))
         write_csv(args.csv, summary)
         write_csv(args.ensemble_csv, ensemble)
+        write_csv(args.comparisons_csv, comparisons)
+        write_csv(args.search_csv, search_rows(genotypes))
         write_text(args.markdown, markdown)
-        logging.info("wrote %s, %s and %s (%s)", args.csv, args.ensemble_csv, args.markdown, seeds.describe())
+        logging.info("wrote %s, %s, %s, %s and %s (%s)", args.csv, args.ensemble_csv, args.comparisons_csv,
+                     args.search_csv, args.markdown, seeds.describe())
 
     return run_reporting(task)
 

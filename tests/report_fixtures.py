@@ -1,8 +1,10 @@
-"""A synthetic result tree for the report tests, written in exactly the file contracts of the
-design (results/search, results/bohb, results/final, results/baseline/..., results/benchmarks).
+"""A synthetic result tree for the report tests, written in exactly the file contracts of
+the design (results/search, results/bohb, results/final, results/random/..., results/baseline/...,
+results/benchmarks).
 
-It stands in for the outputs of darts_search, export_genotype, bohb, final, baseline_bohb and
-baseline_final, so the plots and the summary are tested in seconds without training anything.
+It stands in for the outputs of darts_search, export_genotype, bohb, final, random_bohb,
+random_final, baseline_bohb and baseline_final, so the plots and the summary are tested in
+seconds without training anything.
 Files the report never reads (epochs.csv, model.pt, SMAC's run folder) are left out. Numbers
 are drawn from a seeded generator with many decimals, so a test that compares the summary with
 these files compares exact values, not rounded ones. predictions.csv is drawn independently of
@@ -29,7 +31,10 @@ from darts_bohb.ops import OPERATIONS
 from darts_bohb.topology import cell_topology
 
 BENCHMARK_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
-STAGE_RULES = {"nas": ("darts_search", "bohb", "final"), "baseline": ("baseline_bohb", "baseline_final")}
+STAGE_RULES = {"nas": ("darts_search", "bohb", "final"), "random": ("random_bohb", "random_final"),
+               "baseline": ("baseline_bohb", "baseline_final")}
+BOHB_SALT = {"nas": 7, "random": 19, "baseline": 11}  # each method draws its own numbers
+FINAL_SALT = {"nas": 13, "random": 23, "baseline": 17}
 TEST_IMAGES = 40
 
 
@@ -43,6 +48,7 @@ class SyntheticResults:
     dataset: str
     size: int
     metric: str
+    random_seeds: tuple[int, ...] = ()
     metrics: dict[tuple[str, int], dict] = field(default_factory=dict)  # (method, seed) -> metrics.json
     incumbents: dict[tuple[str, int], dict] = field(default_factory=dict)
     searches: dict[int, dict] = field(default_factory=dict)
@@ -65,10 +71,14 @@ class SyntheticResults:
         return self.root / "benchmarks" / rule / f"seed{seed}.tsv"
 
     def _method_root(self, method: str) -> Path:
-        return self.root if method == "nas" else self.root / "baseline"
+        return self.root if method == "nas" else self.root / method
+
+    def seeds_of(self, method: str) -> tuple[int, ...]:
+        return {"nas": self.nas_seeds, "random": self.random_seeds, "baseline": self.baseline_seeds}[method]
 
     def runs(self) -> list[tuple[str, int]]:
-        return [("nas", s) for s in self.nas_seeds] + [("baseline", s) for s in self.baseline_seeds]
+        """(method, seed) in the order the report lists them: NAS, random, baseline."""
+        return [(method, seed) for method in STAGE_RULES for seed in self.seeds_of(method)]
 
     def run_files(self, where, name: str) -> dict[tuple[str, int], Path]:
         """{(method, seed): file} for bohb_file or final_file, as the collect readers take them."""
@@ -81,12 +91,13 @@ class SyntheticResults:
 
     def seed_args(self, baseline: bool = True) -> list[str]:
         args = ["--seeds", *map(str, self.nas_seeds)]
-        return args + ["--baseline-seeds", *map(str, self.baseline_seeds)] if baseline else args
+        if baseline:
+            args += ["--random-seeds", *map(str, self.random_seeds), "--baseline-seeds", *map(str, self.baseline_seeds)]
+        return args
 
     def bohb_progress_args(self) -> list[str]:
         return [*self.seed_args(),
-                "--trajectories", *self._paths(self.bohb_file, "nas", "trajectory.csv"),
-                "--baseline-trajectories", *self._paths(self.bohb_file, "baseline", "trajectory.csv"),
+                *self._method_args("trajectories", self.bohb_file, "trajectory.csv"),
                 "--metric", self.metric]
 
     def arch_weights_args(self) -> list[str]:
@@ -100,43 +111,49 @@ class SyntheticResults:
 
     def scores_args(self) -> list[str]:
         return [*self.seed_args(),
-                "--metrics", *self._paths(self.final_file, "nas", "metrics.json"),
-                "--baseline-metrics", *self._paths(self.final_file, "baseline", "metrics.json"),
+                *self._method_args("metrics", self.final_file, "metrics.json"),
                 "--dataset", self.dataset, "--size", str(self.size)]
 
     def report_args(self) -> list[str]:
         args = [*self.seed_args(), "--dataset", self.dataset, "--size", str(self.size),
-                "--searches", *(str(self.search_file(s, "search.json")) for s in self.nas_seeds)]
+                "--searches", *(str(self.search_file(s, "search.json")) for s in self.nas_seeds),
+                "--genotypes", *(str(self.search_file(s, "genotype.json")) for s in self.nas_seeds)]
         for option, name, files in (("metrics", "metrics.json", self.final_file),
                                     ("predictions", "predictions.csv", self.final_file),
                                     ("incumbents", "incumbent.json", self.bohb_file),
                                     ("runhistories", "runhistory.csv", self.bohb_file)):
-            args += [f"--{option}", *self._paths(files, "nas", name),
-                     f"--baseline-{option}", *self._paths(files, "baseline", name)]
+            args += self._method_args(option, files, name)
         for method, rules in STAGE_RULES.items():
-            seeds = self.nas_seeds if method == "nas" else self.baseline_seeds
+            seeds = self.seeds_of(method)
             for rule in rules:
                 args += [f"--{rule.replace('_', '-')}-benchmarks", *(str(self.benchmark_file(rule, s)) for s in seeds)]
         return args
 
     def _paths(self, where, method: str, name: str) -> list[str]:
-        seeds = self.nas_seeds if method == "nas" else self.baseline_seeds
-        return [str(where(method, seed, name)) for seed in seeds]
+        return [str(where(method, seed, name)) for seed in self.seeds_of(method)]
+
+    def _method_args(self, option: str, where, name: str) -> list[str]:
+        """--OPTION for the NAS seeds' files, --random-OPTION and --baseline-OPTION for the others'."""
+        args = []
+        for method in STAGE_RULES:
+            args += [f"--{option}" if method == "nas" else f"--{method}-{option}", *self._paths(where, method, name)]
+        return args
 
 
 def write_result_tree(root: Path, nas_seeds: tuple[int, ...] = (1, 2), baseline_seeds: tuple[int, ...] = (1,),
                       dataset: str = "retinamnist", size: int = 28, metric: str = "accuracy",
-                      epochs_planned: int = 4) -> SyntheticResults:
+                      epochs_planned: int = 4, random_seeds: tuple[int, ...] = ()) -> SyntheticResults:
     """Write a complete tree below `root`. The last NAS seed stops its search early."""
-    results = SyntheticResults(Path(root), tuple(nas_seeds), tuple(baseline_seeds), dataset, size, metric)
+    results = SyntheticResults(Path(root), tuple(nas_seeds), tuple(baseline_seeds), dataset, size, metric,
+                               random_seeds=tuple(random_seeds))
     # One test split for every run; every class occurs, so the AUC of an ensemble is defined.
     n_classes = len(INFO[dataset]["label"])
     results.test_labels = np.random.default_rng(99).permutation(np.arange(TEST_IMAGES) % n_classes)
     for index, seed in enumerate(nas_seeds):
         stopped_early = index == len(nas_seeds) - 1
         _write_search(results, seed, epochs_planned, epochs_run=2 if stopped_early else epochs_planned)
-    for method, seeds in (("nas", nas_seeds), ("baseline", baseline_seeds)):
-        for seed in seeds:
+    for method in STAGE_RULES:
+        for seed in results.seeds_of(method):
             _write_bohb(results, method, seed)
             _write_final(results, method, seed)
             for rule in STAGE_RULES[method]:
@@ -182,7 +199,7 @@ def _write_search(results: SyntheticResults, seed: int, epochs_planned: int, epo
 
 
 def _write_bohb(results: SyntheticResults, method: str, seed: int) -> None:
-    rng = np.random.default_rng([seed, 7 if method == "nas" else 11])
+    rng = np.random.default_rng([seed, BOHB_SALT[method]])
     trials = 6 + seed
     budgets = rng.choice([1, 3, 9], size=trials)
     seconds = rng.uniform(2, 20, size=trials)
@@ -207,7 +224,7 @@ def _write_bohb(results: SyntheticResults, method: str, seed: int) -> None:
 
 
 def _write_final(results: SyntheticResults, method: str, seed: int) -> None:
-    rng = np.random.default_rng([seed, 13 if method == "nas" else 17])
+    rng = np.random.default_rng([seed, FINAL_SALT[method]])
     metrics = {"method": method, "seed": seed, "split": "test", "trained_on": "train", "epochs": 9,
                "n_images": 400, "accuracy": float(rng.uniform(0.45, 0.58)), "auc": float(rng.uniform(0.65, 0.78)),
                "macro_f1": float(rng.uniform(0.25, 0.45)), "balanced_accuracy": float(rng.uniform(0.3, 0.45)),

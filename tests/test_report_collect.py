@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from report_fixtures import write_result_tree
 
 from darts_bohb.report.collect import (
     ReportInputError,
@@ -23,6 +22,7 @@ from darts_bohb.report.collect import (
     read_trajectories,
     read_trial_counts,
 )
+from report_fixtures import write_result_tree
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ references only where they apply, the number of seeds)."""
 
 import pytest
 from matplotlib.lines import Line2D
-from report_fixtures import assert_real_png, assert_real_svg, run_script, write_result_tree
 
 from darts_bohb.report.arch_weights import EARLY_STOP_COLOR, plot_arch_weights
 from darts_bohb.report.cells import plot_cells
@@ -21,15 +20,17 @@ from darts_bohb.report.progress import plot_bohb_progress
 from darts_bohb.report.references import RETINAMNIST_28, published_results
 from darts_bohb.report.scores import plot_scores
 from darts_bohb.report.style import save_figure
+from report_fixtures import assert_real_png, assert_real_svg, run_script, write_result_tree
 
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    return write_result_tree(tmp_path_factory.mktemp("report") / "results", nas_seeds=(1, 2), baseline_seeds=(1,))
+    return write_result_tree(tmp_path_factory.mktemp("report") / "results", nas_seeds=(1, 2), baseline_seeds=(1,),
+                             random_seeds=(2,))
 
 
 def seeds_of(tree):
-    return SeedsByMethod(nas=tree.nas_seeds, baseline=tree.baseline_seeds)
+    return SeedsByMethod(nas=tree.nas_seeds, baseline=tree.baseline_seeds, random=tree.random_seeds)
 
 
 def figure_texts(figure):
@@ -73,10 +74,12 @@ def test_bohb_progress_has_a_step_line_per_method_and_seed_and_counts_the_seeds(
                                 seeds_of(tree), "accuracy")
     for axis in figure.axes:
         lines = {line.get_label(): line for line in axis.get_lines()}
-        assert set(lines) == {"NAS+BOHB, seed 1", "NAS+BOHB, seed 2", "baseline, seed 1"}
+        assert set(lines) == {"NAS+BOHB, seed 1", "NAS+BOHB, seed 2", "random cells+BOHB, seed 2", "baseline, seed 1"}
         assert all(line.get_drawstyle() == "steps-post" for line in lines.values())
-        assert lines["baseline, seed 1"].get_linestyle() != lines["NAS+BOHB, seed 1"].get_linestyle()
-    assert "NAS+BOHB: n=2 seeds, baseline: n=1 seed" in figure._suptitle.get_text()
+        styles = {lines[label].get_linestyle() for label in ("baseline, seed 1", "NAS+BOHB, seed 1",
+                                                              "random cells+BOHB, seed 2")}
+        assert len(styles) == 3
+    assert "NAS+BOHB: n=2 seeds, random cells+BOHB: n=1 seed, baseline: n=1 seed" in figure._suptitle.get_text()
     save_figure(figure, [])
 
 
@@ -119,9 +122,12 @@ def test_scores_label_every_seed_and_the_seed_count_per_method(tree):
     figure = plot_scores(metrics, seeds_of(tree), ())
     for axis in figure.axes:
         ticks = [label.get_text() for label in axis.get_xticklabels()]
-        assert ticks == ["NAS+BOHB\n(n=2 seeds)", "baseline\n(n=1 seed)"]
+        assert ticks == ["NAS+BOHB\n(n=2 seeds)", "random cells+BOHB\n(n=1 seed)", "baseline\n(n=1 seed)"]
         seed_labels = sorted(text.get_text() for text in axis.texts if text.get_text().startswith("s"))
-        assert seed_labels == ["s1", "s1", "s2"]
+        assert seed_labels == ["s1", "s1", "s2", "s2"]
+        # Seed 2 joins NAS+BOHB and random; no seed is shared by random and the baseline.
+        pair_lines = [line for line in axis.get_lines() if line.get_color() == "grey"]
+        assert len(pair_lines) == 1
     save_figure(figure, [])
 
 

@@ -12,18 +12,20 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
+
 from conftest import REPO, snakemake
 from report_fixtures import assert_real_png, write_result_tree
 
 REPORT_RULES = ["plot_bohb_progress", "plot_arch_weights", "plot_cells", "plot_scores", "report"]
-NAS_SEEDS, BASELINE_SEEDS = (1, 2), (1,)
+NAS_SEEDS, RANDOM_SEEDS, BASELINE_SEEDS = (1, 2), (1, 2), (1,)
 REPORT_FILES = [
     "reports/bohb_progress.png", "reports/bohb_progress.svg", "reports/arch_weights.png",
     "reports/arch_weights.svg", "reports/scores.png", "reports/scores.svg", "reports/cells.png",
     *(f"reports/cells/seed{seed}.png" for seed in NAS_SEEDS), "reports/summary.csv", "reports/ensemble.csv",
-    "reports/summary.md",
+    "reports/comparisons.csv", "reports/search.csv", "reports/summary.md",
 ]
 
 
@@ -51,11 +53,12 @@ def built(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("workflow")
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["seeds"], config["baseline"]["seeds"] = list(NAS_SEEDS), list(BASELINE_SEEDS)
+    config["random"] = {"seeds": list(RANDOM_SEEDS)}
     config["dataset"]["source"] = None
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     write_result_tree(workdir / "results", nas_seeds=NAS_SEEDS, baseline_seeds=BASELINE_SEEDS,
                       dataset=config["dataset"]["flag"], size=config["dataset"]["size"],
-                      metric=config["hpo"]["metric"])
+                      metric=config["hpo"]["metric"], random_seeds=RANDOM_SEEDS)
     result = report_rules(workdir, "--", *REPORT_FILES)
     assert result.returncode == 0, result.stdout + result.stderr
     return workdir
@@ -71,6 +74,14 @@ def test_the_report_rules_write_every_report_file_and_a_log_each(built):
         assert "INFO wrote" in (built / "results" / "logs" / rule / "all_seeds.log").read_text(), rule
     assert "| NAS+BOHB | n=2 seeds |" in (built / "reports" / "summary.md").read_text()
     assert "NAS+BOHB: ensemble of the 2 seeds' final models" in (built / "reports" / "summary.md").read_text()
+    assert "| random cells+BOHB | n=2 seeds |" in (built / "reports" / "summary.md").read_text()
+    comparisons = pd.read_csv(built / "reports" / "comparisons.csv")
+    assert {"comparison", "level", "metric", "difference", "ci_low", "ci_high", "p_value"} <= set(comparisons.columns)
+    assert set(comparisons["comparison"]) == {"nas - random", "nas - baseline", "random - baseline"}
+    assert ("nas - random", "ensemble") in set(zip(comparisons["comparison"], comparisons["level"]))
+    search = pd.read_csv(built / "reports" / "search.csv")
+    assert list(search.columns) == ["seed", "node", "derived", "p_derived", "p_zero", "entropy"]
+    assert len(search) == 6 * len(NAS_SEEDS)
 
 
 def test_snakemake_report_writes_the_html_report_grouped_by_stage_and_seed(built):
@@ -83,6 +94,7 @@ def test_snakemake_report_writes_the_html_report_grouped_by_stage_and_seed(built
         assert expected in html, expected
     # Captions count the seeds from the config.
     assert "NAS+BOHB (2 seeds)" in html and "baseline (1 seeds)" in html
+    assert "random-cell control (2 seeds)" in html and "comparisons.csv" in html and "search.csv" in html
 
 
 def test_a_changed_metrics_file_reruns_only_the_scores_and_the_report(built):

@@ -3,17 +3,16 @@ contracts of the design; no training runs here): summary.csv holds exactly the n
 per-seed files, ensemble.csv the scores of each method's mean test probabilities, summary.md
 aggregates them and says plainly what is missing."""
 
-import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
-from report_fixtures import run_script, write_result_tree
 
 from darts_bohb.report.collect import SeedPredictions
 from darts_bohb.report.ensemble import ensemble_scores
 from darts_bohb.report.summary import paired_differences
+from report_fixtures import run_script, write_result_tree
 
 METRICS = ("accuracy", "auc", "macro_f1", "balanced_accuracy")
 
@@ -22,14 +21,17 @@ def write_report(tree, out_dir):
     figures = []
     for kind in ("bohb-progress", "arch-weights", "cells", "scores"):
         figures += [f"--{kind}", str(out_dir / f"{kind.replace('-', '_')}.png")]
+    # Few resamples: the intervals' figures are tested in test_report_comparisons.py.
     return run_script("report.py", [*tree.report_args(), *figures, "--csv", str(out_dir / "summary.csv"),
                                     "--ensemble-csv", str(out_dir / "ensemble.csv"),
+                                    "--comparisons-csv", str(out_dir / "comparisons.csv"),
+                                    "--search-csv", str(out_dir / "search.csv"), "--resamples", "20",
                                     "--markdown", str(out_dir / "summary.md")])
 
 
 @pytest.fixture
 def tree(tmp_path):
-    return write_result_tree(tmp_path / "results", nas_seeds=(1, 2, 3), baseline_seeds=(1, 2))
+    return write_result_tree(tmp_path / "results", nas_seeds=(1, 2, 3), baseline_seeds=(1, 2), random_seeds=(2,))
 
 
 def report_of(tree, tmp_path):
@@ -74,44 +76,64 @@ def test_means_and_the_paired_difference_are_computed_over_the_right_seeds(tree,
     assert accuracy.to_dict() == pytest.approx(expected)
     mean, std = pd.Series(expected).mean(), pd.Series(expected).std()
     assert f"| accuracy | {mean:+.4f} ± {std:.4f} |" in markdown
-    assert "Over the n=2 seeds both methods ran (1, 2)" in markdown
+    assert "Mean over the n=2 seeds both methods ran (1, 2)" in markdown
     assert "not in this comparison: NAS+BOHB 3" in markdown
 
 
-def _set_accuracy(tree, method, seed, value):
-    path = tree.final_file(method, seed, "metrics.json")
-    data = json.loads(path.read_text())
-    data["accuracy"] = value
-    path.write_text(json.dumps(data))
+def _set_predictions(tree, method, seed, right):
+    """Rewrite a seed's predictions.csv: every image right (all probability on its label) or
+    every image wrong (all on the next class)."""
+    path = tree.final_file(method, seed, "predictions.csv")
+    frame = pd.read_csv(path)
+    classes = [column for column in frame.columns if column.startswith("prob_")]
+    chosen = frame["label"] if right else (frame["label"] + 1) % len(classes)
+    for index, column in enumerate(classes):
+        frame[column] = (chosen == index).astype(float)
+    frame.to_csv(path, index=False)
 
 
-@pytest.mark.parametrize("nas_accuracy, verdict", [
-    # Against a baseline of 0.5 on both seeds (binary fractions, so the tie is exact).
-    ((0.625, 0.625), "**NAS+BOHB beats the baseline on test accuracy: by +0.1250 (mean over n=2 seeds, "
-                     "paired by seed; NAS+BOHB better on 2 of them).**"),
-    # Ahead in the mean, but only through one seed: said as no clear win.
-    ((0.625, 0.5), "**NAS+BOHB is ahead of the baseline on test accuracy only in the mean: by +0.0625 "
-                   "(mean over n=2 seeds, paired by seed; NAS+BOHB better on 1 of them), less than the "
-                   "spread over seeds (std 0.0884) or on no more than half of them: no clear win.**"),
-    ((0.5, 0.375), "**NAS+BOHB does not beat the baseline on test accuracy: it is 0.0625 lower"),
-    ((0.625, 0.375), "**NAS+BOHB does not beat the baseline on test accuracy: they tie"),
+@pytest.mark.parametrize("nas_right, baseline_right, verdict", [
+    ((True, True), (False, False), "**NAS+BOHB − baseline, test accuracy: NAS+BOHB is better than baseline** "
+                                   "(ensembles +1.0000, 95% interval [+1.0000, +1.0000]; per seed, the interval "
+                                   "lies above 0 on 2 and below 0 on 0 of 2 seed(s)"),
+    ((False, False), (True, True), "**NAS+BOHB − baseline, test accuracy: NAS+BOHB is worse than baseline**"),
+    # Better on one seed, worse on the other: the ensembles are as good as each other (each one
+    # right model and one wrong model, so the same argmax wherever the label wins the tie).
+    ((True, False), (False, True), "**NAS+BOHB − baseline, test accuracy: no difference shown between NAS+BOHB "
+                                   "and baseline**"),
 ])
-def test_the_report_says_plainly_whether_nas_beats_the_baseline(tmp_path, nas_accuracy, verdict):
+def test_the_verdict_is_read_off_the_intervals(tmp_path, nas_right, baseline_right, verdict):
     tree = write_result_tree(tmp_path / "results", nas_seeds=(1, 2), baseline_seeds=(1, 2))
-    for seed, accuracy in zip((1, 2), nas_accuracy):
-        _set_accuracy(tree, "nas", seed, accuracy)
-    for seed in (1, 2):
-        _set_accuracy(tree, "baseline", seed, 0.5)
+    for seed, nas, baseline in zip((1, 2), nas_right, baseline_right):
+        _set_predictions(tree, "nas", seed, nas)
+        _set_predictions(tree, "baseline", seed, baseline)
     _, markdown = report_of(tree, tmp_path)
     assert verdict in markdown
+    assert markdown.index("## Verdict") < markdown.index("## Test scores per method")
+
+
+def test_a_mean_without_an_interval_that_excludes_zero_is_no_win(tmp_path):
+    # One seed pair, better by one image of 40: ahead in the mean, but the interval includes 0.
+    tree = write_result_tree(tmp_path / "results", nas_seeds=(1,), baseline_seeds=(1,))
+    _set_predictions(tree, "nas", 1, True)
+    _set_predictions(tree, "baseline", 1, True)
+    path = tree.final_file("baseline", 1, "predictions.csv")
+    frame = pd.read_csv(path)
+    frame.loc[0, [f"prob_{c}" for c in range(5)]] = 0.0
+    frame.loc[0, f"prob_{(frame.loc[0, 'label'] + 1) % 5}"] = 1.0
+    frame.to_csv(path, index=False)
+    _, markdown = report_of(tree, tmp_path)
+    assert ("**NAS+BOHB − baseline, test accuracy: no difference shown between NAS+BOHB and baseline** "
+            "(no ensemble (fewer than 2 seeds); per seed, the interval lies above 0 on 0 and below 0 on 0 of "
+            "1 seed(s); mean paired difference +0.0250)") in markdown
 
 
 def test_no_seeds_in_common_gives_a_statement_not_a_crash(tmp_path):
     tree = write_result_tree(tmp_path / "results", nas_seeds=(1, 2), baseline_seeds=(3,))
     summary, markdown = report_of(tree, tmp_path)
     assert len(summary) == 3
-    assert ("No paired comparison: the seeds have none in common (NAS+BOHB: 1, 2; baseline: 3). "
-            "Whether NAS+BOHB beats the baseline is not shown by this run.") in markdown
+    assert "No paired comparison: the seeds have none in common (NAS+BOHB: 1, 2; baseline: 3)." in markdown
+    assert "**NAS+BOHB − baseline, test accuracy: not compared** (no seed in common)." in markdown
 
 
 def test_no_baseline_seeds_gives_a_statement_not_a_crash(tmp_path):
@@ -119,7 +141,8 @@ def test_no_baseline_seeds_gives_a_statement_not_a_crash(tmp_path):
     summary, markdown = report_of(tree, tmp_path)
     assert set(summary["method"]) == {"nas"}
     assert "No baseline seeds were given (`baseline.seeds`)" in markdown
-    assert "No paired comparison: no baseline seeds were given." in markdown
+    assert "No NAS+BOHB − baseline comparison: baseline has no seeds." in markdown
+    assert pd.read_csv(tmp_path / "reports" / "comparisons.csv").empty
 
 
 @pytest.mark.parametrize("dataset, size, shown", [
@@ -148,8 +171,8 @@ def test_figures_are_linked_relative_to_the_markdown_and_say_their_seed_counts(t
     _, markdown = report_of(tree, tmp_path)
     assert "![Test scores per seed with the published references](scores.png)" in markdown
     assert "### Derived cell of each seed (NAS+BOHB: n=3 seeds)" in markdown
-    assert "### Test scores per seed with the published references (NAS+BOHB: n=3 seeds, baseline: n=2 seeds)" \
-        in markdown
+    assert ("### Test scores per seed with the published references (NAS+BOHB: n=3 seeds, random cells+BOHB: "
+            "n=1 seed, baseline: n=2 seeds)") in markdown
 
 
 def test_a_malformed_metrics_file_fails_the_report_naming_the_file(tree, tmp_path, caplog):
@@ -213,7 +236,7 @@ def hand_scores(labels, probabilities):
 def test_ensemble_csv_scores_the_mean_of_each_methods_seeds_by_hand(tree, tmp_path):
     summary, _ = report_of(tree, tmp_path)
     ensemble = pd.read_csv(tmp_path / "reports" / "ensemble.csv").set_index("method")
-    assert list(ensemble.index) == ["nas", "baseline"]
+    assert list(ensemble.index) == ["nas", "baseline"]  # random has one seed: no ensemble
     for method, seeds in (("nas", tree.nas_seeds), ("baseline", tree.baseline_seeds)):
         mean = np.mean([tree.probabilities[(method, seed)] for seed in seeds], axis=0)
         expected = hand_scores(tree.test_labels, mean)
@@ -239,7 +262,8 @@ def test_summary_md_shows_the_ensemble_as_an_extra_row_with_its_seed_count(tree,
     # Beside the published numbers too, and after the mean ± std table it sits next to.
     assert f"| **{label}** | {nas['test_accuracy']:.3f} | {nas['test_auc']:.3f} |" in markdown
     assert markdown.index("## Test scores per method") < markdown.index("## Ensemble of each method's seeds")
-    assert "No ensemble for" not in markdown
+    assert "No ensemble for NAS+BOHB" not in markdown and "No ensemble for baseline" not in markdown
+    assert "No ensemble for random cells+BOHB: n=1 seed; an ensemble needs at least 2." in markdown
 
 
 @pytest.mark.parametrize("baseline_seeds, statement", [
@@ -265,3 +289,41 @@ def test_predictions_whose_labels_disagree_fail_the_report_naming_both_files(tre
     first = tree.final_file("nas", 1, "predictions.csv")
     assert f"{bad} and {first} disagree on the label of test image {image}" in caplog.text
     assert not (out / "ensemble.csv").exists() and not (out / "summary.md").exists()
+
+
+# --- the search diagnostics and the comparisons as report outputs ----------------------------
+
+
+def test_search_csv_and_the_search_section_hold_each_genotypes_numbers(tree, tmp_path):
+    _, markdown = report_of(tree, tmp_path)
+    search = pd.read_csv(tmp_path / "reports" / "search.csv")
+    assert list(search.columns) == ["seed", "node", "derived", "p_derived", "p_zero", "entropy"]
+    assert len(search) == 6 * len(tree.nas_seeds)
+    for _, row in search.iterrows():
+        genotype = tree.genotypes[row["seed"]]
+        assert row["derived"] == genotype.derived(row["node"])
+        assert row["p_derived"] == genotype.probabilities[row["node"]][row["derived"]]
+        assert row["p_zero"] == genotype.probabilities[row["node"]]["zero"]
+        assert row["entropy"] == pytest.approx(genotype.entropy(row["node"]), abs=1e-12)
+    seed3 = search[search["seed"] == 3]
+    share = (seed3["p_derived"] / (1 - seed3["p_zero"])).mean()
+    assert (f"| 3 | 2 of 4 | {tree.searches[3]['stop_reason']} | {seed3['p_derived'].mean():.3f} | {share:.3f} |"
+            in markdown)
+    assert "## DARTS search: did it separate the operations?" in markdown
+
+
+def test_comparisons_csv_pairs_every_method_with_a_seed_in_common(tree, tmp_path):
+    report_of(tree, tmp_path)
+    table = pd.read_csv(tmp_path / "reports" / "comparisons.csv", dtype={"level": str})
+    levels = set(zip(table["comparison"], table["level"]))
+    # NAS 1-3, random 2, baseline 1-2: the seed pairs, the means, and one pair of ensembles.
+    assert levels == {("nas - random", "2"), ("nas - random", "mean_of_seeds"), ("nas - baseline", "1"),
+                      ("nas - baseline", "2"), ("nas - baseline", "mean_of_seeds"), ("nas - baseline", "ensemble"),
+                      ("random - baseline", "2"), ("random - baseline", "mean_of_seeds")}
+    seed2 = table[(table["comparison"] == "nas - baseline") & (table["level"] == "2")].set_index("metric")
+    nas, baseline = tree.probabilities[("nas", 2)], tree.probabilities[("baseline", 2)]
+    right_nas, right_baseline = nas.argmax(axis=1) == tree.test_labels, baseline.argmax(axis=1) == tree.test_labels
+    assert seed2.at["accuracy", "difference"] == pytest.approx(right_nas.mean() - right_baseline.mean())
+    assert seed2.at["accuracy", "first_only_correct"] == np.sum(right_nas & ~right_baseline)
+    assert seed2.at["accuracy", "ci_low"] <= seed2.at["accuracy", "difference"] <= seed2.at["accuracy", "ci_high"]
+    assert math.isnan(seed2.at["auc", "p_value"])

@@ -7,28 +7,35 @@ script reads exactly the files its rule declares as inputs.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from darts_bohb.cli import run_script
-from darts_bohb.report.collect import STAGE_RULES, ReportInputError, RunKey, SeedsByMethod
+from darts_bohb.report.collect import METHODS, STAGE_RULES, ReportInputError, RunKey, SeedsByMethod
+
+# The methods besides NAS, each with its own --METHOD-seeds and --METHOD-KIND options.
+OTHER_METHODS = tuple(method for method in METHODS if method != "nas")
+SEED_KEYS = {"random": "random.seeds", "baseline": "baseline.seeds"}
 
 
 def add_seed_arguments(parser: argparse.ArgumentParser, baseline: bool = True) -> None:
+    """--seeds for NAS+BOHB and, unless `baseline` is False, --random-seeds and --baseline-seeds."""
     parser.add_argument("--seeds", type=int, nargs="+", required=True,
                         help="seeds of the NAS+BOHB runs (config key seeds)")
     if baseline:
-        parser.add_argument("--baseline-seeds", type=int, nargs="*", default=[],
-                            help="seeds of the baseline runs (config key baseline.seeds); none is allowed")
+        for method in OTHER_METHODS:
+            parser.add_argument(f"--{method}-seeds", type=int, nargs="*", default=[],
+                                help=f"seeds of the {method} runs (config key {SEED_KEYS[method]}); none is allowed")
 
 
 def add_file_arguments(parser: argparse.ArgumentParser, kind: str, what: str, baseline: bool = True) -> None:
-    """--KIND: one file per NAS+BOHB seed; --baseline-KIND: one per baseline seed."""
+    """--KIND: one file per NAS+BOHB seed; --random-KIND and --baseline-KIND: one per seed of those."""
     parser.add_argument(f"--{kind}", type=Path, nargs="+", required=True,
                         help=f"{what} of each NAS+BOHB seed, in the order of --seeds")
     if baseline:
-        parser.add_argument(f"--baseline-{kind}", type=Path, nargs="*", default=[],
-                            help=f"{what} of each baseline seed, in the order of --baseline-seeds")
+        for method in OTHER_METHODS:
+            parser.add_argument(f"--{method}-{kind}", type=Path, nargs="*", default=[],
+                                help=f"{what} of each {method} seed, in the order of --{method}-seeds")
 
 
 def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +47,8 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def seeds_from(args: argparse.Namespace) -> SeedsByMethod:
-    return SeedsByMethod(nas=tuple(args.seeds), baseline=tuple(getattr(args, "baseline_seeds", ())))
+    return SeedsByMethod(nas=tuple(args.seeds), baseline=tuple(getattr(args, "baseline_seeds", ())),
+                         random=tuple(getattr(args, "random_seeds", ())))
 
 
 def files_by_seed(parser: argparse.ArgumentParser, seeds: tuple[int, ...], files: list[Path],
@@ -51,10 +59,11 @@ def files_by_seed(parser: argparse.ArgumentParser, seeds: tuple[int, ...], files
 
 
 def files_by_run(parser: argparse.ArgumentParser, args: argparse.Namespace, kind: str) -> dict[RunKey, Path]:
-    """The --KIND and --baseline-KIND files keyed by (method, seed)."""
+    """The --KIND, --random-KIND and --baseline-KIND files keyed by (method, seed)."""
     seeds = seeds_from(args)
     runs: dict[RunKey, Path] = {}
-    for method, option in (("nas", kind), ("baseline", f"baseline_{kind}")):
+    for method in METHODS:
+        option = kind if method == "nas" else f"{method}_{kind}"
         files = files_by_seed(parser, seeds.of(method), getattr(args, option), f"--{option.replace('_', '-')}")
         runs.update({(method, seed): path for seed, path in files.items()})
     return runs

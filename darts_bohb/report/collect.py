@@ -9,9 +9,10 @@ result stops the report instead of quietly skewing a mean.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,8 +22,8 @@ from darts_bohb.io import read_json_object
 if TYPE_CHECKING:
     from darts_bohb.genotype import Genotype
 
-METHODS = ("nas", "baseline")
-METHOD_LABELS = {"nas": "NAS+BOHB", "baseline": "baseline"}
+METHODS = ("nas", "random", "baseline")
+METHOD_LABELS = {"nas": "NAS+BOHB", "random": "random cells+BOHB", "baseline": "baseline"}
 SCORE_METRICS = ("accuracy", "auc", "macro_f1", "balanced_accuracy")
 METRIC_LABELS = {
     "accuracy": "accuracy",
@@ -33,9 +34,12 @@ METRIC_LABELS = {
 # The Snakemake rule behind each stage of each method (it names the benchmark folder too).
 STAGE_RULES = {
     "nas": {"search": "darts_search", "bohb": "bohb", "final": "final"},
+    "random": {"bohb": "random_bohb", "final": "random_final"},
     "baseline": {"bohb": "baseline_bohb", "final": "baseline_final"},
 }
 STAGES = ("search", "bohb", "final")
+# Written as null when undefined: AUC while a class has no test image (darts_bohb.metrics.auc).
+UNDEFINABLE_METRICS = ("auc",)
 
 
 class ReportInputError(ValueError):
@@ -49,22 +53,32 @@ RunKey = tuple[str, int]  # (method, seed)
 class SeedsByMethod:
     nas: tuple[int, ...]
     baseline: tuple[int, ...]
+    random: tuple[int, ...] = ()
 
     def of(self, method: str) -> tuple[int, ...]:
-        return self.nas if method == "nas" else self.baseline
+        if method not in METHODS:
+            raise ValueError(f"method: {method!r} is not one of {METHODS}")
+        return getattr(self, method)
+
+    def methods(self) -> tuple[str, ...]:
+        """The methods with at least one seed, in the order of METHODS."""
+        return tuple(method for method in METHODS if self.of(method))
 
     def runs(self) -> Iterator[RunKey]:
-        """Every (method, seed) pair, NAS first."""
+        """Every (method, seed) pair, in the order of METHODS."""
         for method in METHODS:
             for seed in self.of(method):
                 yield method, seed
 
-    def common(self) -> tuple[int, ...]:
-        return tuple(seed for seed in self.nas if seed in set(self.baseline))
+    def common(self, first: str = "nas", second: str = "baseline") -> tuple[int, ...]:
+        """The seeds both methods ran, in the first's order."""
+        return tuple(seed for seed in self.of(first) if seed in set(self.of(second)))
 
     def describe(self) -> str:
-        """How many seeds each method has, for titles and captions."""
-        return ", ".join(f"{METHOD_LABELS[method]}: {seeds_phrase(len(self.of(method)))}" for method in METHODS)
+        """How many seeds each method has, for titles and captions; the random control is left out
+        when it has none (results from before it existed), NAS and the baseline never are."""
+        return ", ".join(f"{METHOD_LABELS[method]}: {seeds_phrase(len(self.of(method)))}"
+                         for method in METHODS if self.of(method) or method != "random")
 
 
 def seeds_phrase(count: int) -> str:
@@ -189,7 +203,7 @@ def read_test_metrics(files: Mapping[RunKey, Path]) -> pd.DataFrame:
             raise ReportInputError(f"{path}: field 'split': expected 'test', got {data['split']!r}")
         row: dict[str, Any] = {"method": method, "seed": seed}
         for metric in SCORE_METRICS:
-            row[f"test_{metric}"] = _score(data, metric, path)
+            row[f"test_{metric}"] = _score(data, metric, path, undefined_ok=metric in UNDEFINABLE_METRICS)
         validation = data.get("validation", {})
         if not isinstance(validation, dict):
             raise ReportInputError(f"{path}: field 'validation': expected an object of metric -> score")
@@ -384,8 +398,11 @@ def _string(data: dict[str, Any], key: str, path: Path) -> str:
     return value
 
 
-def _score(data: dict[str, Any], key: str, path: Path, where: str | None = None) -> float:
+def _score(data: dict[str, Any], key: str, path: Path, where: str | None = None, undefined_ok: bool = False) -> float:
+    """A score in [0, 1]; with undefined_ok, null (undefined, e.g. AUC without a class) is NaN."""
     value = data.get(key)
+    if undefined_ok and key in data and value is None:
+        return math.nan
     if (not isinstance(value, (int, float)) or isinstance(value, bool)
             or math.isnan(value) or not 0.0 <= value <= 1.0):
         raise ReportInputError(f"{path}: field '{where or key}': expected a score in [0, 1], got {value!r}")

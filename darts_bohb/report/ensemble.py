@@ -8,7 +8,7 @@ reported as an extra row beside the per-seed numbers, never in their place.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import pandas as pd
 

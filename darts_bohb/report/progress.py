@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from darts_bohb.report.collect import METHOD_LABELS, METRIC_LABELS, SeedsByMethod
+from darts_bohb.report.collect import METHOD_LABELS, METHODS, METRIC_LABELS, SeedsByMethod
 from darts_bohb.report.style import METHOD_LINESTYLES, seed_shades
 
 PANELS = (
@@ -21,7 +21,7 @@ def plot_bohb_progress(trajectories: pd.DataFrame, seeds: SeedsByMethod, metric:
     `trajectories` is read_trajectories' frame; lines end at the last change of the incumbent.
     """
     figure, axes = plt.subplots(1, len(PANELS), figsize=(12, 4.6), sharey=True, layout="constrained")
-    shades = {method: seed_shades(method, seeds.of(method)) for method in ("nas", "baseline")}
+    shades = {method: seed_shades(method, seeds.of(method)) for method in METHODS}
     for axis, (column, label) in zip(axes, PANELS):
         for method, seed in seeds.runs():
             run = trajectories[(trajectories["method"] == method) & (trajectories["seed"] == seed)]

@@ -1,4 +1,4 @@
-"""Test scores per seed for NAS+BOHB and the baseline, against the published numbers."""
+"""Test scores per seed for NAS+BOHB, the random-cell control and the baseline, against the published numbers."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ REFERENCE_COLORS = [sns.color_palette("dark")[index] for index in (2, 3, 4, 5, 7
 def plot_scores(metrics: pd.DataFrame, seeds: SeedsByMethod,
                 references: tuple[PublishedResult, ...]) -> Figure:
     """One panel per metric: a box per method, a labelled point per seed, thin lines joining
-    the seeds both methods share, and the published results as horizontal reference lines.
+    each seed's points across the methods that ran it, and the published results as horizontal reference lines.
 
     `metrics` is read_test_metrics' frame; `references` is empty where none are published.
     """
@@ -31,7 +31,7 @@ def plot_scores(metrics: pd.DataFrame, seeds: SeedsByMethod,
     for axis, metric in zip(axes, PLOTTED_METRICS):
         column = f"test_{metric}"
         _draw_boxes_and_seeds(axis, metrics, methods, column)
-        _draw_pairs(axis, metrics, methods, column, seeds.common())
+        _draw_pairs(axis, metrics, methods, column)
         for index, reference in enumerate(references):
             value = {"accuracy": reference.accuracy, "auc": reference.auc}.get(metric)
             if value is not None:
@@ -68,17 +68,17 @@ def _draw_boxes_and_seeds(axis, metrics: pd.DataFrame, methods: list[str], colum
                           textcoords="offset points", fontsize="x-small")
 
 
-def _draw_pairs(axis, metrics: pd.DataFrame, methods: list[str], column: str, common: tuple[int, ...]) -> None:
-    """Join each seed's NAS+BOHB and baseline points: the comparison is paired by seed."""
-    if len(methods) < 2:
-        return
+def _draw_pairs(axis, metrics: pd.DataFrame, methods: list[str], column: str) -> None:
+    """Join each seed's points of neighbouring methods that both ran it: the comparisons are
+    paired by seed."""
     positions = {}
     for position, method in enumerate(methods):
         rows = metrics[metrics["method"] == method].sort_values("seed")
         positions[method] = dict(zip(rows["seed"], zip(position + _spread(len(rows)), rows[column])))
-    for seed in common:
-        (x0, y0), (x1, y1) = positions["nas"][seed], positions["baseline"][seed]
-        axis.plot([x0, x1], [y0, y1], color="grey", linewidth=0.7, alpha=0.6, zorder=3)
+    for left, right in zip(methods, methods[1:]):
+        for seed in positions[left].keys() & positions[right].keys():
+            (x0, y0), (x1, y1) = positions[left][seed], positions[right][seed]
+            axis.plot([x0, x1], [y0, y1], color="grey", linewidth=0.7, alpha=0.6, zorder=3)
 
 
 def _spread(count: int) -> np.ndarray:

@@ -6,8 +6,8 @@ in CI without a display.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import matplotlib
 
@@ -19,10 +19,10 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from darts_bohb.io import atomic_path  # noqa: E402
 
-METHOD_COLORS = {"nas": "#1f5fa8", "baseline": "#d95f02"}
-METHOD_LINESTYLES = {"nas": "-", "baseline": "--"}
+METHOD_COLORS = {"nas": "#1f5fa8", "random": "#6a3d9a", "baseline": "#d95f02"}
+METHOD_LINESTYLES = {"nas": "-", "random": ":", "baseline": "--"}
 # Sequential palettes give each seed its own shade while keeping the method's hue.
-METHOD_PALETTES = {"nas": "Blues", "baseline": "Oranges"}
+METHOD_PALETTES = {"nas": "Blues", "random": "Purples", "baseline": "Oranges"}
 OPERATION_COLORS = {
     "identity": "#e7298a",
     "zero": "#8c8c8c",

@@ -1,10 +1,12 @@
 """The summary across seeds: summary.csv (one row per method and seed) and summary.md.
 
 The CSV holds the per-seed numbers exactly as the result files have them; the markdown
-aggregates them (mean ± std per method, the paired NAS − baseline difference), adds the
-ensemble of each method's seeds as an extra row (its numbers are ensemble.csv, built by
-darts_bohb.report.ensemble), puts them beside the published results, lists the seconds of every
-stage and links the figures. Every table says how many seeds it comes from, and a missing part
+states the verdict of each comparison of methods from its bootstrap intervals (comparisons.csv,
+built by darts_bohb.report.comparisons), aggregates the per-seed numbers (mean ± std per method,
+the paired differences), adds the ensemble of each method's seeds as an extra row (ensemble.csv,
+built by darts_bohb.report.ensemble), summarises the search (search.csv, darts_bohb.report.search),
+puts the scores beside the published results, lists the seconds of every stage and links the
+figures. Every table says how many seeds it comes from, and a missing part
 (no baseline seeds, no seeds in common, no benchmark file) is stated in words instead of left
 out silently.
 """
@@ -13,8 +15,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import pandas as pd
 
@@ -28,7 +30,17 @@ from darts_bohb.report.collect import (
     SeedsByMethod,
     seeds_phrase,
 )
+from darts_bohb.report.comparisons import (
+    COMPARISON_COLUMNS,
+    COMPARISONS,
+    ENSEMBLE,
+    MEAN_OF_SEEDS,
+    comparison_name,
+    verdict,
+)
+from darts_bohb.report.ensemble import MIN_SEEDS
 from darts_bohb.report.references import SOURCE, PublishedResult
+from darts_bohb.report.search import SearchDiagnostics
 
 SUMMARY_COLUMNS = [
     "method", "seed", "val_metric", "val_score",
@@ -39,10 +51,10 @@ SUMMARY_COLUMNS = [
 ]
 # What each figure shows, and which methods' seeds it is drawn from.
 FIGURES = {
-    "bohb_progress": ("BOHB incumbent validation score over wall-clock and epochs", ("nas", "baseline")),
+    "bohb_progress": ("BOHB incumbent validation score over wall-clock and epochs", METHODS),
     "arch_weights": ("Operation probabilities per node over the DARTS search", ("nas",)),
     "cells": ("Derived cell of each seed", ("nas",)),
-    "scores": ("Test scores per seed with the published references", ("nas", "baseline")),
+    "scores": ("Test scores per seed with the published references", METHODS),
 }
 PRIMARY_METRIC = "accuracy"
 
@@ -86,36 +98,54 @@ def _seconds_wide(stage_seconds: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index()
 
 
-def paired_differences(summary: pd.DataFrame) -> pd.DataFrame:
-    """NAS − baseline per common seed and test metric: columns seed, metric, nas, baseline, difference."""
-    nas = summary[summary["method"] == "nas"].set_index("seed")
-    baseline = summary[summary["method"] == "baseline"].set_index("seed")
-    common = [seed for seed in nas.index if seed in baseline.index]
+def paired_differences(summary: pd.DataFrame, first: str = "nas", second: str = "baseline") -> pd.DataFrame:
+    """first − second per common seed and test metric: columns seed, metric, <first>, <second>, difference."""
+    a = summary[summary["method"] == first].set_index("seed")
+    b = summary[summary["method"] == second].set_index("seed")
+    common = [seed for seed in a.index if seed in b.index]
     rows = [
-        {"seed": int(seed), "metric": metric, "nas": nas.at[seed, f"test_{metric}"],
-         "baseline": baseline.at[seed, f"test_{metric}"],
-         "difference": nas.at[seed, f"test_{metric}"] - baseline.at[seed, f"test_{metric}"]}
+        {"seed": int(seed), "metric": metric, first: a.at[seed, f"test_{metric}"],
+         second: b.at[seed, f"test_{metric}"],
+         "difference": a.at[seed, f"test_{metric}"] - b.at[seed, f"test_{metric}"]}
         for metric in SCORE_METRICS for seed in common
     ]
-    return pd.DataFrame(rows, columns=["seed", "metric", "nas", "baseline", "difference"])
+    return pd.DataFrame(rows, columns=["seed", "metric", first, second, "difference"])
 
 
 def render_markdown(summary: pd.DataFrame, stage_seconds: pd.DataFrame, ensemble: pd.DataFrame,
                     seeds: SeedsByMethod, dataset: str, size: int, references: tuple[PublishedResult, ...],
-                    figures: Mapping[str, Path], markdown_path: Path) -> str:
-    """The whole summary.md; `ensemble` is ensemble_scores' frame; figure links are relative
-    to markdown_path's folder."""
+                    figures: Mapping[str, Path], markdown_path: Path, comparisons: pd.DataFrame | None = None,
+                    search: SearchDiagnostics | None = None) -> str:
+    """The whole summary.md; `ensemble` is ensemble_scores' frame, `comparisons` comparison_table's
+    and `search` the search diagnostics (None: not summarised); figure links are relative to
+    markdown_path's folder."""
+    if comparisons is None:
+        comparisons = pd.DataFrame(columns=COMPARISON_COLUMNS)
     sections = [
         _header(summary, seeds, dataset, size),
+        _verdicts_section(comparisons, seeds),
         _means_section(summary, seeds),
         _ensemble_section(ensemble, seeds),
-        _paired_section(summary, seeds),
+        _comparisons_section(summary, comparisons, seeds),
+        _search_section(search),
         _reference_section(summary, ensemble, dataset, size, references),
         _per_seed_section(summary, seeds),
         _seconds_section(stage_seconds, seeds),
         _figures_section(figures, seeds, markdown_path),
     ]
     return "\n\n".join(section.rstrip() for section in sections) + "\n"
+
+
+def _verdicts_section(comparisons: pd.DataFrame, seeds: SeedsByMethod) -> str:
+    """The answers first: does the search beat random cells, and do both beat the plain CNN."""
+    lines = ["## Verdict", "",
+             f"On test {METRIC_LABELS[PRIMARY_METRIC]}, from the paired bootstrap 95% intervals over the test images "
+             "(details under Comparisons):", ""]
+    pairs = [(first, second) for first, second in COMPARISONS if seeds.of(first) and seeds.of(second)]
+    lines += [f"- {verdict(comparisons, first, second, PRIMARY_METRIC)}" for first, second in pairs]
+    if not pairs:
+        lines.append("- No two methods ran, so nothing is compared.")
+    return "\n".join(lines)
 
 
 def _validation_metric(summary: pd.DataFrame) -> str:
@@ -180,53 +210,85 @@ def _ensemble_label(method: str, n_seeds: int) -> str:
             "(mean of test probabilities); an extra row, not a seed")
 
 
-def _paired_section(summary: pd.DataFrame, seeds: SeedsByMethod) -> str:
-    lines = ["## NAS+BOHB − baseline, paired by seed", ""]
-    differences = paired_differences(summary)
-    if differences.empty:
-        reason = ("no baseline seeds were given" if not seeds.baseline else
-                  f"the seeds have none in common (NAS+BOHB: {_seed_list(seeds.nas)}; "
-                  f"baseline: {_seed_list(seeds.baseline)})")
-        lines.append(f"No paired comparison: {reason}. Whether NAS+BOHB beats the baseline is not shown by this run.")
-        return "\n".join(lines)
-    common = sorted(differences["seed"].unique())
-    lines += [_verdict(differences[differences["metric"] == PRIMARY_METRIC].set_index("seed")["difference"]), ""]
-    header = ["test metric", "mean ± std of NAS+BOHB − baseline", "NAS+BOHB better on",
-              *(f"seed {seed}" for seed in common)]
-    rows = []
-    for metric in SCORE_METRICS:
-        per_seed = differences[differences["metric"] == metric].set_index("seed")["difference"]
-        rows.append([METRIC_LABELS[metric], _mean_std(per_seed, signed=True),
-                     f"{int((per_seed > 0).sum())} of {len(per_seed)} seeds",
-                     *(f"{per_seed[seed]:+.4f}" for seed in common)])
-    lines += [f"Over the {seeds_phrase(len(common))} both methods ran ({_seed_list(common)}):", "",
-              _table(header, rows)]
-    unpaired = {m: sorted(set(seeds.of(m)) - set(common)) for m in METHODS}
-    left_out = "; ".join(f"{METHOD_LABELS[m]} {_seed_list(s)}" for m, s in unpaired.items() if s)
-    if left_out:
-        lines += ["", f"Seeds without a partner are not in this comparison: {left_out}."]
-    lines += ["", f"With {seeds_phrase(len(common))} this describes these runs; it is not a significance test."]
+def _comparisons_section(summary: pd.DataFrame, comparisons: pd.DataFrame, seeds: SeedsByMethod) -> str:
+    """Per pair of methods: the verdict from the bootstrap intervals, then the per-seed means."""
+    lines = ["## Comparisons, paired by seed and by test image", "",
+             "Each verdict is read off the paired bootstrap 95% interval over the test images "
+             "(`comparisons.csv`): of the two seed ensembles where both methods have at least "
+             f"{MIN_SEEDS} seeds, else of every seed pair, which must then all lie on one side of 0. "
+             "A difference whose interval includes 0 is not told from noise, whatever its mean. McNemar's "
+             "exact test gives each seed pair's p-value for test accuracy."]
+    for first, second in COMPARISONS:
+        without = [method for method in (first, second) if not seeds.of(method)]
+        if without:
+            lines += ["", f"No {METHOD_LABELS[first]} − {METHOD_LABELS[second]} comparison: "
+                          f"{' and '.join(METHOD_LABELS[m] for m in without)} has no seeds."]
+            continue
+        lines += ["", f"### {METHOD_LABELS[first]} − {METHOD_LABELS[second]}", ""]
+        differences = paired_differences(summary, first, second)
+        if differences.empty:
+            lines.append(f"No paired comparison: the seeds have none in common ({METHOD_LABELS[first]}: "
+                         f"{_seed_list(seeds.of(first))}; {METHOD_LABELS[second]}: {_seed_list(seeds.of(second))}).")
+            continue
+        lines += [verdict(comparisons, first, second, PRIMARY_METRIC), "", _interval_table(comparisons, first, second),
+                  ""]
+        common = sorted(differences["seed"].unique())
+        header = ["test metric", f"mean ± std of {METHOD_LABELS[first]} − {METHOD_LABELS[second]}",
+                  f"{METHOD_LABELS[first]} better on", *(f"seed {seed}" for seed in common)]
+        rows = []
+        for metric in SCORE_METRICS:
+            per_seed = differences[differences["metric"] == metric].set_index("seed")["difference"]
+            rows.append([METRIC_LABELS[metric], _mean_std(per_seed, signed=True),
+                         f"{int((per_seed > 0).sum())} of {int(per_seed.notna().sum())} seeds",
+                         *(_number(per_seed[seed], 4, signed=True) for seed in common)])
+        lines += [f"Mean over the {seeds_phrase(len(common))} both methods ran ({_seed_list(common)}), "
+                  "from each seed's `metrics.json`:", "", _table(header, rows)]
+        left_out = "; ".join(f"{METHOD_LABELS[m]} {_seed_list(sorted(set(seeds.of(m)) - set(common)))}"
+                             for m in (first, second) if set(seeds.of(m)) - set(common))
+        if left_out:
+            lines += ["", f"Seeds without a partner are not in this comparison: {left_out}."]
     return "\n".join(lines)
 
 
-def _verdict(per_seed: pd.Series) -> str:
-    """The plain answer on the primary metric: does NAS+BOHB beat the baseline, and by how much."""
-    mean = float(per_seed.mean())
-    label = METRIC_LABELS[PRIMARY_METRIC]
-    basis = (f"mean over {seeds_phrase(len(per_seed))}, paired by seed; "
-             f"NAS+BOHB better on {int((per_seed > 0).sum())} of them")
-    wins = int((per_seed > 0).sum())
-    spread = float(per_seed.std()) if len(per_seed) > 1 else 0.0
-    if mean > 0 and (2 * wins <= len(per_seed) or mean <= spread):
-        # A mean carried by one seed, or smaller than the seed-to-seed spread, is not a win to claim.
-        return (f"**NAS+BOHB is ahead of the baseline on test {label} only in the mean: by {mean:+.4f} "
-                f"({basis}), less than the spread over seeds (std {spread:.4f}) or on no more than half "
-                f"of them: no clear win.**")
-    if mean > 0:
-        return f"**NAS+BOHB beats the baseline on test {label}: by {mean:+.4f} ({basis}).**"
-    if mean < 0:
-        return f"**NAS+BOHB does not beat the baseline on test {label}: it is {-mean:.4f} lower ({basis}).**"
-    return f"**NAS+BOHB does not beat the baseline on test {label}: they tie ({basis}).**"
+def _interval_table(comparisons: pd.DataFrame, first: str, second: str) -> str:
+    rows = comparisons[(comparisons["comparison"] == comparison_name(first, second))
+                       & (comparisons["level"] != MEAN_OF_SEEDS)]
+    header = ["level", "test metric", "difference", "95% interval", "McNemar p (first only / second only right)"]
+    lines = []
+    for _, row in rows.iterrows():
+        level = "ensembles" if row["level"] == ENSEMBLE else f"seed {row['level']}"
+        test = ("—" if pd.isna(row["p_value"]) else
+                f"{row['p_value']:.3g} ({row['first_only_correct']} / {row['second_only_correct']})")
+        lines.append([level, METRIC_LABELS[row["metric"]], _number(row["difference"], 4, signed=True),
+                      f"[{_number(row['ci_low'], 4, signed=True)}, {_number(row['ci_high'], 4, signed=True)}]", test])
+    return _table(header, lines)
+
+
+def _search_section(diagnostics: SearchDiagnostics | None) -> str:
+    lines = ["## DARTS search: did it separate the operations?", ""]
+    if diagnostics is None:
+        lines.append("No genotypes were given, so the search is not summarised here.")
+        return "\n".join(lines)
+    per_seed, agreement = diagnostics
+    lines += ["Per seed, the means over the cell's nodes of the derived operation's probability, of its share "
+              "among the non-Zero operations p(derived) / (1 − p(zero)), of Zero's probability and of the "
+              "entropy of the operation probabilities (nats; a uniform α has the entropy given beside it). "
+              "`search.csv` holds the per-node numbers.", ""]
+    header = ["seed", "epochs", "stop reason", "p(derived)", "share of non-Zero", "p(zero)", "entropy (uniform)"]
+    rows = [[str(row["seed"]), f"{row['epochs_run']} of {row['epochs_planned']}", str(row["stop_reason"]),
+             _number(row["mean_p_derived"], 3), _number(row["mean_derived_share"], 3), _number(row["mean_p_zero"], 3),
+             f"{_number(row['mean_entropy'], 3)} ({_number(row['uniform_entropy'], 3)})"]
+            for _, row in per_seed.iterrows()]
+    lines += [_table(header, rows), ""]
+    lines += ["Per node, how many seeds derived the same operation, next to chance: if every seed derived one of "
+              "the derivable operations uniformly at random, the expected largest agreement, and the probability "
+              "of at least the agreement seen.", ""]
+    header = ["node", "most derived", "seeds agreeing", "expected by chance", "P(at least this many by chance)"]
+    rows = [[row["node"], row["most_derived"], f"{row['agreeing_seeds']} of {row['n_seeds']}",
+             f"{row['chance_expected']:.2f} (of {row['n_derivable']} operations)", f"{row['chance_p_at_least']:.3f}"]
+            for _, row in agreement.iterrows()]
+    lines.append(_table(header, rows))
+    return "\n".join(lines)
 
 
 def _reference_section(summary: pd.DataFrame, ensemble: pd.DataFrame, dataset: str, size: int,
@@ -301,7 +363,7 @@ def _figures_section(figures: Mapping[str, Path], seeds: SeedsByMethod, markdown
     lines = ["## Figures"]
     for kind, path in figures.items():
         title, methods = FIGURES[kind]
-        counts = ", ".join(f"{METHOD_LABELS[m]}: {seeds_phrase(len(seeds.of(m)))}" for m in methods)
+        counts = ", ".join(f"{METHOD_LABELS[m]}: {seeds_phrase(len(seeds.of(m)))}" for m in methods if seeds.of(m))
         link = Path(os.path.relpath(Path(path).resolve(), Path(markdown_path).resolve().parent)).as_posix()
         lines += ["", f"### {title} ({counts})", "", f"![{title}]({link})"]
     return "\n".join(lines)
@@ -315,19 +377,22 @@ def _table(header: list[str], rows: Iterable[list[str]]) -> str:
 
 
 def _mean_std(values: pd.Series, signed: bool = False) -> str:
+    """Mean ± std of the defined values (an undefined AUC is NaN), saying how many were left out."""
+    undefined = int(values.isna().sum())
     values = values.dropna()
     if values.empty:
         return "—"
     sign = "+" if signed else ""
+    left_out = f"; {undefined} undefined left out" if undefined else ""
     if len(values) == 1:
-        return f"{values.iloc[0]:{sign}.4f} (one seed, no spread)"
-    return f"{values.mean():{sign}.4f} ± {values.std(ddof=1):.4f}"
+        return f"{values.iloc[0]:{sign}.4f} (one seed, no spread{left_out})"
+    return f"{values.mean():{sign}.4f} ± {values.std(ddof=1):.4f}" + (f" ({left_out[2:]})" if undefined else "")
 
 
-def _number(value: float | None, digits: int = 4) -> str:
+def _number(value: float | None, digits: int = 4, signed: bool = False) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
         return "—"
-    return f"{value:.{digits}f}"
+    return f"{value:{'+' if signed else ''}.{digits}f}"
 
 
 def _seed_list(seeds: Iterable[int]) -> str:

@@ -14,6 +14,8 @@ except ConfigError as error:
     raise WorkflowError(f"config: {error}") from None
 
 SEEDS = config["seeds"]
+# The random-cell control runs on the baseline's seeds unless random.seeds says otherwise.
+RANDOM_SEEDS = config.get("random", {}).get("seeds", config["baseline"]["seeds"])
 DATA_FILE = f"results/data/{config['dataset']['flag']}_{config['dataset']['size']}.npz"
 
 
@@ -38,11 +40,13 @@ def rule_resources(family):
     """Memory (MB) and wall-clock limit (minutes) of one family of training rules, as the
     config's resources section gives them, and one GPU when the config says `device: cuda`.
     The SLURM executor turns them into sbatch's --mem, --time and --gpus; `device: auto`
-    asks for no GPU, so a cluster run without GPUs never waits for a GPU node."""
+    asks for no GPU, so a cluster run without GPUs never waits for a GPU node.
+    `gpu_slots` counts the jobs that share one machine's GPU: `--resources gpu_slots=N` lets
+    N of them run at once (README, GPU section); SLURM ignores it."""
     spec = config["resources"][family]
     resources = {"mem_mb": spec["mem_mb"], "runtime": spec["runtime"]}
     if config["device"] == "cuda":
-        resources["gpu"] = 1
+        resources |= {"gpu": 1, "gpu_slots": 1}
     return resources
 
 
@@ -58,16 +62,36 @@ def local_dataset_source(wildcards):
 
 def report_targets():
     """Every file the rules of report.smk write (figures, summary), for rule all."""
-    report_rules = (rules.plot_bohb_progress, rules.plot_arch_weights, rules.plot_cells,
-                    rules.plot_scores, rules.report)
+    report_rules = (
+        rules.plot_bohb_progress,
+        rules.plot_arch_weights,
+        rules.plot_cells,
+        rules.plot_scores,
+        rules.report,
+    )
     return [str(path) for report_rule in report_rules for path in report_rule.output]
 
 
+# The final folder of a seed of each method, below results/ (the export_onnx rule's wildcard).
+FINAL_DIR_PATTERN = r"(?:baseline/|random/)?final/seed\d+"
+
+
+def final_dirs():
+    """results/.../final/seed{s} of every seed of every method: the folders a final model is in."""
+    return (
+        expand("results/final/seed{seed}", seed=SEEDS)
+        + expand("results/baseline/final/seed{seed}", seed=config["baseline"]["seeds"])
+        + expand("results/random/final/seed{seed}", seed=RANDOM_SEEDS)
+    )
+
+
 def all_targets():
-    """Per-seed results of both methods, then the figures and the report that compare them."""
+    """Per-seed results of the three methods, then the figures and the report that compare them."""
     return (
         expand("results/search/seed{seed}/genotype.json", seed=SEEDS)
         + expand("results/final/seed{seed}/metrics.json", seed=SEEDS)
         + expand("results/baseline/final/seed{seed}/metrics.json", seed=config["baseline"]["seeds"])
+        + expand("results/random/final/seed{seed}/metrics.json", seed=RANDOM_SEEDS)
+        + [f"{folder}/model.onnx" for folder in final_dirs()]
         + report_targets()
     )

@@ -1,0 +1,223 @@
+"""Paired comparisons of the methods on the test images: can a difference be told from noise?
+
+For each pair (nas − random, nas − baseline, random − baseline) and each seed both ran, and for
+the two methods' seed ensembles, the accuracy and AUC difference on the same test images with a
+paired bootstrap 95% interval over the images, and McNemar's exact test of the images one model
+gets right and the other wrong. With 400 test images one image is 0.0025 of accuracy, so a mean
+over three seeds says little without them. The verdict of summary.md is read off these intervals
+(`verdict`), never off the mean alone.
+
+Accuracy is bootstrapped by scipy.stats.bootstrap (paired, percentile interval). AUC cannot be,
+as a resample can lack a class and then has no AUC: it is resampled with a seeded numpy
+generator, those resamples are left out and counted (`undefined_resamples`), and the same
+percentile interval is taken. Every figure is reproducible: each row has its own fixed seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest, bootstrap
+
+from darts_bohb.metrics import auc, score
+from darts_bohb.report.collect import METHOD_LABELS, METRIC_LABELS, ReportInputError, SeedPredictions
+from darts_bohb.report.ensemble import MIN_SEEDS
+
+# The pairs, each "first − second": the search against chance, and both against the plain CNN.
+COMPARISONS = (("nas", "random"), ("nas", "baseline"), ("random", "baseline"))
+COMPARED_METRICS = ("accuracy", "auc")
+CONFIDENCE_LEVEL = 0.95
+DEFAULT_RESAMPLES = 1000
+BOOTSTRAP_SEED = 20240611
+ENSEMBLE = "ensemble"
+MEAN_OF_SEEDS = "mean_of_seeds"
+RandomSeed = int | Sequence[int]  # anything numpy.random.default_rng takes
+MCNEMAR = "McNemar exact (binomial test of the discordant images)"
+COMPARISON_COLUMNS = [
+    "comparison", "level", "metric", "first", "second", "first_score", "second_score", "difference",
+    "ci_low", "ci_high", "p_value", "test", "first_only_correct", "second_only_correct", "n_images",
+    "n_resamples", "undefined_resamples",
+]
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    first_only_correct: int  # images the first model gets right and the second wrong
+    second_only_correct: int
+    p_value: float
+
+
+def comparison_name(first: str, second: str) -> str:
+    return f"{first} - {second}"
+
+
+def correct_per_image(labels: np.ndarray, probabilities: np.ndarray, task: str) -> np.ndarray:
+    """Whether each image is classified right, as medmnist's getACC decides it (its mean is the
+    accuracy of darts_bohb.metrics): class 1 above 0.5 for a binary task, the argmax otherwise."""
+    labels = np.asarray(labels).reshape(-1)
+    if task == "binary-class":
+        return (probabilities[:, -1] > 0.5).astype(int) == labels
+    return probabilities.argmax(axis=1) == labels
+
+
+def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> McNemarResult:
+    """McNemar's exact test: under no difference, each discordant image is equally likely to
+    favour either model, so the first's count is Binomial(discordant, 1/2); two-sided p-value.
+    Without discordant images there is no evidence either way: p = 1."""
+    first_correct, second_correct = np.asarray(first_correct, bool), np.asarray(second_correct, bool)
+    first_only = int(np.sum(first_correct & ~second_correct))
+    second_only = int(np.sum(~first_correct & second_correct))
+    discordant = first_only + second_only
+    p_value = 1.0 if discordant == 0 else float(binomtest(first_only, discordant, 0.5).pvalue)
+    return McNemarResult(first_only, second_only, p_value)
+
+
+def accuracy_difference_interval(first_correct: np.ndarray, second_correct: np.ndarray, seed: RandomSeed,
+                                 n_resamples: int = DEFAULT_RESAMPLES) -> tuple[float, float]:
+    """Paired bootstrap percentile interval of accuracy(first) − accuracy(second) over the images."""
+    first_correct = np.asarray(first_correct, dtype=float)
+    second_correct = np.asarray(second_correct, dtype=float)
+    if np.array_equal(first_correct, second_correct):
+        return 0.0, 0.0  # every resample differs by exactly 0; scipy would warn about the degenerate case
+
+    def difference(first, second, axis=-1):
+        return np.mean(first, axis=axis) - np.mean(second, axis=axis)
+
+    result = bootstrap((first_correct, second_correct), difference, paired=True, vectorized=True,
+                       n_resamples=n_resamples, confidence_level=CONFIDENCE_LEVEL, method="percentile",
+                       rng=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def auc_difference_interval(labels: np.ndarray, first: np.ndarray, second: np.ndarray, task: str, seed: RandomSeed,
+                            n_resamples: int = DEFAULT_RESAMPLES) -> tuple[float, float, int]:
+    """Paired bootstrap percentile interval of AUC(first) − AUC(second), and how many resamples
+    had no AUC (a class missing from them) and were left out."""
+    rng = np.random.default_rng(seed)
+    n_images = len(labels)
+    differences = np.empty(n_resamples)
+    for resample in range(n_resamples):
+        images = rng.integers(0, n_images, size=n_images)
+        differences[resample] = (auc(labels[images], first[images], task)
+                                 - auc(labels[images], second[images], task))
+    defined = differences[np.isfinite(differences)]
+    undefined = n_resamples - len(defined)
+    if len(defined) == 0:
+        return math.nan, math.nan, undefined
+    tail = 100 * (1 - CONFIDENCE_LEVEL) / 2
+    low, high = np.percentile(defined, [tail, 100 - tail])
+    return float(low), float(high), undefined
+
+
+def compare_predictions(first: str, second: str, level: str, labels: np.ndarray, first_probabilities: np.ndarray,
+                        second_probabilities: np.ndarray, task: str, seed: int,
+                        n_resamples: int = DEFAULT_RESAMPLES) -> list[dict]:
+    """The rows of one pair at one level (a seed, or the ensembles): accuracy and AUC."""
+    first_correct = correct_per_image(labels, first_probabilities, task)
+    second_correct = correct_per_image(labels, second_probabilities, task)
+    common = {"comparison": comparison_name(first, second), "level": level, "first": first, "second": second,
+              "n_images": len(labels), "n_resamples": n_resamples}
+    rows = []
+    for index, metric in enumerate(COMPARED_METRICS):
+        first_score = score(metric, labels, first_probabilities, task)
+        second_score = score(metric, labels, second_probabilities, task)
+        row = {**common, "metric": metric, "first_score": first_score, "second_score": second_score,
+               "difference": first_score - second_score}
+        row_seed = [BOOTSTRAP_SEED, seed, index]
+        if metric == "accuracy":
+            row["ci_low"], row["ci_high"] = accuracy_difference_interval(
+                first_correct, second_correct, row_seed, n_resamples)
+            test = mcnemar_exact(first_correct, second_correct)
+            row.update(p_value=test.p_value, test=MCNEMAR, first_only_correct=test.first_only_correct,
+                       second_only_correct=test.second_only_correct, undefined_resamples=0)
+        else:
+            row["ci_low"], row["ci_high"], row["undefined_resamples"] = auc_difference_interval(
+                labels, first_probabilities, second_probabilities, task,
+                row_seed, n_resamples)
+        rows.append(row)
+    return rows
+
+
+def comparison_table(predictions: Mapping[str, SeedPredictions], task: str,
+                     n_resamples: int = DEFAULT_RESAMPLES) -> pd.DataFrame:
+    """Every pair of COMPARISONS whose methods both have predictions: one row per seed in common
+    and metric, the mean of those per-seed differences (no interval: seeds are too few), and the
+    two seed ensembles (each method's mean test probabilities over all its seeds, as ensemble.csv)
+    when both methods have at least MIN_SEEDS seeds."""
+    rows: list[dict] = []
+    for pair_index, (first, second) in enumerate(COMPARISONS):
+        if first not in predictions or second not in predictions:
+            continue
+        a, b = predictions[first], predictions[second]
+        _check_same_images(first, a, second, b)
+        seed_rows = []
+        for seed in (seed for seed in a.seeds if seed in b.seeds):
+            seed_rows += compare_predictions(
+                first, second, str(seed), a.labels, a.probabilities[a.seeds.index(seed)],
+                b.probabilities[b.seeds.index(seed)], task, seed=1000 * pair_index + seed, n_resamples=n_resamples)
+        rows += seed_rows
+        per_seed = pd.DataFrame(seed_rows, columns=COMPARISON_COLUMNS)
+        for metric in COMPARED_METRICS:
+            of_metric = per_seed[per_seed["metric"] == metric]
+            if len(of_metric):
+                rows.append({"comparison": comparison_name(first, second), "level": MEAN_OF_SEEDS, "metric": metric,
+                             "first": first, "second": second, "first_score": of_metric["first_score"].mean(),
+                             "second_score": of_metric["second_score"].mean(),
+                             "difference": of_metric["difference"].mean(), "n_images": len(a.labels)})
+        if len(a.seeds) >= MIN_SEEDS and len(b.seeds) >= MIN_SEEDS:
+            rows += compare_predictions(first, second, ENSEMBLE, a.labels, a.probabilities.mean(axis=0),
+                                        b.probabilities.mean(axis=0), task, seed=1000 * pair_index + 999,
+                                        n_resamples=n_resamples)
+    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    for column in ("first_only_correct", "second_only_correct", "n_images", "n_resamples", "undefined_resamples"):
+        table[column] = table[column].astype("Int64")
+    return table
+
+
+def _check_same_images(first: str, a: SeedPredictions, second: str, b: SeedPredictions) -> None:
+    if not np.array_equal(a.index, b.index) or not np.array_equal(a.labels, b.labels):
+        raise ReportInputError(f"the test predictions of {first} and {second} do not cover the same test images "
+                               f"with the same labels ({len(a.index)} and {len(b.index)} images): they cannot be "
+                               "compared image by image")
+
+
+# --- the verdict, read off the intervals ------------------------------------------------------
+
+
+def verdict(table: pd.DataFrame, first: str, second: str, metric: str = "accuracy") -> str:
+    """One sentence for a pair: better or worse only where the 95% interval excludes 0.
+
+    The evidence is the ensembles' interval where there is one (all seeds' models at once), or
+    else the per-seed intervals, which must then all lie on the same side of 0.
+    """
+    rows = table[(table["comparison"] == comparison_name(first, second)) & (table["metric"] == metric)]
+    pair = f"{METHOD_LABELS[first]} − {METHOD_LABELS[second]}"
+    label = METRIC_LABELS[metric]
+    seeds = rows[~rows["level"].isin([ENSEMBLE, MEAN_OF_SEEDS])]
+    if seeds.empty:
+        return f"**{pair}, test {label}: not compared** (no seed in common)."
+    above, below = int((seeds["ci_low"] > 0).sum()), int((seeds["ci_high"] < 0).sum())
+    per_seed = (f"per seed, the interval lies above 0 on {above} and below 0 on {below} of {len(seeds)} "
+                f"seed(s)")
+    mean = rows.loc[rows["level"] == MEAN_OF_SEEDS, "difference"]
+    mean_text = f"mean paired difference {float(mean.iloc[0]):+.4f}" if len(mean) else ""
+    ensemble = rows[rows["level"] == ENSEMBLE]
+    if len(ensemble):
+        low, high = float(ensemble["ci_low"].iloc[0]), float(ensemble["ci_high"].iloc[0])
+        difference = float(ensemble["difference"].iloc[0])
+        basis = (f"ensembles {difference:+.4f}, 95% interval [{low:+.4f}, {high:+.4f}]; {per_seed}; {mean_text}")
+        better, worse = low > 0, high < 0
+    else:
+        basis = f"no ensemble (fewer than {MIN_SEEDS} seeds); {per_seed}; {mean_text}"
+        better, worse = above == len(seeds), below == len(seeds)
+    if better:
+        outcome = f"{METHOD_LABELS[first]} is better than {METHOD_LABELS[second]}"
+    elif worse:
+        outcome = f"{METHOD_LABELS[first]} is worse than {METHOD_LABELS[second]}"
+    else:
+        outcome = f"no difference shown between {METHOD_LABELS[first]} and {METHOD_LABELS[second]}"
+    return f"**{pair}, test {label}: {outcome}** ({basis})."

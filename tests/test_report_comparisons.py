@@ -1,0 +1,168 @@
+"""The figures of comparisons.csv against cases worked out by hand: McNemar's exact p-value of a
+tiny table, bootstrap intervals whose answer is known (identical predictions: exactly 0; one
+model right everywhere the other is wrong: the whole interval on one side), and the rows the
+table holds per seed, per ensemble and for the mean."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from darts_bohb.report.collect import ReportInputError, SeedPredictions
+from darts_bohb.report.comparisons import (
+    ENSEMBLE,
+    MEAN_OF_SEEDS,
+    accuracy_difference_interval,
+    auc_difference_interval,
+    comparison_table,
+    correct_per_image,
+    mcnemar_exact,
+    verdict,
+)
+
+TASK = "ordinal-regression"  # RetinaMNIST's
+
+
+def test_mcnemar_p_value_of_a_tiny_table_matches_the_binomial_by_hand():
+    # 10 images: both right on 1, the first alone right on 7, the second alone on 1, both wrong on 1.
+    first = np.array([1, 1, 1, 1, 1, 1, 1, 1, 0, 0], bool)
+    second = np.array([1, 0, 0, 0, 0, 0, 0, 0, 1, 0], bool)
+    result = mcnemar_exact(first, second)
+    assert (result.first_only_correct, result.second_only_correct) == (7, 1)
+    # 8 discordant images, Binomial(8, 1/2): P(X <= 1) = (1 + 8) / 256, doubled for two sides.
+    assert result.p_value == pytest.approx(18 / 256, abs=1e-12)
+
+
+def test_mcnemar_without_discordant_images_gives_no_evidence():
+    same = np.array([1, 0, 1, 1], bool)
+    assert mcnemar_exact(same, same).p_value == 1.0
+    # A perfectly lopsided table of 3: p = 2 * (1/2)^3.
+    assert mcnemar_exact(np.ones(3, bool), np.zeros(3, bool)).p_value == pytest.approx(0.25, abs=1e-12)
+
+
+def test_identical_predictions_give_a_zero_width_interval():
+    rng = np.random.default_rng(0)
+    labels = np.arange(60) % 5
+    probabilities = rng.dirichlet(np.ones(5), size=60)
+    correct = correct_per_image(labels, probabilities, TASK)
+    assert accuracy_difference_interval(correct, correct, seed=1) == (0.0, 0.0)
+    low, high, undefined = auc_difference_interval(labels, probabilities, probabilities, TASK, seed=1,
+                                                   n_resamples=100)
+    assert (low, high) == (0.0, 0.0) and undefined <= 100
+
+
+def test_a_model_right_where_the_other_is_wrong_has_its_whole_interval_above_zero():
+    n = 50
+    first = np.ones(n, bool)
+    second = np.arange(n) % 2 == 0  # right on half
+    low, high = accuracy_difference_interval(first, second, seed=3)
+    assert 0 < low <= 0.5 <= high < 1
+    # Right everywhere against wrong everywhere: every resample differs by exactly 1.
+    assert accuracy_difference_interval(np.ones(n, bool), np.zeros(n, bool), seed=3) == (1.0, 1.0)
+
+
+def test_auc_interval_of_a_perfect_ranking_against_a_reversed_one_lies_above_zero():
+    labels = np.arange(40) % 2
+    perfect = np.stack([1 - labels * 0.8 - 0.1, labels * 0.8 + 0.1], axis=1)
+    reversed_ = perfect[:, ::-1]
+    low, high, undefined = auc_difference_interval(labels, perfect, reversed_, "binary-class", seed=5,
+                                                   n_resamples=200)
+    # AUC 1 against AUC 0 in every resample that has both classes.
+    assert (low, high) == (1.0, 1.0)
+    assert undefined < 200
+
+
+def test_the_interval_is_reproducible_and_contains_the_point_difference():
+    rng = np.random.default_rng(11)
+    first, second = rng.random(200) < 0.6, rng.random(200) < 0.5
+    interval = accuracy_difference_interval(first, second, seed=[7, 1])
+    assert interval == accuracy_difference_interval(first, second, seed=[7, 1])
+    assert interval[0] < first.mean() - second.mean() < interval[1]
+    # Percentile interval of a difference of two proportions on 200 images: about ±2 standard errors.
+    standard_error = math.sqrt(np.var(first.astype(float) - second.astype(float)) / 200)
+    assert interval[1] - interval[0] == pytest.approx(2 * 1.96 * standard_error, rel=0.2)
+
+
+def test_correct_per_image_agrees_with_the_reported_accuracy():
+    from darts_bohb.metrics import score
+
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 2, 30)
+    probabilities = rng.dirichlet(np.ones(2), size=30)
+    for task in ("binary-class", "multi-class"):
+        assert correct_per_image(labels, probabilities, task).mean() == pytest.approx(
+            score("accuracy", labels, probabilities, task))
+
+
+def predictions_of(seeds, probabilities, labels):
+    return SeedPredictions(seeds=tuple(seeds), index=np.arange(len(labels)), labels=np.asarray(labels),
+                           probabilities=np.asarray(probabilities, dtype=float))
+
+
+def one_hot(classes, n_classes=3):
+    return np.eye(n_classes)[np.asarray(classes)]
+
+
+def test_the_table_has_seed_mean_and_ensemble_rows_with_tests_only_on_accuracy():
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2])
+    wrong = (labels + 1) % 3
+    nas = predictions_of((1, 2), [one_hot(labels), one_hot(labels)], labels)  # right everywhere
+    baseline = predictions_of((1, 2, 3), [one_hot(wrong)] * 3, labels)  # wrong everywhere
+    random = predictions_of((2,), [one_hot(labels)], labels)
+    table = comparison_table({"nas": nas, "random": random, "baseline": baseline}, TASK, n_resamples=20)
+    keys = list(zip(table["comparison"], table["level"], table["metric"]))
+    assert keys == [
+        ("nas - random", "2", "accuracy"), ("nas - random", "2", "auc"),
+        ("nas - random", MEAN_OF_SEEDS, "accuracy"), ("nas - random", MEAN_OF_SEEDS, "auc"),
+        ("nas - baseline", "1", "accuracy"), ("nas - baseline", "1", "auc"),
+        ("nas - baseline", "2", "accuracy"), ("nas - baseline", "2", "auc"),
+        ("nas - baseline", MEAN_OF_SEEDS, "accuracy"), ("nas - baseline", MEAN_OF_SEEDS, "auc"),
+        ("nas - baseline", ENSEMBLE, "accuracy"), ("nas - baseline", ENSEMBLE, "auc"),
+        ("random - baseline", "2", "accuracy"), ("random - baseline", "2", "auc"),
+        ("random - baseline", MEAN_OF_SEEDS, "accuracy"), ("random - baseline", MEAN_OF_SEEDS, "auc"),
+    ]  # random has one seed, so no ensemble rows with it
+    rows = table.set_index(["comparison", "level", "metric"])
+    same = rows.loc[("nas - random", "2", "accuracy")]
+    assert (same["difference"], same["ci_low"], same["ci_high"], same["p_value"]) == (0.0, 0.0, 0.0, 1.0)
+    better = rows.loc[("nas - baseline", ENSEMBLE, "accuracy")]
+    assert (better["difference"], better["ci_low"], better["ci_high"]) == (1.0, 1.0, 1.0)
+    assert (better["first_only_correct"], better["second_only_correct"]) == (12, 0)
+    assert better["p_value"] == pytest.approx(2 * 0.5 ** 12, abs=1e-15)
+    # AUC 1 against 1/4: a wrong one-hot model scores each class's images 0, tied with a third of the
+    # others and below another third.
+    assert rows.loc[("nas - baseline", "1", "auc"), "difference"] == pytest.approx(0.75)
+    assert table.loc[table["metric"] == "auc", "p_value"].isna().all()
+    assert table.loc[table["level"] == MEAN_OF_SEEDS, ["ci_low", "ci_high", "p_value"]].isna().all().all()
+
+
+def test_verdicts_follow_the_intervals_not_the_means():
+    labels = np.arange(12) % 3
+    wrong = (labels + 1) % 3
+    right = predictions_of((1, 2), [one_hot(labels)] * 2, labels)
+    poor = predictions_of((1, 2), [one_hot(wrong)] * 2, labels)
+    table = comparison_table({"nas": right, "baseline": poor, "random": right}, TASK, n_resamples=20)
+    assert verdict(table, "nas", "baseline").startswith(
+        "**NAS+BOHB − baseline, test accuracy: NAS+BOHB is better than baseline** (ensembles +1.0000, "
+        "95% interval [+1.0000, +1.0000]")
+    assert "random cells+BOHB is worse than baseline" not in verdict(table, "random", "baseline")
+    assert "no difference shown between NAS+BOHB and random cells+BOHB" in verdict(table, "nas", "random")
+
+
+def test_predictions_of_different_test_images_are_not_compared():
+    labels = np.arange(6) % 3
+    a = predictions_of((1,), [one_hot(labels)], labels)
+    b = predictions_of((1,), [one_hot(labels)], (labels + 1) % 3)
+    with pytest.raises(ReportInputError, match="do not cover the same test images"):
+        comparison_table({"nas": a, "baseline": b}, TASK, n_resamples=100)
+
+
+def test_comparisons_csv_has_the_contracted_columns(tmp_path):
+    labels = np.arange(9) % 3
+    nas = predictions_of((1,), [one_hot(labels)], labels)
+    table = comparison_table({"nas": nas, "baseline": nas}, TASK, n_resamples=100)
+    table.to_csv(tmp_path / "comparisons.csv", index=False)
+    read = pd.read_csv(tmp_path / "comparisons.csv", keep_default_na=False)
+    assert list(read.columns[:3]) == ["comparison", "level", "metric"]
+    assert {"difference", "ci_low", "ci_high", "p_value"} <= set(read.columns)
+    assert read.loc[read["metric"] == "auc", "p_value"].tolist() == ["", ""]  # empty: no test applies
