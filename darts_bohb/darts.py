@@ -6,8 +6,9 @@ unrolled gradient of Liu et al. (2019). A surrogate skip β·skip(x) decays over
 epochs (DARTS-), and the search stops early once too many nodes prefer identity.
 
 After every finished epoch the whole state goes atomically to the state folder; a rerun with
-the same fingerprint (settings, seed, data MD5, threads, precision) resumes from it and ends
-with exactly the α of an uninterrupted run. The folder is removed once the outputs are written.
+the same fingerprint (settings, seed, data MD5, threads, precision, package source) resumes from
+it and ends with exactly the α of an uninterrupted run. The folder is removed once the outputs
+are written, so a job that completed and is run again (forced, or changed inputs) starts over.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pandas as pd
 import torch
 from torch.func import functional_call
 
+from darts_bohb import source_hash
 from darts_bohb.data import DatasetError, Split, dataset_spec, iterate_batches, load_splits, md5sum
 from darts_bohb.io import atomic_path, write_csv, write_json
 from darts_bohb.losses import make_loss
@@ -133,7 +135,7 @@ class DartsSearch:
         weights_half, arch_half = stratified_halves(train.labels, self.data_order)
         self.weights_half, self.arch_half = train.subset(weights_half), train.subset(arch_half)
         model = SuperNet(train.images.shape[1], n_classes, settings.channels, settings.pool,
-                         settings.kernel_sizes, settings.surrogate_skip.mode)
+                         settings.kernel_sizes, settings.surrogate_skip.mode, include_zero=settings.include_zero)
         self.model = runtime.prepare_model(model)
         self.weights = self.model.weight_parameters()
         self.weight_optimizer = torch.optim.SGD(
@@ -153,7 +155,9 @@ class DartsSearch:
     def train_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over both halves (0-based `epoch`); returns the row of epochs.csv."""
         started = time.perf_counter()
-        beta = beta_at(epoch, self.settings.epochs, self.settings.surrogate_skip.beta0)
+        skip = self.settings.surrogate_skip
+        # Without a surrogate skip there is no β: the epochs.csv and the log say 0, not a decay.
+        beta = 0.0 if skip.mode == "none" else beta_at(epoch, self.settings.epochs, skip.beta0)
         lr = self.weight_optimizer.param_groups[0]["lr"]
         self.model.train()
         # loss sums and correct counts, kept on the device: no host sync inside the loop
@@ -162,9 +166,13 @@ class DartsSearch:
                       iterate_batches(self.arch_half, self.settings.batch_size, self.data_order))
         n_train = n_arch = 0
         for (w_images, w_labels), (a_images, a_labels) in batches:
-            train_batch = (self.runtime.images_to_device(w_images), w_labels.to(self.runtime.device))
-            arch_batch = (self.runtime.images_to_device(a_images), a_labels.to(self.runtime.device))
-            totals[2:] += self._arch_step(arch_batch, train_batch, beta)
+            train_batch = (self.runtime.images_to_device(w_images), self.runtime.to_device(w_labels))
+            arch_batch = (self.runtime.images_to_device(a_images), self.runtime.to_device(a_labels))
+            # Warm-up: α would follow gradients of untrained weights, so it only watches its half.
+            if epoch < self.settings.arch.warmup_epochs:
+                totals[2:] += self._arch_loss(arch_batch, beta)
+            else:
+                totals[2:] += self._arch_step(arch_batch, train_batch, beta)
             totals[:2] += self._weight_step(train_batch, beta)
             n_train, n_arch = n_train + len(w_labels), n_arch + len(a_labels)
         self.scheduler.step()
@@ -190,6 +198,13 @@ class DartsSearch:
             (grad,) = torch.autograd.grad(loss, [self.model.alpha])
         self.model.alpha.grad = grad
         self.arch_optimizer.step()
+        return _batch_totals(loss, logits, labels)
+
+    def _arch_loss(self, arch_batch, beta: float) -> torch.Tensor:
+        images, labels = arch_batch
+        with torch.no_grad(), self.runtime.autocast():
+            logits = self.model(images, beta)
+            loss = self.loss_fn(logits, labels)
         return _batch_totals(loss, logits, labels)
 
     def _weight_step(self, train_batch, beta: float) -> torch.Tensor:
@@ -263,8 +278,9 @@ def fingerprint(settings: SearchSettings, seed: int, dataset: str, size: int, da
     """What must match for a saved state to be resumed: anything that changes the α."""
     identity = {
         "state_version": STATE_VERSION, "settings": settings.to_dict(), "seed": seed,
-        "dataset": dataset, "size": size, "data_md5": data_md5, "device": runtime.device.type,
-        "precision": runtime.precision, "threads": torch.get_num_threads(),
+        "dataset": dataset, "size": size, "data_md5": data_md5, **runtime.numerics(),
+        "threads": torch.get_num_threads(),
+        "source_sha256": source_hash.package_source_sha256(),
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
@@ -279,6 +295,10 @@ def load_state(state_dir: Path, expected: str) -> dict[str, Any] | None:
         LOG.warning("ignoring unreadable state %s (%s); starting fresh", path, error)
         return None
     if state.get("fingerprint") != expected:
+        if state.get("source_sha256") != source_hash.package_source_sha256():
+            LOG.warning("state in %s was saved by other package source (darts_bohb/*.py changed); starting fresh",
+                        state_dir)
+            return None
         LOG.info("state in %s belongs to other settings, seed, data, threads or precision; starting fresh",
                  state_dir)
         return None
@@ -332,7 +352,8 @@ def run_search(data_path: str | Path, seed: int, dataset: str, size: int, settin
         epoch_rows.append(row)
         alpha_rows.extend(search.alpha_rows(epoch + 1))
         stop_reason = early_stop_reason(nodes, epoch + 1, settings)
-        save_state(state_dir, {"version": STATE_VERSION, "fingerprint": key, "alpha_rows": alpha_rows,
+        save_state(state_dir, {"version": STATE_VERSION, "fingerprint": key,
+                               "source_sha256": source_hash.package_source_sha256(), "alpha_rows": alpha_rows,
                                "epoch_rows": epoch_rows, "stop_reason": stop_reason, **search.state_dict()})
         _log_epoch(row, epochs, time.perf_counter() - started, epoch_rows)
 
@@ -343,8 +364,7 @@ def run_search(data_path: str | Path, seed: int, dataset: str, size: int, settin
     summary = {
         "dataset": dataset, "size": size, "seed": seed, "epochs_planned": epochs, "epochs_run": epochs_run,
         "stopped_early": stopped_early, "stop_reason": stop_reason, "resumed_from_epoch": resumed_from,
-        "runtime": {"device": str(runtime.device), "precision": runtime.precision,
-                    "threads": torch.get_num_threads()},
+        "runtime": {**runtime.numerics(), "device": str(runtime.device), "threads": torch.get_num_threads()},
         "seconds": sum(row["seconds"] for row in epoch_rows),
         "settings": settings.to_dict(),
     }

@@ -18,7 +18,7 @@ the reference the fused path is tested against, and the plain baseline of the be
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -72,7 +72,8 @@ class MixedNode(nn.Module):
         if self.skip_mode == "blend":
             weights = (1.0 - beta) * weights
         w_identity, _, w_conv, w_basic, w_bottleneck = weights.unbind(0)
-        one, w_skip = weights.new_ones(()), weights.new_tensor(beta)
+        # Filled on the device: new_tensor(beta) would copy from the host and wait for the GPU.
+        one, w_skip = weights.new_ones(()), weights.new_full((), beta)
         conv, basic, bottleneck = (self.ops[name] for name in OPERATIONS[2:])
         c, padding = self.c_out, self.kernel_size // 2
 
@@ -159,7 +160,7 @@ class SuperNet(nn.Module):
 
     def __init__(self, in_channels: int, n_classes: int, channels: tuple[int, ...],
                  pool: tuple[bool, ...], kernel_sizes: tuple[int, ...], skip_mode: str,
-                 fused: bool = True):
+                 fused: bool = True, include_zero: bool = True):
         super().__init__()
         if len(pool) != len(channels):
             raise ValueError(f"pool: one flag per cell expected, got {len(pool)} for {len(channels)} cells")
@@ -171,9 +172,20 @@ class SuperNet(nn.Module):
         )
         self.classifier = nn.Linear(channels[-1], n_classes)
         self.alpha = nn.Parameter(ALPHA_INIT_SCALE * torch.randn(len(self.topology.nodes), len(OPERATIONS)))
+        # ZeroLess search: Zero's weight is underdetermined (behind batch norm it only rescales a
+        # node), so it can soak up α's movement; -inf keeps it out of the softmax, probability 0.
+        excluded = None
+        if not include_zero:
+            excluded = torch.zeros(len(OPERATIONS))
+            excluded[OPERATIONS.index("zero")] = float("-inf")
+        self.register_buffer("excluded", excluded, persistent=False)
+
+    def operation_weights(self, alpha: torch.Tensor) -> torch.Tensor:
+        """softmax(α) per node, over the operations in the search."""
+        return F.softmax(alpha if self.excluded is None else alpha + self.excluded, dim=-1)
 
     def forward(self, x: torch.Tensor, beta: float = 0.0) -> torch.Tensor:
-        weights = F.softmax(self.alpha, dim=-1)
+        weights = self.operation_weights(self.alpha)
         for cell, pool in zip(self.cells, self.pool):
             x = cell(x, weights, beta)
             if pool:
@@ -181,7 +193,7 @@ class SuperNet(nn.Module):
         return self.classifier(x.mean(dim=(2, 3)))
 
     def probabilities(self) -> torch.Tensor:
-        return F.softmax(self.alpha.detach().float(), dim=-1)
+        return self.operation_weights(self.alpha.detach().float())
 
     def weight_parameters(self) -> list[nn.Parameter]:
         return [p for name, p in self.named_parameters() if name != "alpha"]

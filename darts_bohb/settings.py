@@ -13,9 +13,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, TypeVar, get_type_hints
+from typing import Any, TypeVar, get_type_hints
 
 from darts_bohb.topology import cell_topology
 
@@ -80,6 +81,7 @@ class ArchOptimizer:
     beta1: float
     beta2: float
     weight_decay: float
+    warmup_epochs: int  # α is not updated in these first epochs
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class SearchSettings:
     pool: tuple[bool, ...]
     kernel_sizes: tuple[int, ...]
     order: str  # first | second
+    include_zero: bool
     weights: WeightOptimizer
     arch: ArchOptimizer
     surrogate_skip: SurrogateSkip
@@ -128,6 +131,9 @@ class SearchSettings:
         for key in ("epochs", "batch_size"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"search.{key}: must be at least 1, got {getattr(self, key)}")
+        if not 0 <= self.arch.warmup_epochs < self.epochs:
+            raise ConfigError(f"search.arch.warmup_epochs: {self.arch.warmup_epochs} leaves no epoch of the "
+                              f"{self.epochs} (search.epochs) to move alpha; give 0 to {self.epochs - 1}")
         if not self.channels or min(self.channels) < 1:
             raise ConfigError(f"search.channels: expected one positive width per cell, got {list(self.channels)}")
         if not 0 <= self.early_stopping.skip_threshold <= 1 or self.early_stopping.max_skips < 1:
@@ -145,9 +151,11 @@ class SearchSettings:
         _choice("search.surrogate_skip.mode", self.surrogate_skip.mode, ("add", "blend", "none"))
         _choice("search.loss.name", self.loss.name, ("ce", "focal"))
         if self.weights.lr_min > self.weights.lr:
-            raise ConfigError(f"search.weights.lr_min ({self.weights.lr_min}) exceeds search.weights.lr ({self.weights.lr})")
+            raise ConfigError(f"search.weights.lr_min ({self.weights.lr_min}) exceeds "
+                              f"search.weights.lr ({self.weights.lr})")
         if self.surrogate_skip.mode == "blend" and self.surrogate_skip.beta0 > 1:
-            raise ConfigError(f"search.surrogate_skip.beta0: the blend mode needs beta0 <= 1, got {self.surrogate_skip.beta0}")
+            raise ConfigError("search.surrogate_skip.beta0: the blend mode needs beta0 <= 1, "
+                              f"got {self.surrogate_skip.beta0}")
 
     def min_image_size(self) -> int:
         """Smallest input side the supernet accepts: every pooled cell halves it."""

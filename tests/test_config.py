@@ -10,8 +10,15 @@ import yaml
 
 from config_defaults import config_section
 from conftest import REPO, snakemake
-from darts_bohb.settings import (ConfigError, FinalSettings, HpoSettings, SearchSettings, check_config, from_dict,
-                                 from_json)
+from darts_bohb.settings import (
+    ConfigError,
+    FinalSettings,
+    HpoSettings,
+    SearchSettings,
+    check_config,
+    from_dict,
+    from_json,
+)
 
 
 def planned_jobs(output: str) -> dict[str, int]:

@@ -8,14 +8,21 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from darts_bohb.darts import (DartsSearch, beta_at, early_stop_reason, run_search, skip_nodes,
-                              stratified_halves, unrolled_alpha_gradient)
+from config_defaults import config_section
+from darts_bohb.darts import (
+    DartsSearch,
+    beta_at,
+    early_stop_reason,
+    run_search,
+    skip_nodes,
+    stratified_halves,
+    unrolled_alpha_gradient,
+)
 from darts_bohb.data import Split
 from darts_bohb.ops import OPERATIONS
 from darts_bohb.runtime import Runtime, make_runtime
 from darts_bohb.search_space import SuperNet
-from config_defaults import config_section
-from darts_bohb.settings import SearchSettings, from_dict
+from darts_bohb.settings import ConfigError, SearchSettings, from_dict
 
 NODES = ("k3", "k5", "k7", "k9", "k7_k3", "k9_k3")
 FP64_RUNTIME = Runtime(device=torch.device("cpu"), autocast_dtype=None, channels_last=False)
@@ -29,7 +36,8 @@ def keep_thread_count():
 
 
 def settings(**overrides) -> SearchSettings:
-    base = {"epochs": 3, "batch_size": 8, "channels": [4, 8], "pool": [True, True], "kernel_sizes": [1, 3, 5, 7]}
+    base = {"epochs": 3, "batch_size": 8, "channels": [4, 8], "pool": [True, True], "kernel_sizes": [1, 3, 5, 7],
+            "arch": {"warmup_epochs": 0, **overrides.pop("arch", {})}}
     return from_dict(SearchSettings, config_section("search", **{**base, **overrides}), "search")
 
 
@@ -189,3 +197,48 @@ def test_second_order_step_runs_when_beta_leaves_the_skip_projections_unused():
     alpha_before = search.model.alpha.detach().clone()
     search._arch_step(batch(train, 0, runtime), batch(train, 8, runtime), beta=0.0)
     assert torch.isfinite(search.model.alpha).all() and not torch.equal(search.model.alpha, alpha_before)
+
+
+def test_a_zeroless_search_keeps_zero_at_probability_zero_and_out_of_every_design():
+    runtime = make_runtime("cpu", "fp32", None)
+    train = random_split()
+    search = DartsSearch(settings(include_zero=False), runtime, train, 5, seed=1)
+    zero = OPERATIONS.index("zero")
+    for start in (0, 16):
+        search._arch_step(batch(train, start, runtime), batch(train, start + 8, runtime), beta=0.5)
+        assert torch.count_nonzero(search.model.alpha.grad[:, zero]) == 0
+    probabilities = search.model.probabilities()
+    assert torch.all(probabilities[:, zero] == 0)
+    assert torch.allclose(probabilities.sum(dim=1), torch.ones(len(probabilities)))
+    assert all(row["probability"] == 0 for row in search.alpha_rows(1) if row["operation"] == "zero")
+
+
+def test_the_zero_mask_is_the_same_function_on_the_fused_and_the_module_path():
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 8, 8, dtype=torch.float64)
+    outputs = []
+    for fused in (True, False):
+        torch.manual_seed(1)
+        model = SuperNet(3, 5, (4, 8), (True, True), (1, 3, 5, 7), "add", fused=fused, include_zero=False).double()
+        with torch.no_grad():
+            model.alpha.normal_()
+        outputs.append(model(x, 0.5))
+    assert torch.allclose(outputs[0], outputs[1], atol=1e-10)
+
+
+def test_alpha_stays_fixed_through_the_warmup_epochs_and_moves_after(real_data, tmp_path):
+    warm = settings(epochs=3, batch_size=64, arch={"warmup_epochs": 2})
+    result = run_search(real_data, 1, "retinamnist", 28, warm, make_runtime("cpu", "fp32", 1), tmp_path / "state")
+    alpha = result.alphas.pivot_table(index=["node", "operation"], columns="epoch", values="alpha")
+    assert alpha[0].equals(alpha[1]) and alpha[1].equals(alpha[2])  # two warm-up epochs: α untouched
+    assert not alpha[2].equals(alpha[3])
+    assert result.epochs["arch_loss"].notna().all()  # the α half is still watched during warm-up
+    with pytest.raises(ConfigError, match="search.arch.warmup_epochs: 3 leaves no epoch of the 3"):
+        settings(epochs=3, arch={"warmup_epochs": 3})
+
+
+@pytest.mark.parametrize("mode, betas", [("none", [0.0, 0.0, 0.0]), ("add", [0.6, 0.3, 0.0])])
+def test_epochs_record_the_beta_the_mode_uses(mode, betas):
+    search = DartsSearch(settings(surrogate_skip={"mode": mode, "beta0": 0.6}), make_runtime("cpu", "fp32", 1),
+                         random_split(), 5, seed=1)
+    assert [search.train_epoch(epoch)["beta"] for epoch in range(3)] == pytest.approx(betas)

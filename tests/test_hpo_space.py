@@ -7,8 +7,13 @@ import logging
 import pytest
 
 from config_defaults import config_section
-from darts_bohb.hpo_space import (architecture_from_config, build_space, plain_values, sample_designs,
-                                  training_from_config)
+from darts_bohb.hpo_space import (
+    architecture_from_config,
+    build_space,
+    plain_values,
+    sample_designs,
+    training_from_config,
+)
 from darts_bohb.network import PLAIN_CONV, build_network
 from darts_bohb.ops import OPERATIONS
 from darts_bohb.settings import ConfigError, HpoSpace
