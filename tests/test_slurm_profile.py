@@ -65,7 +65,8 @@ def test_the_installer_writes_the_site_values_and_the_environment_still_wins(tmp
     profile = rendered(installed.read_text(), monkeypatch)
     assert profile["default-resources"]["slurm_partition"] == "short"
     assert profile["default-resources"]["slurm_account"] == "lab42"
-    assert rendered(installed.read_text(), monkeypatch, partition="long")["default-resources"]["slurm_partition"] == "long"
+    overridden = rendered(installed.read_text(), monkeypatch, partition="long")
+    assert overridden["default-resources"]["slurm_partition"] == "long"
 
 
 def test_the_installer_does_not_overwrite_another_profile_unless_forced(tmp_path):

@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
+from collections import Counter
 
 import numpy as np
+import onnxruntime
 import pandas as pd
 import pytest
 import torch
@@ -16,7 +20,12 @@ from medmnist.evaluator import getACC, getAUC
 from PIL import Image
 
 from conftest import copy_workflow, snakemake
+from darts_bohb.data import load_splits
 from darts_bohb.genotype import load_genotype
+from darts_bohb.network import build_network
+from darts_bohb.runtime import make_runtime
+from darts_bohb.settings import hyperband_brackets
+from darts_bohb.training import predict_probabilities
 
 pytestmark = pytest.mark.e2e
 
@@ -58,6 +67,7 @@ def test_metrics_recomputed_from_predictions_with_medmnist_match(tiny_run, real_
     test_labels = np.load(real_data)["test_labels"]
     folders = [workdir / "results" / "final" / f"seed{s}" for s in config["seeds"]]
     folders += [workdir / "results" / "baseline" / "final" / f"seed{s}" for s in config["baseline"]["seeds"]]
+    folders += [workdir / "results" / "random" / "final" / f"seed{s}" for s in config["random"]["seeds"]]
     for folder in folders:
         metrics = json.loads((folder / "metrics.json").read_text())
         for key in ("accuracy", "auc", "macro_f1", "balanced_accuracy"):
@@ -70,26 +80,96 @@ def test_metrics_recomputed_from_predictions_with_medmnist_match(tiny_run, real_
         assert metrics["auc"] == pytest.approx(getAUC(test_labels, scores, "ordinal-regression"), abs=1e-12)
 
 
-def test_final_model_reloads_with_weights_only(tiny_run):
+def test_final_model_reloads_with_weights_only(tiny_run, real_data):
+    """The weights, loaded with weights_only into the network architecture.json rebuilds, give
+    back the test predictions the final job wrote."""
     workdir, config = tiny_run
     folder = workdir / "results" / "final" / f"seed{config['seeds'][0]}"
     state = torch.load(folder / "model.pt", weights_only=True)
-    assert state and all(isinstance(value, torch.Tensor) for value in state.values())
-    assert json.loads((folder / "architecture.json").read_text())["cells"]
+    model = build_network(json.loads((folder / "architecture.json").read_text()))
+    model.load_state_dict(state)  # strict: every weight of the network, and nothing else
+    threads = torch.get_num_threads()
+    try:  # the job's runtime: one thread, the same autocast
+        runtime = make_runtime("cpu", config["precision"], config["resources"]["final"]["threads"])
+        probabilities = predict_probabilities(model, load_splits(real_data, ("test",))["test"], runtime)
+    finally:
+        torch.set_num_threads(threads)
+    written = pd.read_csv(folder / "predictions.csv").filter(like="prob_").to_numpy()
+    np.testing.assert_allclose(probabilities, written, atol=1e-6)
+
+
+def final_model_folders(workdir, config):
+    """The final folder of every seed of every method (the random control on the baseline's seeds by default)."""
+    random_seeds = config.get("random", {}).get("seeds", config["baseline"]["seeds"])
+    return ([workdir / "results" / "final" / f"seed{s}" for s in config["seeds"]]
+            + [workdir / "results" / "baseline" / "final" / f"seed{s}" for s in config["baseline"]["seeds"]]
+            + [workdir / "results" / "random" / "final" / f"seed{s}" for s in random_seeds])
+
+
+def test_every_final_model_has_a_checked_onnx_file_and_a_model_card(tiny_run):
+    workdir, config = tiny_run
+    folders = final_model_folders(workdir, config)
+    assert len(folders) == len(config["seeds"]) + 2 * len(config["baseline"]["seeds"])
+    for folder in folders:
+        metrics = json.loads((folder / "metrics.json").read_text())
+        card = (folder / "MODEL_CARD.md").read_text()
+        assert f"seed {metrics['seed']}" in card and f"On the test split: {metrics['n_images']} images" in card
+        assert f"| accuracy | {metrics['accuracy']:.4f} |" in card and "not a diagnostic device" in card
+        session = onnxruntime.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+        assert session.get_inputs()[0].shape == ["batch", 3, 28, 28], folder
+        log = workdir / "results" / "logs" / "export_onnx" / folder.relative_to(workdir / "results")
+        assert "onnxruntime vs PyTorch on 400 test images" in log.with_suffix(".log").read_text()
+
+
+def test_predict_script_reproduces_predictions_csv_with_both_backends(tiny_run, real_data, tmp_path):
+    workdir, config = tiny_run
+    folder = workdir / "results" / "final" / f"seed{config['seeds'][0]}"
+    expected = pd.read_csv(folder / "predictions.csv").filter(like="prob_").to_numpy()
+    found = {}
+    for backend, precision in (("torch", "recorded"), ("torch", "fp32"), ("onnx", "recorded")):
+        output = tmp_path / f"{backend}_{precision}.csv"
+        result = subprocess.run([sys.executable, str(workdir / "scripts" / "predict.py"), "--model-dir", str(folder),
+                                 "--images", str(real_data), "--split", "test", "--output", str(output),
+                                 "--backend", backend, "--precision", precision,
+                                 "--threads", str(config["resources"]["final"]["threads"])],
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        table = pd.read_csv(output)
+        assert table["index"].tolist() == list(range(400))
+        found[backend, precision] = table.filter(like="prob_").to_numpy()
+    # The precision on record and the threads are the final job's, so its predictions come back.
+    np.testing.assert_allclose(found["torch", "recorded"], expected, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(found["onnx", "recorded"], found["torch", "fp32"], atol=1e-5, rtol=0)
 
 
 def test_bohb_folders_hold_a_complete_smac_run_beside_our_tables(tiny_run):
     workdir, config = tiny_run
     folders = [workdir / "results" / "bohb" / f"seed{s}" for s in config["seeds"]]
     folders += [workdir / "results" / "baseline" / "bohb" / f"seed{s}" for s in config["baseline"]["seeds"]]
+    folders += [workdir / "results" / "random" / "bohb" / f"seed{s}" for s in config["random"]["seeds"]]
     for folder in folders:
         smac_files = {path.name for path in folder.rglob("*.json")}
         assert {"runhistory.json", "intensifier.json", "scenario.json"} <= smac_files, folder
         runhistory = pd.read_csv(folder / "runhistory.csv")
         incumbent = json.loads((folder / "incumbent.json").read_text())
-        assert len(runhistory) >= 1
+        assert set(runhistory["status"]) == {"SUCCESS"}, folder
+        # The tiny budget is one whole Hyperband round: every stage of every bracket, as planned.
+        assert Counter(runhistory["budget"]) == hyperband_round_trials(config["hpo"]), folder
+        assert runhistory["budget"].sum() == config["hpo"]["total_epochs"], folder
+        first_stages = sum(stages[0][0] for stages in hyperband_brackets(
+            config["hpo"]["min_budget"], config["hpo"]["max_budget"], config["hpo"]["eta"]))
+        assert runhistory["config_id"].nunique() == first_stages, folder  # later stages promote, not sample
         best_at_max = runhistory[runhistory.budget == runhistory.budget.max()].score.max()
         assert incumbent["validation_score"] == pytest.approx(best_at_max)
+
+
+def hyperband_round_trials(hpo: dict) -> Counter:
+    """Trials per budget (whole epochs) of one Hyperband round."""
+    trials: Counter = Counter()
+    for stages in hyperband_brackets(hpo["min_budget"], hpo["max_budget"], hpo["eta"]):
+        for configs, budget in stages:
+            trials[round(budget)] += configs
+    return trials
 
 
 def test_report_files_exist_and_summary_matches_metrics(tiny_run):
@@ -102,6 +182,7 @@ def test_report_files_exist_and_summary_matches_metrics(tiny_run):
         assert (reports / name).stat().st_size > 0
     summary = pd.read_csv(reports / "summary.csv")
     for method, seeds, root in (("nas", config["seeds"], "results/final"),
+                                ("random", config["random"]["seeds"], "results/random/final"),
                                 ("baseline", config["baseline"]["seeds"], "results/baseline/final")):
         for seed in seeds:
             metrics = json.loads((workdir / root / f"seed{seed}" / "metrics.json").read_text())
@@ -111,6 +192,39 @@ def test_report_files_exist_and_summary_matches_metrics(tiny_run):
                 assert row[f"test_{key}"].item() == pytest.approx(metrics[key], abs=1e-12)
     markdown = (reports / "summary.md").read_text()
     assert f"n = {len(config['seeds'])}" in markdown or f"n={len(config['seeds'])}" in markdown
+
+
+def test_the_random_control_runs_the_nas_protocol_on_uniformly_drawn_cells(tiny_run):
+    workdir, config = tiny_run
+    genotype = load_genotype(workdir / "results" / "search" / "seed1" / "genotype.json")
+    for seed in config["random"]["seeds"]:
+        incumbent = json.loads((workdir / "results" / "random" / "bohb" / f"seed{seed}" / "incumbent.json").read_text())
+        nas = json.loads((workdir / "results" / "bohb" / f"seed{seed}" / "incumbent.json").read_text())
+        assert incumbent["method"] == "random" and len(incumbent["designs"]) == config["hpo"]["designs_per_cell"]
+        assert incumbent["designs"] != nas["designs"]
+        assert incumbent["architecture"]["topology"] == genotype.topology.to_dict()
+        metrics = json.loads((workdir / "results" / "random" / "final" / f"seed{seed}" / "metrics.json").read_text())
+        assert metrics["method"] == "random" and metrics["n_images"] == 400
+
+
+def test_the_report_compares_the_three_methods_and_summarises_the_search(tiny_run):
+    workdir, config = tiny_run
+    reports = workdir / "reports"
+    comparisons = pd.read_csv(reports / "comparisons.csv", dtype={"level": str})
+    assert list(comparisons.columns[:3]) == ["comparison", "level", "metric"]
+    assert {"difference", "ci_low", "ci_high", "p_value"} <= set(comparisons.columns)
+    # Seed 1 is the one seed all three methods ran.
+    for pair in ("nas - random", "nas - baseline", "random - baseline"):
+        rows = comparisons[(comparisons["comparison"] == pair) & (comparisons["level"] == "1")].set_index("metric")
+        assert rows.at["accuracy", "ci_low"] <= rows.at["accuracy", "difference"] <= rows.at["accuracy", "ci_high"]
+        assert 0 < rows.at["accuracy", "p_value"] <= 1 and pd.isna(rows.at["auc", "p_value"])
+    search = pd.read_csv(reports / "search.csv")
+    assert list(search.columns) == ["seed", "node", "derived", "p_derived", "p_zero", "entropy"]
+    assert sorted(set(search["seed"])) == config["seeds"] and len(search) == 6 * len(config["seeds"])
+    node = json.loads((workdir / "results" / "search" / "seed1" / "genotype.json").read_text())["cell"]["nodes"][0]
+    assert 0 < node["entropy"] <= np.log(5) + 1e-9
+    markdown = (reports / "summary.md").read_text()
+    assert "## Verdict" in markdown and "NAS+BOHB − random cells+BOHB, test accuracy:" in markdown
 
 
 def test_nothing_left_to_do_after_the_run(tiny_run):
@@ -150,5 +264,25 @@ def test_one_figure_alone_needs_only_its_own_inputs(tmp_path, real_data):
     result = snakemake(workdir, "-n", "reports/scores.png", "--configfile", ".test/config.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = planned_jobs(result.stdout + result.stderr)
-    assert "plot_scores" in jobs and "final" in jobs and "baseline_final" in jobs
+    assert "plot_scores" in jobs and "final" in jobs and "baseline_final" in jobs and "random_final" in jobs
     assert not {"plot_bohb_progress", "plot_arch_weights", "plot_cells", "report"} & set(jobs)
+
+
+def test_forcerun_bohb_redoes_every_trial(tiny_run, tmp_path):
+    """`--forcerun bohb` (README: rerunning one stage) trains every trial again instead of
+    rewriting the outputs from the finished SMAC run."""
+    workdir, config = tiny_run
+    copy = tmp_path / "copy"
+    shutil.copytree(workdir, copy, symlinks=True)
+    seed = config["seeds"][0]
+    smac_runhistory = copy / "results" / "bohb" / f"seed{seed}" / "smac" / str(seed) / "runhistory.json"
+    before = json.loads(smac_runhistory.read_text())["data"]
+    result = snakemake(copy, f"results/bohb/seed{seed}/incumbent.json", "--forcerun", "bohb", "--cores", "1",
+                       "--configfile", ".test/config.yaml")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    log = (copy / "results" / "logs" / "bohb" / f"seed{seed}.log").read_text()
+    assert "starting a fresh SMAC run" in log and "continuing the SMAC run" not in log
+    after = json.loads(smac_runhistory.read_text())["data"]
+    n_trials = sum(hyperband_round_trials(config["hpo"]).values())
+    assert len(after) == len(before) == n_trials and f"trial {n_trials}/{n_trials}" in log
+    assert min(trial["starttime"] for trial in after) > max(trial["endtime"] for trial in before)
