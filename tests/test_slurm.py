@@ -27,7 +27,7 @@ SITE_VALUES = ("--partition", CI_PARTITION, "--status-command", "squeue")
 # Every Snakemake run here is wrapped in `timeout -k 10`, so a hung run is stopped with TERM
 # (Snakemake then cancels its SLURM jobs) and, 10 s later, killed.
 WORKFLOW_LIMIT_S = 1500
-FAILURE_LIMIT_S = 300
+FAILURE_LIMIT_S = 600  # two attempts (the profile retries once), each waiting for its first status check
 
 
 @functools.cache
