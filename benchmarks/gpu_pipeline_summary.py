@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from darts_bohb.methods import METHODS, RESULT_PREFIX
+
 REFERENCE = Path(__file__).resolve().parent / "results" / "retinamnist-default" / "summary.csv"
-FINAL_FOLDERS = {"nas": "results/final", "baseline": "results/baseline/final", "random": "results/random/final"}
+FINAL_FOLDERS = {method: f"results/{RESULT_PREFIX[method]}final" for method in METHODS}
 
 
 def stage_seconds(pipeline: Path) -> pd.DataFrame:

@@ -43,9 +43,15 @@ class Genotype:
         probs = self.probabilities[node]
         return max(self.operations, key=lambda op: probs[op])
 
+    @property
+    def searched_operations(self) -> tuple[str, ...]:
+        """The operations the search weighed: a search without Zero gives it probability 0."""
+        return tuple(op for op in self.operations
+                     if any(self.probabilities[node][op] > 0 for node in self.topology.node_names))
+
     def entropy(self, node: str) -> float:
-        """Shannon entropy (nats) of a node's operation probabilities: log(5) = 1.609 for a
-        uniform α over five operations, 0 for a node that has settled on one."""
+        """Shannon entropy (nats) of a node's operation probabilities: log(k) for a uniform α over
+        the k searched operations (log 4 = 1.386 without Zero), 0 for a node settled on one."""
         return node_entropy(self.probabilities[node].values())
 
     def derived(self, node: str) -> str:

@@ -31,8 +31,10 @@ CUBLAS_DETERMINISTIC_WORKSPACES = (":4096:8", ":16:8")
 # and the full image size, in fp32, bounds the memory of one image from above.
 PREDICTION_LIVE_MAPS = 8
 PREDICTION_CPU_BYTES = 512 * 2**20  # beside the job's mem_mb, which also holds the data and torch
-# Of the free GPU memory at prediction time: other jobs may share the card (README, GPU section).
-PREDICTION_GPU_SHARE = 0.25
+# Of the card's total memory, not of what is free: free memory depends on the other jobs sharing
+# the card (README, GPU section), and a batch size that did would change the batch shapes, so
+# cuDNN's choice of kernels, so the predictions from run to run. A sixteenth leaves room for them.
+PREDICTION_GPU_SHARE = 1 / 16
 MAX_PREDICTION_BATCH = 4096
 
 
@@ -91,8 +93,8 @@ class Runtime:
 
     def prediction_memory_bytes(self) -> int:
         if self.device.type == "cuda":
-            free, _ = torch.cuda.mem_get_info(self.device)
-            return int(free * PREDICTION_GPU_SHARE)
+            _, total = torch.cuda.mem_get_info(self.device)
+            return int(total * PREDICTION_GPU_SHARE)
         return PREDICTION_CPU_BYTES
 
     def synchronize(self) -> None:

@@ -70,6 +70,19 @@ def test_a_graph_that_differs_from_pytorch_fails_and_writes_nothing(exported, tm
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_exporter_failure_names_the_model_and_writes_nothing(exported, tmp_path, monkeypatch):
+    folder, _ = exported
+
+    def failing_export(*args, **kwargs):
+        raise RuntimeError("unsupported operator aten::something\nmore detail")
+
+    monkeypatch.setattr(torch.onnx, "export", failing_export)
+    with pytest.raises(OnnxExportError, match=r"could not be exported to a valid ONNX graph \(RuntimeError: "
+                                              r"unsupported operator aten::something\); nothing was written"):
+        export_onnx(folder, folder / "data.npz", tmp_path / "model.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_script_names_a_missing_model_and_exits_1(exported, tmp_path):
     folder, _ = exported
     result = subprocess.run([sys.executable, str(EXPORT), "--model-dir", str(tmp_path), "--data",

@@ -49,7 +49,7 @@ def test_identical_predictions_give_a_zero_width_interval():
     assert accuracy_difference_interval(correct, correct, seed=1) == (0.0, 0.0)
     low, high, undefined = auc_difference_interval(labels, probabilities, probabilities, TASK, seed=1,
                                                    n_resamples=100)
-    assert (low, high) == (0.0, 0.0) and undefined <= 100
+    assert (low, high) == (0.0, 0.0) and undefined == 0  # 12 images a class: every resample has all five
 
 
 def test_a_model_right_where_the_other_is_wrong_has_its_whole_interval_above_zero():
@@ -143,10 +143,25 @@ def test_verdicts_follow_the_intervals_not_the_means():
     poor = predictions_of((1, 2), [one_hot(wrong)] * 2, labels)
     table = comparison_table({"nas": right, "baseline": poor, "random": right}, TASK, n_resamples=20)
     assert verdict(table, "nas", "baseline").startswith(
-        "**NAS+BOHB − baseline, test accuracy: NAS+BOHB is better than baseline** (ensembles +1.0000, "
-        "95% interval [+1.0000, +1.0000]")
-    assert "random cells+BOHB is worse than baseline" not in verdict(table, "random", "baseline")
+        "**NAS+BOHB − baseline, test accuracy: NAS+BOHB is better than baseline** (ensembles of the 2 common "
+        "seeds +1.0000, 95% interval over test images [+1.0000, +1.0000]")
+    assert "**random cells+BOHB − baseline, test accuracy: random cells+BOHB is better than baseline**" in verdict(
+        table, "random", "baseline")
     assert "no difference shown between NAS+BOHB and random cells+BOHB" in verdict(table, "nas", "random")
+
+
+def test_ensembles_are_compared_over_the_seeds_both_methods_ran():
+    """An ensemble of more models is better by that alone: a control's extra seed must not count."""
+    labels = np.arange(12) % 3
+    right, wrong = one_hot(labels), one_hot((labels + 1) % 3)
+    unsure_wrong = 0.3 + 0.1 * wrong  # 0.4 on a wrong class, 0.3 on the other two
+    nas = predictions_of((1, 2), [right, right], labels)
+    baseline = predictions_of((1, 2, 3), [unsure_wrong, unsure_wrong, right], labels)
+    table = comparison_table({"nas": nas, "baseline": baseline}, TASK, n_resamples=20)
+    ensemble = table.set_index(["comparison", "level", "metric"]).loc[("nas - baseline", ENSEMBLE, "accuracy")]
+    # Over seeds 1 and 2 the baseline ensemble is wrong everywhere; with seed 3 it would be right.
+    assert (ensemble["first_score"], ensemble["second_score"], ensemble["difference"]) == (1.0, 0.0, 1.0)
+    assert "ensembles of the 2 common seeds" in verdict(table, "nas", "baseline")
 
 
 def test_predictions_of_different_test_images_are_not_compared():

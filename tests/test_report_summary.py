@@ -94,7 +94,8 @@ def _set_predictions(tree, method, seed, right):
 
 @pytest.mark.parametrize("nas_right, baseline_right, verdict", [
     ((True, True), (False, False), "**NAS+BOHB − baseline, test accuracy: NAS+BOHB is better than baseline** "
-                                   "(ensembles +1.0000, 95% interval [+1.0000, +1.0000]; per seed, the interval "
+                                   "(ensembles of the 2 common seeds +1.0000, 95% interval over test images "
+                                   "[+1.0000, +1.0000]; per seed, the interval "
                                    "lies above 0 on 2 and below 0 on 0 of 2 seed(s)"),
     ((False, False), (True, True), "**NAS+BOHB − baseline, test accuracy: NAS+BOHB is worse than baseline**"),
     # Better on one seed, worse on the other: the ensembles are as good as each other (each one

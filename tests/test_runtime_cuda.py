@@ -247,14 +247,17 @@ def test_prediction_batches_shrink_with_image_area_and_width():
     assert runtime.prediction_batch_size((3, 28, 28), 64) == at_28 // 2
 
 
-def test_prediction_batches_on_cuda_take_a_share_of_the_free_memory(monkeypatch):
-    free = {"bytes": 2**30}
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free["bytes"], 80 * 2**30))
+def test_prediction_batches_on_cuda_follow_the_card_not_what_other_jobs_leave_free(monkeypatch):
+    memory = {"free": 2**30, "total": 16 * 2**30}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (memory["free"], memory["total"]))
     runtime = Runtime(device=CUDA, autocast_dtype=None)
     per_image = 64 * 64 * 32 * 4 * runtime_module.PREDICTION_LIVE_MAPS
-    budget = int(2**30 * runtime_module.PREDICTION_GPU_SHARE)
-    assert runtime.prediction_batch_size((3, 64, 64), 32) == budget // per_image
-    free["bytes"] = 80 * 2**30
+    budget = int(16 * 2**30 * runtime_module.PREDICTION_GPU_SHARE)
+    size = runtime.prediction_batch_size((3, 64, 64), 32)
+    assert size == budget // per_image
+    memory["free"] = 15 * 2**30  # other jobs finished: the batches, so the results, stay the same
+    assert runtime.prediction_batch_size((3, 64, 64), 32) == size
+    memory["total"] = 1024 * 2**30
     assert runtime.prediction_batch_size((3, 64, 64), 32) == runtime_module.MAX_PREDICTION_BATCH
 
 

@@ -70,6 +70,18 @@ def test_p_zero_is_zero_where_zero_is_not_searched():
     assert (rows["p_zero"] == 0.0).all() and (rows["p_derived"] == 0.6).all()
 
 
+def test_a_search_without_zero_is_measured_against_a_uniform_alpha_over_four_operations():
+    """As the search writes it: all five operations listed, Zero at probability exactly 0."""
+    genotype = genotype_with(ALL_CONV, peak=0.25)
+    for node in genotype.topology.node_names:
+        genotype.probabilities[node] = {op: (0.0 if op == "zero" else 0.25) for op in OPERATIONS}
+    assert genotype.searched_operations == tuple(op for op in OPERATIONS if op != "zero")
+    per_seed = seed_diagnostics({1: genotype}).iloc[0]
+    assert per_seed["uniform_entropy"] == pytest.approx(math.log(4))
+    assert per_seed["mean_entropy"] == pytest.approx(math.log(4))  # uniform over the four: nothing learnt
+    assert per_seed["mean_derived_share"] == pytest.approx(0.25)
+
+
 def test_seed_diagnostics_average_over_the_nodes():
     favourites = ["zero"] + ["conv_block"] * 5
     per_seed = seed_diagnostics({1: genotype_with(favourites, stop_reason="2 skips")}).iloc[0]

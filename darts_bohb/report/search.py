@@ -61,7 +61,7 @@ def seed_diagnostics(genotypes: Mapping[int, Genotype]) -> pd.DataFrame:
             "stop_reason": genotype.stop_reason, "mean_p_derived": own["p_derived"].mean(),
             "mean_derived_share": (own["p_derived"] / (1.0 - own["p_zero"])).mean(),
             "mean_p_zero": own["p_zero"].mean(), "mean_entropy": own["entropy"].mean(),
-            "uniform_entropy": math.log(len(genotype.operations)),
+            "uniform_entropy": math.log(len(genotype.searched_operations)),
         })
     return pd.DataFrame(rows, columns=SEED_COLUMNS)
 
