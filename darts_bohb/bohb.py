@@ -41,6 +41,7 @@ from darts_bohb import source_hash
 from darts_bohb.data import Split
 from darts_bohb.hpo_space import architecture_from_config, build_space, plain_values, training_from_config
 from darts_bohb.io import write_csv, write_json
+from darts_bohb.methods import METHODS
 from darts_bohb.metrics import score
 from darts_bohb.network import build_network, count_parameters
 from darts_bohb.runtime import Runtime, seed_everything
@@ -54,7 +55,6 @@ FINGERPRINT_FILE = "fingerprint.json"
 OUTPUTS_WRITTEN_FILE = "outputs_written.json"
 SMAC_STATE_FILES = ("scenario.json", "configspace.json", "optimization.json", "runhistory.json",
                     "intensifier.json")
-METHODS = ("nas", "random", "baseline")  # random: cells drawn uniformly (darts_bohb.random_cells)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ def add_job_arguments(parser: argparse.ArgumentParser, section: str) -> None:
     parser.add_argument("--data", required=True, help="the MedMNIST .npz")
     parser.add_argument("--dataset", required=True, help="MedMNIST flag, e.g. retinamnist")
     parser.add_argument("--size", required=True, type=int)
+    parser.add_argument("--task", help="medmnist's task name of a data set of your own (dataset.task); "
+                                       "MedMNIST's sets take theirs from medmnist.INFO")
     parser.add_argument("--seed", required=True, type=int)
     parser.add_argument("--settings", required=True, help=f"the config's {section} section as JSON")
     parser.add_argument("--device", default="auto")

@@ -31,7 +31,7 @@ from torch.func import functional_call
 from darts_bohb import source_hash
 from darts_bohb.data import DatasetError, Split, dataset_spec, iterate_batches, load_splits, md5sum
 from darts_bohb.io import atomic_path, write_csv, write_json
-from darts_bohb.losses import make_loss
+from darts_bohb.losses import loss_for_split
 from darts_bohb.ops import OPERATIONS
 from darts_bohb.runtime import Runtime, seed_everything
 from darts_bohb.search_space import SuperNet
@@ -73,7 +73,11 @@ def stratified_halves(labels: torch.Tensor, generator: torch.Generator) -> tuple
 
     Each class is shuffled, the classes are laid end to end and the positions alternate between
     the halves, so every class and the whole split differ by at most one between the halves.
+    Multi-label labels (N, L) have no one class per image: their halves are a random split.
     """
+    if labels.ndim == 2:
+        order = torch.randperm(len(labels), generator=generator)
+        return order[0::2].sort().values, order[1::2].sort().values
     order = torch.cat([
         members[torch.randperm(len(members), generator=generator)]
         for members in (torch.nonzero(labels == c).flatten() for c in torch.unique(labels))
@@ -147,10 +151,11 @@ class DartsSearch:
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.weight_optimizer, T_max=settings.epochs, eta_min=settings.weights.lr_min)
         # Class weights from the whole train split: both halves are stratified, so they share
-        # its class proportions, and one loss serves both steps.
+        # its class proportions, and one loss serves both steps (multi-label: positive weights
+        # per label, over random halves).
         loss = settings.loss
-        self.loss_fn = make_loss(loss.name, train.class_counts(n_classes), loss.gamma,
-                                 loss.class_weight_exponent).to(runtime.device)
+        self.loss_fn = loss_for_split(loss.name, train, n_classes, loss.gamma,
+                                      loss.class_weight_exponent).to(runtime.device)
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over both halves (0-based `epoch`); returns the row of epochs.csv."""
@@ -262,6 +267,11 @@ class DartsSearch:
 
 
 def _batch_totals(loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Summed loss and correct images; for multi-label labels, the share of labels right per image
+    (sigmoid > 0.5, medmnist's multi-label ACC), summed."""
+    if labels.ndim == 2:
+        correct = ((logits.detach() > 0) == labels.bool()).float().mean(dim=1).sum()
+        return torch.stack([loss.detach().float() * len(labels), correct])
     correct = (logits.detach().argmax(dim=1) == labels).sum()
     return torch.stack([loss.detach().float() * len(labels), correct.float()])
 
@@ -299,8 +309,8 @@ def load_state(state_dir: Path, expected: str) -> dict[str, Any] | None:
             LOG.warning("state in %s was saved by other package source (darts_bohb/*.py changed); starting fresh",
                         state_dir)
             return None
-        LOG.info("state in %s belongs to other settings, seed, data, threads or precision; starting fresh",
-                 state_dir)
+        LOG.warning("state in %s belongs to other settings, seed, data, threads or precision; starting fresh",
+                    state_dir)
         return None
     return state
 
@@ -311,15 +321,15 @@ def save_state(state_dir: Path, state: dict[str, Any]) -> None:
 
 
 def run_search(data_path: str | Path, seed: int, dataset: str, size: int, settings: SearchSettings,
-               runtime: Runtime, state_dir: str | Path) -> SearchResult:
+               runtime: Runtime, state_dir: str | Path, task: str | None = None) -> SearchResult:
     """Search (or resume), epoch by epoch, until the planned epochs or an early stop."""
     state_dir = Path(state_dir)
     settings.check_image_size(size, "--size")
-    spec = dataset_spec(dataset, size)
     if not Path(data_path).is_file():
         raise DatasetError(f"--data {data_path}: no such file")
+    spec = dataset_spec(dataset, size, task, data_path)
     data_md5 = md5sum(data_path)
-    if data_md5 != spec.md5:
+    if spec.md5 is not None and data_md5 != spec.md5:
         raise DatasetError(f"--data {data_path}: MD5 {data_md5} is not that of {spec.file_name} ({spec.md5})")
     train = load_splits(data_path, ("train",))["train"]
     if tuple(train.images.shape[1:]) != (spec.n_channels, size, size):
@@ -383,9 +393,9 @@ def _log_epoch(row: dict[str, float], epochs: int, elapsed: float, rows: list[di
 
 def search_to_files(data_path: str | Path, seed: int, dataset: str, size: int, settings: SearchSettings,
                     runtime: Runtime, state_dir: str | Path, alphas_path: str | Path,
-                    epochs_path: str | Path, summary_path: str | Path) -> SearchResult:
+                    epochs_path: str | Path, summary_path: str | Path, task: str | None = None) -> SearchResult:
     """Run the search, write alphas.csv, epochs.csv and search.json, then drop the state."""
-    result = run_search(data_path, seed, dataset, size, settings, runtime, state_dir)
+    result = run_search(data_path, seed, dataset, size, settings, runtime, state_dir, task)
     write_csv(alphas_path, result.alphas)
     write_csv(epochs_path, result.epochs)
     write_json(summary_path, result.summary)

@@ -1,7 +1,8 @@
 """MedMNIST data: which file to fetch, fetching it safely, and holding whole splits as tensors.
 
-The splits are small (RetinaMNIST at 28 px is 3 MB), so they live in memory as uint8 tensors and
-batches are cut by indexing; there is no per-sample Python loading anywhere.
+Most splits are small (RetinaMNIST at 28 px is 3 MB), so they live in memory as uint8 tensors and
+batches are cut by indexing; there is no per-sample Python loading anywhere. The images of a split
+above MAP_IMAGES_ABOVE_BYTES are memory-mapped from an .npy unpacked once beside the .npz instead.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import hashlib
 import shutil
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +21,12 @@ import torch
 from medmnist.info import INFO
 
 from darts_bohb.io import atomic_path
+from darts_bohb.tasks import MEDMNIST_SIZES, MULTI_LABEL_TASK, DatasetChoiceError, dataset_task
 
-SIZES = (28, 64, 128, 224)
+SIZES = MEDMNIST_SIZES
 SPLITS = ("train", "val", "test")
-SINGLE_LABEL_TASKS = ("multi-class", "binary-class", "ordinal-regression")
+# Larger image arrays are memory-mapped, not read into RAM: PathMNIST at 224 px is 16 GB.
+MAP_IMAGES_ABOVE_BYTES = 1 << 30
 
 
 class DatasetError(ValueError):
@@ -31,31 +35,37 @@ class DatasetError(ValueError):
 
 @dataclass(frozen=True)
 class DatasetSpec:
+    """A data set and its task; url and md5 are None for a data set of the user's own."""
+
     flag: str
     size: int
-    url: str
-    md5: str
+    url: str | None
+    md5: str | None
     task: str
     n_channels: int
-    n_classes: int
+    n_classes: int  # the classes, or for a multi-label task the labels
 
     @property
     def file_name(self) -> str:
         return f"{self.flag}_{self.size}.npz"
 
+    @property
+    def multi_label(self) -> bool:
+        return self.task == MULTI_LABEL_TASK
 
-def two_d_flags() -> list[str]:
-    return sorted(flag for flag in INFO if not flag.endswith("3d"))
 
-
-def dataset_spec(flag: str, size: int) -> DatasetSpec:
-    """Look up URL, MD5 and task of a MedMNIST 2D data set, naming what is wrong if it is unknown."""
-    if flag not in INFO or flag.endswith("3d"):
-        raise DatasetError(
-            f"dataset.flag: unknown MedMNIST 2D data set {flag!r}; known: {', '.join(two_d_flags())}"
-        )
+def dataset_spec(flag: str, size: int, task: str | None = None, data_path: str | Path | None = None) -> DatasetSpec:
+    """URL, MD5 and task of a MedMNIST 2D data set; for a flag not in medmnist.INFO, a data set of
+    the user's own, whose `task` must be given and whose channels and classes (or labels) are read
+    from the file at `data_path`, validated. Names what is wrong otherwise."""
     if size not in SIZES:
         raise DatasetError(f"dataset.size: {size!r} is not a MedMNIST size; choose one of {SIZES}")
+    try:
+        task = dataset_task(flag, task, None if data_path is None else str(data_path), INFO)
+    except DatasetChoiceError as error:
+        raise DatasetError(str(error)) from None
+    if flag not in INFO:
+        return custom_dataset_spec(data_path, flag, size, task)
     info = INFO[flag]
     suffix = "" if size == 28 else f"_{size}"
     return DatasetSpec(
@@ -69,6 +79,95 @@ def dataset_spec(flag: str, size: int) -> DatasetSpec:
     )
 
 
+def custom_dataset_spec(path: str | Path, flag: str, size: int, task: str) -> DatasetSpec:
+    """The spec of a data set of the user's own, its channels and classes (or labels) read from the
+    .npz at `path`, which must have MedMNIST's layout (README, "Giving the data set offline"):
+    {train,val,test}_images uint8 (N, size, size) or (N, size, size, C) with C 1 or 3, and
+    {train,val,test}_labels of an integer type, (N, 1) (or (N,)) class indices from 0, or for a
+    multi-label task (N, L) of 0 and 1. Each fault raises DatasetError naming the file and array."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"dataset.source: {path} does not exist or is not a file")
+    shapes = _array_headers(path)
+    channels = set()
+    for split in SPLITS:
+        images, labels = f"{split}_images", f"{split}_labels"
+        shape, dtype = shapes[images]
+        if dtype != np.uint8 or len(shape) not in (3, 4) or shape[1:3] != (size, size) \
+                or (len(shape) == 4 and shape[3] not in (1, 3)):
+            raise DatasetError(f"{path}: {images} must be uint8 of shape (N, {size}, {size}) or (N, {size}, {size}, "
+                               f"C) with C 1 or 3 (dataset.size is {size}); got {dtype} {shape}")
+        channels.add(1 if len(shape) == 3 else shape[3])
+        label_shape, label_dtype = shapes[labels]
+        if not np.issubdtype(label_dtype, np.integer):
+            raise DatasetError(f"{path}: {labels} must hold integers (MedMNIST's are uint8); got {label_dtype}")
+        if label_shape[:1] != shape[:1]:
+            raise DatasetError(f"{path}: {images} has {shape[0]} images but {labels} has shape {label_shape}")
+        if shape[0] == 0:
+            raise DatasetError(f"{path}: {images} holds no image")
+        if task == MULTI_LABEL_TASK and (len(label_shape) != 2 or label_shape[1] < 2):
+            raise DatasetError(f"{path}: {labels} must be (N, L) with one 0/1 column per label, L >= 2, for a "
+                               f"multi-label task; got shape {label_shape}")
+        if task != MULTI_LABEL_TASK and label_shape[1:] not in ((), (1,)):
+            raise DatasetError(f"{path}: {labels} must be (N, 1) class indices for a {task!r} task; got shape "
+                               f"{label_shape} (dataset.task {MULTI_LABEL_TASK!r} takes one column per label)")
+    if len(channels) != 1:
+        raise DatasetError(f"{path}: the splits' images have different channels {sorted(channels)}")
+    labels = _read_labels(path)
+    n_classes = _label_count(path, labels, task)
+    return DatasetSpec(flag=flag, size=size, url=None, md5=None, task=task, n_channels=channels.pop(),
+                       n_classes=n_classes)
+
+
+def _array_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array, read from the .npy headers without loading the arrays."""
+    headers = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                with archive.open(name) as handle:
+                    shape, _, dtype = _npy_header(handle)
+                    headers[name.removesuffix(".npy")] = (tuple(shape), dtype)
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise DatasetError(f"{path} is not a readable .npz file: {error}") from error
+    expected = [f"{split}_{kind}" for split in SPLITS for kind in ("images", "labels")]
+    missing = [key for key in expected if key not in headers]
+    if missing:
+        raise DatasetError(f"{path}: no array(s) {missing}; found {sorted(headers)} (MedMNIST's layout has "
+                           "train_images, train_labels, val_images, val_labels, test_images, test_labels)")
+    return headers
+
+
+def _npy_header(handle) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran_order, dtype) from the header of an .npy stream, which is left at the data."""
+    version = np.lib.format.read_magic(handle)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    return read(handle)
+
+
+def _read_labels(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as archive:
+        return {split: np.asarray(archive[f"{split}_labels"]) for split in SPLITS}
+
+
+def _label_count(path: Path, labels: dict[str, np.ndarray], task: str) -> int:
+    """Labels of a multi-label task, classes otherwise, checking every split's values."""
+    for split, values in labels.items():
+        if values.size and values.min() < 0:
+            raise DatasetError(f"{path}: {split}_labels has the negative value {values.min()}; labels count from 0")
+        if task in (MULTI_LABEL_TASK, "binary-class") and values.size and values.max() > 1:
+            raise DatasetError(f"{path}: {split}_labels has the value {values.max()}; a {task!r} task takes 0 and 1 "
+                               "only")
+    if task == MULTI_LABEL_TASK:
+        return int(labels["train"].shape[1])
+    if task == "binary-class":
+        return 2
+    n_classes = int(max(values.max() for values in labels.values())) + 1
+    if n_classes < 2:
+        raise DatasetError(f"{path}: every label is 0; a {task!r} task needs at least two classes")
+    return n_classes
+
+
 def md5sum(path: str | Path, chunk_size: int = 1 << 20) -> str:
     digest = hashlib.md5()
     with open(path, "rb") as handle:
@@ -79,7 +178,8 @@ def md5sum(path: str | Path, chunk_size: int = 1 << 20) -> str:
 
 def fetch_dataset(spec: DatasetSpec, target: str | Path, source: str | Path | None = None,
                   timeout_s: float = 60.0) -> None:
-    """Copy `source` (a local file) or download the official file to `target`, MD5-checked.
+    """Copy `source` (a local file) or download the official file to `target`, MD5-checked (a data
+    set of the user's own, without an MD5, is validated instead).
 
     The bytes go to a temporary file beside `target`, which is renamed into place only once its
     MD5 matches, so a wrong or truncated file never appears under the target's name.
@@ -91,9 +191,14 @@ def fetch_dataset(spec: DatasetSpec, target: str | Path, source: str | Path | No
                 raise DatasetError(f"dataset.source: {source} does not exist or is not a file")
             shutil.copyfile(source, tmp)
             origin = str(source)
+        elif spec.url is None:
+            raise DatasetError(f"dataset.source: {spec.flag} is a data set of your own, so its file must be given")
         else:
             _download(spec.url, tmp, timeout_s)
             origin = spec.url
+        if spec.md5 is None:  # the user's own file has no published MD5: its layout is checked instead
+            custom_dataset_spec(tmp, spec.flag, spec.size, spec.task)
+            return
         check_md5(tmp, spec.md5, origin, f" (medmnist.INFO for {spec.flag} at {spec.size} px). The file is not "
                                          f"the official {spec.file_name}; nothing was written to {target}.")
 
@@ -111,6 +216,8 @@ def check_data_file(path: str | Path, spec: DatasetSpec, expected_md5: str | Non
     if not Path(path).is_file():
         raise DatasetError(f"--data {path}: no such file")
     official = expected_md5 is None
+    if official and spec.md5 is None:  # the user's own data set: dataset_spec validated the file
+        return
     check_md5(path, spec.md5 if official else expected_md5, f"--data {path}",
               f" (the official {spec.file_name}, medmnist.INFO)" if official else " (--data-md5)")
 
@@ -129,23 +236,47 @@ def _download(url: str, destination: Path, timeout_s: float) -> None:
 
 @dataclass
 class Split:
-    """One split held in memory: uint8 images (N, C, H, W) and integer labels (N,)."""
+    """One split: uint8 images (N, C, H, W) and integer labels, (N,) class indices or, for a
+    multi-label task, (N, L) of 0 and 1. The images of a large split are memory-mapped (load_splits);
+    then `rows` picks the split's images out of the mapped array, so a subset copies no image."""
 
     images: torch.Tensor
     labels: torch.Tensor
+    rows: torch.Tensor | None = None  # memory-mapped images only: the row of `images` of each image
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
     def subset(self, indices: torch.Tensor) -> Split:
+        if self.rows is not None:
+            return Split(self.images, self.labels[indices], self.rows[indices])
         return Split(self.images[indices], self.labels[indices])
 
+    def images_at(self, index: torch.Tensor) -> torch.Tensor:
+        """The images at positions `index` of the split, read into memory."""
+        return self.images[index] if self.rows is None else self.images[self.rows[index]]
+
+    def in_memory(self) -> Split:
+        """The split with its images in RAM (itself unless they are memory-mapped)."""
+        return self if self.rows is None else Split(self.images_at(torch.arange(len(self))), self.labels)
+
+    @property
+    def multi_label(self) -> bool:
+        return self.labels.ndim == 2
+
     def class_counts(self, n_classes: int) -> torch.Tensor:
+        """Images per class; for a multi-label split, the positives of each label."""
+        if self.multi_label:
+            return self.labels.sum(dim=0)
         return torch.bincount(self.labels, minlength=n_classes)
 
 
-def load_splits(path: str | Path, splits: Sequence[str] = ("train", "val")) -> dict[str, Split]:
-    """Read only the named splits of a MedMNIST .npz (arrays of other splits are never read)."""
+def load_splits(path: str | Path, splits: Sequence[str] = ("train", "val"),
+                map_above_bytes: int = MAP_IMAGES_ABOVE_BYTES) -> dict[str, Split]:
+    """Read only the named splits of a MedMNIST .npz (arrays of other splits are never read).
+
+    Images of more than `map_above_bytes` are unpacked once to an .npy in `<file>.unpacked/` and
+    memory-mapped rather than read into RAM; smaller ones are read whole, as before."""
     unknown = [name for name in splits if name not in SPLITS]
     if unknown:
         raise DatasetError(f"unknown split(s) {unknown}; expected some of {SPLITS}")
@@ -154,26 +285,26 @@ def load_splits(path: str | Path, splits: Sequence[str] = ("train", "val")) -> d
     except (OSError, ValueError) as error:
         raise DatasetError(f"{path} is not a readable .npz file: {error}") from error
     with archive:
-        return {name: _read_split(archive, path, name) for name in splits}
+        return {name: _read_split(archive, path, name, map_above_bytes) for name in splits}
 
 
-def _read_split(archive: np.lib.npyio.NpzFile, path: str | Path, name: str) -> Split:
+def _read_split(archive: np.lib.npyio.NpzFile, path: str | Path, name: str, map_above_bytes: int) -> Split:
     missing = [key for key in (f"{name}_images", f"{name}_labels") if key not in archive.files]
     if missing:
         raise DatasetError(f"{path} has no array(s) {missing}; found {sorted(archive.files)}")
-    images = np.asarray(archive[f"{name}_images"])
+    mapped = _mapped_images(archive, Path(path), f"{name}_images", map_above_bytes)
+    images = np.asarray(archive[f"{name}_images"]) if mapped is None else mapped
     labels = np.asarray(archive[f"{name}_labels"])
     if images.dtype != np.uint8 or images.ndim not in (3, 4):
         raise DatasetError(
             f"{path}: {name}_images must be uint8 of shape (N, H, W) or (N, H, W, C); "
             f"got {images.dtype} {images.shape}"
         )
-    if labels.ndim == 2 and labels.shape[1] != 1:
-        raise DatasetError(
-            f"{path}: {name}_labels has {labels.shape[1]} columns; only single-label tasks "
-            f"({', '.join(SINGLE_LABEL_TASKS)}) are supported"
-        )
-    labels = labels.reshape(-1)
+    if labels.ndim > 2:
+        raise DatasetError(f"{path}: {name}_labels must be (N, 1), or (N, L) for a multi-label task; "
+                           f"got {labels.shape}")
+    # One column: class indices; more: one 0/1 column per label of a multi-label task.
+    labels = labels.reshape(-1) if labels.ndim < 2 or labels.shape[1] == 1 else labels
     if labels.shape[0] != images.shape[0]:
         raise DatasetError(
             f"{path}: {name}_images has {images.shape[0]} rows but {name}_labels has {labels.shape[0]}"
@@ -182,7 +313,40 @@ def _read_split(archive: np.lib.npyio.NpzFile, path: str | Path, name: str) -> S
         images = images[..., None]
     tensor = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
     # NHWC storage seen as NCHW is exactly channels_last, the fast layout for oneDNN convolutions.
-    return Split(images=tensor, labels=torch.from_numpy(labels.astype(np.int64)))
+    rows = None if mapped is None else torch.arange(len(labels))
+    return Split(images=tensor, labels=torch.from_numpy(labels.astype(np.int64)), rows=rows)
+
+
+def _mapped_images(archive: np.lib.npyio.NpzFile, path: Path, key: str, map_above_bytes: int) -> np.ndarray | None:
+    """`key` memory-mapped from its unpacked .npy (unpacked now if missing or older than the .npz),
+    or None when the array is small enough to read whole (or not in C order)."""
+    with archive.zip.open(f"{key}.npy") as member:
+        shape, fortran_order, dtype = _npy_header(member)
+        if fortran_order or int(np.prod(shape)) * dtype.itemsize <= map_above_bytes:
+            return None
+        folder = path.with_name(path.name + ".unpacked")
+        target, stamp = folder / f"{key}.npy", folder / f"{key}.source"
+        stat = path.stat()
+        source = f"{path.name} {stat.st_size} bytes, modified {stat.st_mtime_ns} ns"
+        if not (target.is_file() and stamp.is_file() and stamp.read_text() == source):
+            with atomic_path(target) as tmp:
+                unpacked = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+                _copy_into(member, memoryview(unpacked.reshape(-1).view(np.uint8)), f"{path}: {key}")
+                unpacked.flush()
+                del unpacked
+            stamp.write_text(source)
+    # Copy-on-write: a writable view (torch wants one) that never writes to the file.
+    return np.load(target, mmap_mode="c")
+
+
+def _copy_into(stream, buffer: memoryview, what: str, chunk: int = 1 << 24) -> None:
+    """Fill `buffer` from `stream` chunk by chunk, so the array never sits in RAM whole."""
+    offset = 0
+    while offset < len(buffer):
+        read = stream.readinto(buffer[offset:offset + chunk])
+        if not read:
+            raise DatasetError(f"{what} ends after {offset} of {len(buffer)} bytes; the file is truncated")
+        offset += read
 
 
 def iterate_batches(split: Split, batch_size: int, generator: torch.Generator | None = None,
@@ -194,4 +358,4 @@ def iterate_batches(split: Split, batch_size: int, generator: torch.Generator | 
     stop = n - n % batch_size if drop_last and n >= batch_size else n
     for start in range(0, stop, batch_size):
         index = order[start:start + batch_size]
-        yield split.images[index], split.labels[index]
+        yield split.images_at(index), split.labels[index]

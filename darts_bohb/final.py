@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -67,8 +68,9 @@ def load_incumbent(path: str | Path, method: str | None) -> dict[str, Any]:
 def training_split(splits: dict[str, Split], train_on: str) -> Split:
     if train_on == "train":
         return splits["train"]
-    return Split(torch.cat([splits["train"].images, splits["val"].images]),
-                 torch.cat([splits["train"].labels, splits["val"].labels]))
+    # Two memory-mapped arrays make no one array to pick rows from: train+val is read into RAM.
+    train, val = splits["train"].in_memory(), splits["val"].in_memory()
+    return Split(torch.cat([train.images, val.images]), torch.cat([train.labels, val.labels]))
 
 
 def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, seed: int, epochs: int,
@@ -112,10 +114,7 @@ def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, se
     LOG.info("test: accuracy %.4f, AUC %.4f, macro F1 %.4f, balanced accuracy %.4f",
              scores["accuracy"], scores["auc"], scores["macro_f1"], scores["balanced_accuracy"])
 
-    predictions = pd.DataFrame(probabilities, columns=[f"prob_{c}" for c in range(probabilities.shape[1])])
-    predictions.insert(0, "label", labels)
-    predictions.insert(0, "index", range(len(labels)))
-    write_csv(outputs.predictions, predictions)
+    write_csv(outputs.predictions, prediction_frame(labels, probabilities))
     with atomic_path(outputs.model) as tmp:
         torch.save({name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}, tmp)
     architecture = architecture_with_record(architecture, dataset, tuple(test.images.shape[-2:]), task,
@@ -124,6 +123,19 @@ def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, se
     write_json(outputs.metrics, metrics)
     write_model_card(outputs.model_card, method, seed, model, architecture, incumbent, metrics, len(train))
     return metrics
+
+
+def prediction_frame(labels: np.ndarray, probabilities: np.ndarray) -> pd.DataFrame:
+    """predictions.csv: index, label, prob_0..prob_{C-1}; for multi-label labels (N, L), index then
+    label_j and prob_j (the sigmoid probability of label j) for every label j."""
+    columns = range(probabilities.shape[1])
+    frame = pd.DataFrame(probabilities, columns=[f"prob_{c}" for c in columns])
+    if labels.ndim == 2:
+        frame = pd.concat([pd.DataFrame(labels, columns=[f"label_{j}" for j in columns]), frame], axis=1)
+    else:
+        frame.insert(0, "label", labels)
+    frame.insert(0, "index", range(len(labels)))
+    return frame
 
 
 def _json_number(value: float) -> float | None:

@@ -1,4 +1,5 @@
-"""Focal loss with class weights, for the imbalanced MedMNIST classes (Lin et al. 2017).
+"""Focal loss with class weights, for the imbalanced MedMNIST classes (Lin et al. 2017), and its
+sigmoid form with per-label positive weights for multi-label tasks.
 
 With gamma = 0 it is exactly `F.cross_entropy(logits, y, weight=w)`, so one loss serves both the
 `ce` and the `focal` settings and BOHB can treat gamma as a plain hyperparameter.
@@ -6,9 +7,14 @@ With gamma = 0 it is exactly `F.cross_entropy(logits, y, weight=w)`, so one loss
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    from darts_bohb.data import Split
 
 
 def class_weights(class_counts: torch.Tensor, exponent: float) -> torch.Tensor:
@@ -53,3 +59,56 @@ def make_loss(name: str, class_counts: torch.Tensor, gamma: float = 2.0,
         raise ValueError(f"loss: {name!r} is not one of ('ce', 'focal')")
     weight = class_weights(class_counts, class_weight_exponent)
     return FocalLoss(gamma=gamma if name == "focal" else 0.0, weight=weight)
+
+
+def positive_weights(positives: torch.Tensor, n_images: int, exponent: float) -> torch.Tensor:
+    """Per-label weight of the positive term, (negatives / positives) ** exponent: the multi-label
+    counterpart of class_weights (0 weighs both terms alike, 1 balances them fully). A label that
+    is always or never present gets 1 (one of its terms has nothing to weigh)."""
+    if exponent < 0:
+        raise ValueError(f"class-weight exponent must be >= 0, got {exponent}")
+    positives = positives.to(torch.float64)
+    negatives = n_images - positives
+    weights = (negatives / positives.clamp(min=1)).pow(exponent)
+    return torch.where((positives > 0) & (negatives > 0), weights, torch.ones_like(weights)).float()
+
+
+class MultiLabelFocalLoss(nn.Module):
+    """Binary cross-entropy per label with a positive weight per label, in its focal form (each
+    term times (1 - p_t) ** gamma); mean over images and labels. With gamma = 0 it is exactly
+    `F.binary_cross_entropy_with_logits(logits, y, pos_weight=w)`."""
+
+    def __init__(self, gamma: float = 2.0, pos_weight: torch.Tensor | None = None):
+        super().__init__()
+        if gamma < 0:
+            raise ValueError(f"focal loss gamma must be >= 0, got {gamma}")
+        self.gamma = gamma
+        self.register_buffer("pos_weight", pos_weight, persistent=False)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        logits, target = logits.float(), target.float()  # fp32, as FocalLoss
+        positive, negative = F.logsigmoid(logits), F.logsigmoid(-logits)
+        weight = 1.0 if self.pos_weight is None else self.pos_weight
+        loss = -(weight * target * positive + (1.0 - target) * negative)
+        if self.gamma > 0:
+            p_t = (target * positive + (1.0 - target) * negative).exp()
+            loss = loss * (1.0 - p_t).clamp(min=0.0).pow(self.gamma)
+        return loss.mean()
+
+
+def make_multi_label_loss(name: str, positives: torch.Tensor, n_images: int, gamma: float = 2.0,
+                          class_weight_exponent: float = 0.0) -> MultiLabelFocalLoss:
+    """`ce` (binary cross-entropy) or `focal`, with positive weights from the training split."""
+    if name not in ("ce", "focal"):
+        raise ValueError(f"loss: {name!r} is not one of ('ce', 'focal')")
+    weight = positive_weights(positives, n_images, class_weight_exponent)
+    return MultiLabelFocalLoss(gamma=gamma if name == "focal" else 0.0, pos_weight=weight)
+
+
+def loss_for_split(name: str, train: Split, n_classes: int, gamma: float = 2.0,
+                   class_weight_exponent: float = 0.0) -> nn.Module:
+    """The loss for the task of `train`: softmax focal loss over classes, or per-label sigmoid
+    focal loss for a multi-label split; weights from `train`'s counts."""
+    if train.multi_label:
+        return make_multi_label_loss(name, train.class_counts(n_classes), len(train), gamma, class_weight_exponent)
+    return make_loss(name, train.class_counts(n_classes), gamma, class_weight_exponent)

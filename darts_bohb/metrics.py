@@ -2,20 +2,28 @@
 
 ACC and AUC come from medmnist's own evaluator functions (so they match the published tables);
 macro F1, balanced accuracy and the confusion matrix from scikit-learn, and per-class accuracy
-(the recall of each class) from that matrix.
+(the recall of each class) from that matrix. A multi-label task has labels (N, L) of 0/1 and one
+sigmoid probability per label: its ACC and AUC are medmnist's means over labels (threshold 0.5),
+macro F1 the mean of the labels' F1, per-class accuracy the accuracy of each label, and it has a
+2x2 confusion matrix per label and no balanced accuracy.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from medmnist.evaluator import getACC, getAUC
-from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
+from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score, multilabel_confusion_matrix
 
-from darts_bohb.settings import HPO_METRICS
+from darts_bohb.settings import HPO_METRICS, TASK_METRICS
+from darts_bohb.tasks import MULTI_LABEL_TASK
+
+THRESHOLD = 0.5  # medmnist's threshold of a label's probability
 
 
 def score(metric: str, labels: np.ndarray, probabilities: np.ndarray, task: str) -> float:
     """One metric, higher is better; BOHB's objective is 1 - score."""
+    if task == MULTI_LABEL_TASK:
+        return _multi_label_score(metric, np.asarray(labels), probabilities)
     labels = np.asarray(labels).reshape(-1)
     if metric == "accuracy":
         return float(getACC(labels, probabilities, task))
@@ -30,8 +38,24 @@ def score(metric: str, labels: np.ndarray, probabilities: np.ndarray, task: str)
     raise ValueError(f"hpo.metric: {metric!r} is not one of {HPO_METRICS}")
 
 
+def _multi_label_score(metric: str, labels: np.ndarray, probabilities: np.ndarray) -> float:
+    if metric == "accuracy":
+        return float(getACC(labels, probabilities, MULTI_LABEL_TASK, threshold=THRESHOLD))
+    if metric == "auc":
+        return auc(labels, probabilities, MULTI_LABEL_TASK)
+    if metric == "macro_f1":
+        return float(f1_score(labels, probabilities > THRESHOLD, average="macro", zero_division=0))
+    raise ValueError(f"hpo.metric: {metric!r} is not one of {TASK_METRICS[MULTI_LABEL_TASK]} for a multi-label task")
+
+
 def auc(labels: np.ndarray, probabilities: np.ndarray, task: str) -> float:
-    """medmnist's AUC; NaN when a class of the task has no sample in `labels` (AUC undefined)."""
+    """medmnist's AUC; NaN when a class of the task has no sample in `labels`, or a label of a
+    multi-label task is always or never present (AUC undefined)."""
+    if task == MULTI_LABEL_TASK:
+        labels = np.asarray(labels)
+        if labels.ndim != 2 or np.any(labels.min(axis=0) == labels.max(axis=0)):
+            return float("nan")
+        return float(getAUC(labels, probabilities, task))
     present = np.unique(labels)
     if len(present) < 2 or (task != "binary-class" and len(present) < probabilities.shape[1]):
         return float("nan")
@@ -40,6 +64,8 @@ def auc(labels: np.ndarray, probabilities: np.ndarray, task: str) -> float:
 
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, task: str) -> dict:
     """Every reported metric; per-class accuracy is None for a class without samples."""
+    if task == MULTI_LABEL_TASK:
+        return _multi_label_metrics(np.asarray(labels), probabilities)
     labels = np.asarray(labels).reshape(-1)
     n_classes = probabilities.shape[1]
     matrix = confusion_matrix(labels, probabilities.argmax(axis=1), labels=list(range(n_classes)))
@@ -52,4 +78,16 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, task: 
         "balanced_accuracy": score("balanced_accuracy", labels, probabilities, task),
         "per_class_accuracy": per_class,
         "confusion_matrix": matrix.tolist(),
+    }
+
+
+def _multi_label_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict:
+    predicted = probabilities > THRESHOLD
+    return {
+        "accuracy": score("accuracy", labels, probabilities, MULTI_LABEL_TASK),
+        "auc": auc(labels, probabilities, MULTI_LABEL_TASK),
+        "macro_f1": score("macro_f1", labels, probabilities, MULTI_LABEL_TASK),
+        "balanced_accuracy": float("nan"),  # recall per class: a multi-label task has no classes
+        "per_class_accuracy": [float(np.mean(predicted[:, j] == labels[:, j])) for j in range(labels.shape[1])],
+        "confusion_matrix": multilabel_confusion_matrix(labels, predicted).tolist(),
     }

@@ -18,6 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
+from darts_bohb.tasks import (
+    MEDMNIST_SIZES,
+    MEDMNIST_TASKS,
+    MULTI_LABEL_TASK,
+    DatasetChoiceError,
+    dataset_task,
+    medmnist_info,
+)
 from darts_bohb.topology import cell_topology
 
 
@@ -172,6 +180,8 @@ class SearchSettings:
 
 
 HPO_METRICS = ("accuracy", "balanced_accuracy", "auc", "macro_f1")
+# Balanced accuracy averages the recall of classes; a multi-label set has labels, not classes.
+TASK_METRICS = {task: HPO_METRICS for task in MEDMNIST_TASKS} | {MULTI_LABEL_TASK: ("accuracy", "auc", "macro_f1")}
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "cosine", "one_cycle")
 TRAIN_ON = ("train", "train+val")
@@ -322,11 +332,27 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> None:
     check_config(config)
 
 
+def check_metric_for_task(metric: str, task: str) -> None:
+    """Raise ConfigError unless BOHB's `metric` has a meaning for the data set's `task`."""
+    if metric not in TASK_METRICS[task]:
+        raise ConfigError(f"hpo.metric: {metric!r} means nothing for a {task!r} task; "
+                          f"choose one of {TASK_METRICS[task]}")
+
+
 def check_config(config: Mapping[str, Any]) -> None:
     """Cross-field checks of a schema-valid config; raise ConfigError naming the key."""
+    dataset = config["dataset"]
+    try:
+        task = dataset_task(dataset["flag"], dataset.get("task"), dataset.get("source"), medmnist_info())
+    except DatasetChoiceError as error:
+        raise ConfigError(str(error)) from None
+    if dataset["size"] not in MEDMNIST_SIZES:
+        raise ConfigError(f"dataset.size: {dataset['size']!r} is not one of {MEDMNIST_SIZES}")
     search = from_dict(SearchSettings, config["search"], "search")
-    search.check_image_size(config["dataset"]["size"], "dataset.size")
+    search.check_image_size(dataset["size"], "dataset.size")
     if "hpo" in config:
-        from_dict(HpoSettings, config["hpo"], "hpo")
+        hpo = from_dict(HpoSettings, config["hpo"], "hpo")
+        if task is not None:
+            check_metric_for_task(hpo.metric, task)
     if "final" in config:
         from_dict(FinalSettings, config["final"], "final")

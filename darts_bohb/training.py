@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from darts_bohb.data import Split, iterate_batches
-from darts_bohb.losses import make_loss
+from darts_bohb.losses import loss_for_split
 from darts_bohb.runtime import Runtime
 
 MAX_ROTATION_DEGREES = 15.0
@@ -106,8 +106,8 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
     """Train `model` in place for settings.epochs epochs; raise TrainingDiverged on a NaN loss."""
     batch_size = min(settings.batch_size, len(train))
     steps_per_epoch = len(train) // batch_size
-    criterion = make_loss("focal", train.class_counts(n_classes), gamma=settings.focal_gamma,
-                          class_weight_exponent=settings.class_weight_exponent).to(runtime.device)
+    criterion = loss_for_split("focal", train, n_classes, gamma=settings.focal_gamma,
+                               class_weight_exponent=settings.class_weight_exponent).to(runtime.device)
     optimizer = make_optimizer(settings, model.parameters())
     scheduler = make_scheduler(settings, optimizer, settings.epochs * steps_per_epoch)
     model.train()
@@ -140,8 +140,9 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
 @torch.inference_mode()
 def predict_probabilities(model: nn.Module, split: Split, runtime: Runtime,
                           batch_size: int | None = None) -> np.ndarray:
-    """Softmax class probabilities (N, C) in fp32, in the split's order; batches sized to the
-    device's memory unless `batch_size` is given."""
+    """Softmax class probabilities (N, C) in fp32, or for a multi-label split a sigmoid probability
+    per label (N, L), in the split's order; batches sized to the device's memory unless `batch_size`
+    is given."""
     model.eval()
     if batch_size is None:
         batch_size = runtime.prediction_batch_size(tuple(split.images.shape[1:]), widest_convolution(model))
@@ -149,8 +150,13 @@ def predict_probabilities(model: nn.Module, split: Split, runtime: Runtime,
     for images, _ in iterate_batches(split, batch_size, shuffle=False):
         with runtime.autocast():
             logits = model(runtime.images_to_device(images))
-        chunks.append(torch.softmax(logits.float(), dim=1))
+        chunks.append(probabilities_from_logits(logits, split.multi_label))
     return torch.cat(chunks).cpu().numpy()
+
+
+def probabilities_from_logits(logits: torch.Tensor, multi_label: bool) -> torch.Tensor:
+    """fp32 probabilities: one sigmoid per label of a multi-label task, a softmax over classes otherwise."""
+    return torch.sigmoid(logits.float()) if multi_label else torch.softmax(logits.float(), dim=1)
 
 
 def widest_convolution(model: nn.Module) -> int:

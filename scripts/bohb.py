@@ -19,15 +19,16 @@ from darts_bohb.cli import add_job_arguments, run_script
 from darts_bohb.data import DatasetError, check_data_file, dataset_spec, load_splits
 from darts_bohb.genotype import GenotypeError, load_genotype
 from darts_bohb.hpo_space import sample_designs
+from darts_bohb.methods import METHODS
 from darts_bohb.random_cells import design_operations, sample_random_designs
 from darts_bohb.runtime import RuntimeConfigError, make_runtime
-from darts_bohb.settings import ConfigError, HpoSettings, from_json
+from darts_bohb.settings import ConfigError, HpoSettings, check_metric_for_task, from_json
 from darts_bohb.topology import cell_topology
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--method", required=True, choices=("nas", "random", "baseline"))
+    parser.add_argument("--method", required=True, choices=METHODS)
     parser.add_argument("--genotype", help="genotype.json of the search (nas only)")
     parser.add_argument("--kernel-sizes", type=int, nargs=4,
                         help="the cell's four first-stage kernel sizes, as search.kernel_sizes (random only)")
@@ -48,7 +49,8 @@ def main() -> int:
 
     def task() -> None:
         hpo = from_json(HpoSettings, args.settings, "hpo")
-        spec = dataset_spec(args.dataset, args.size)
+        spec = dataset_spec(args.dataset, args.size, args.task, args.data)
+        check_metric_for_task(hpo.metric, spec.task)
         designs = topology = None
         if args.method == "nas":
             genotype = load_genotype(args.genotype)

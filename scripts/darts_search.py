@@ -23,7 +23,7 @@ def main() -> int:
         settings = from_json(SearchSettings, args.settings, "search")
         runtime = make_runtime(args.device, args.precision, args.threads, args.deterministic, args.tf32)
         search_to_files(args.data, args.seed, args.dataset, args.size, settings, runtime, args.state_dir,
-                        args.alphas, args.epochs, args.summary)
+                        args.alphas, args.epochs, args.summary, args.task)
 
     return run_script(task, (ConfigError, DatasetError, RuntimeConfigError))
 

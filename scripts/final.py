@@ -8,6 +8,7 @@ from pathlib import Path
 from darts_bohb.cli import add_job_arguments, run_script
 from darts_bohb.data import DatasetError, check_data_file, dataset_spec
 from darts_bohb.final import FinalOutputs, IncumbentError, run_final
+from darts_bohb.methods import METHODS
 from darts_bohb.runtime import RuntimeConfigError, make_runtime
 from darts_bohb.settings import ConfigError, FinalSettings, from_json
 from darts_bohb.training import TrainingDiverged
@@ -15,7 +16,7 @@ from darts_bohb.training import TrainingDiverged
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--method", required=True, choices=("nas", "random", "baseline"))
+    parser.add_argument("--method", required=True, choices=METHODS)
     parser.add_argument("--incumbent", required=True, help="incumbent.json of the BOHB run")
     add_job_arguments(parser, "final")
     parser.add_argument("--data-md5", help="MD5 that --data must have; default: the official file's (medmnist.INFO)")
@@ -31,7 +32,7 @@ def main() -> int:
 
     def task() -> None:
         settings = from_json(FinalSettings, args.settings, "final")
-        spec = dataset_spec(args.dataset, args.size)
+        spec = dataset_spec(args.dataset, args.size, args.task, args.data)
         check_data_file(args.data, spec, args.data_md5)
         runtime = make_runtime(args.device, args.precision, args.threads, args.deterministic, args.tf32)
         outputs = FinalOutputs(Path(args.metrics), Path(args.predictions), Path(args.model), Path(args.architecture),

@@ -48,6 +48,7 @@ def main() -> int:
     add_benchmark_arguments(parser)
     parser.add_argument("--dataset", required=True, help="MedMNIST flag (dataset.flag)")
     parser.add_argument("--size", required=True, type=int, help="image side (dataset.size)")
+    parser.add_argument("--task", help="medmnist's task name of a data set of your own (dataset.task)")
     for kind in FIGURES:
         parser.add_argument(f"--{kind.replace('_', '-')}", type=Path, help=f"the {kind} figure to link")
     parser.add_argument("--csv", required=True, type=Path, help="where to write summary.csv")
@@ -68,7 +69,8 @@ def main() -> int:
     benchmarks = benchmark_files(parser, args)
     figures = {kind: getattr(args, kind) for kind in FIGURES if getattr(args, kind) is not None}
     try:
-        medmnist_task = dataset_spec(args.dataset, args.size).task  # how the ensemble is scored
+        # How the ensemble is scored: the task of the user's own data set, or medmnist.INFO's.
+        medmnist_task = args.task or dataset_spec(args.dataset, args.size).task
     except DatasetError as error:
         parser.error(str(error))
 

@@ -142,15 +142,16 @@ def test_load_splits_adds_channel_axis_to_grayscale(tmp_path):
     assert load_splits(path, ("val",))["val"].images.shape == (4, 1, 28, 28)
 
 
-def test_load_splits_names_missing_arrays_and_multilabel(tmp_path):
+def test_load_splits_names_missing_arrays_and_keeps_multilabel_columns(tmp_path):
     path = tmp_path / "partial.npz"
     np.savez(path, train_images=np.zeros((2, 28, 28, 3), np.uint8))
     with pytest.raises(DatasetError, match="train_labels"):
         load_splits(path, ("train",))
     multilabel = tmp_path / "multi.npz"
-    write_fake_medmnist(multilabel, label_columns=14)
-    with pytest.raises(DatasetError, match="single-label"):
-        load_splits(multilabel, ("train",))
+    arrays = write_fake_medmnist(multilabel, label_columns=14)
+    train = load_splits(multilabel, ("train",))["train"]
+    assert train.multi_label and train.labels.shape == (10, 14)
+    assert torch.equal(train.class_counts(14), torch.from_numpy(arrays["train_labels"].sum(axis=0).astype(np.int64)))
     broken = tmp_path / "broken.npz"
     broken.write_text("not a zip")
     with pytest.raises(DatasetError, match="broken.npz"):

@@ -18,11 +18,14 @@ import torch
 import yaml
 from medmnist.evaluator import getACC, getAUC
 from PIL import Image
+from scipy.stats import binomtest
 
 from conftest import copy_workflow, snakemake
 from darts_bohb.data import load_splits
 from darts_bohb.genotype import load_genotype
+from darts_bohb.methods import final_folder
 from darts_bohb.network import build_network
+from darts_bohb.report.comparisons import correct_per_image
 from darts_bohb.runtime import make_runtime
 from darts_bohb.settings import hyperband_brackets
 from darts_bohb.training import predict_probabilities
@@ -207,6 +210,12 @@ def test_the_random_control_runs_the_nas_protocol_on_uniformly_drawn_cells(tiny_
         assert metrics["method"] == "random" and metrics["n_images"] == 400
 
 
+def prediction_arrays(workdir, method: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The labels and class probabilities of a final model's predictions.csv."""
+    frame = pd.read_csv(workdir / final_folder(method, seed) / "predictions.csv")
+    return frame["label"].to_numpy(), frame.filter(like="prob_").to_numpy()
+
+
 def test_the_report_compares_the_three_methods_and_summarises_the_search(tiny_run):
     workdir, config = tiny_run
     reports = workdir / "reports"
@@ -217,12 +226,18 @@ def test_the_report_compares_the_three_methods_and_summarises_the_search(tiny_ru
     for pair in ("nas - random", "nas - baseline", "random - baseline"):
         rows = comparisons[(comparisons["comparison"] == pair) & (comparisons["level"] == "1")].set_index("metric")
         assert rows.at["accuracy", "ci_low"] <= rows.at["accuracy", "difference"] <= rows.at["accuracy", "ci_high"]
-        assert 0 < rows.at["accuracy", "p_value"] <= 1 and pd.isna(rows.at["auc", "p_value"])
+        first, second = pair.split(" - ")
+        correct = [correct_per_image(*prediction_arrays(workdir, method, 1), "ordinal-regression")
+                   for method in (first, second)]
+        only = (int((correct[0] & ~correct[1]).sum()), int((~correct[0] & correct[1]).sum()))
+        assert (rows.at["accuracy", "first_only_correct"], rows.at["accuracy", "second_only_correct"]) == only
+        expected = binomtest(only[0], sum(only), 0.5).pvalue if sum(only) else 1.0
+        assert rows.at["accuracy", "p_value"] == pytest.approx(expected) and pd.isna(rows.at["auc", "p_value"])
     search = pd.read_csv(reports / "search.csv")
     assert list(search.columns) == ["seed", "node", "derived", "p_derived", "p_zero", "entropy"]
     assert sorted(set(search["seed"])) == config["seeds"] and len(search) == 6 * len(config["seeds"])
     node = json.loads((workdir / "results" / "search" / "seed1" / "genotype.json").read_text())["cell"]["nodes"][0]
-    assert 0 < node["entropy"] <= np.log(5) + 1e-9
+    assert 0 < node["entropy"] <= np.log(4) + 1e-9  # .test's search leaves Zero out, as config.yaml does
     markdown = (reports / "summary.md").read_text()
     assert "## Verdict" in markdown and "NAS+BOHB − random cells+BOHB, test accuracy:" in markdown
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from darts_bohb.tasks import MULTI_LABEL_TASK
+
 METHOD_DESCRIPTIONS = {
     "nas": "cells sampled from the genotype that the DARTS search found, stacked and tuned by BOHB",
     "random": "cells drawn uniformly at random (the control for the search), stacked and tuned by BOHB",
@@ -34,6 +36,7 @@ class ModelFacts:
 def model_card_markdown(facts: ModelFacts) -> str:
     deployment = facts.architecture["deployment"]
     preprocessing, output = deployment["preprocessing"], deployment["output"]
+    kind, kinds = ("label", "Labels") if output["task"] == MULTI_LABEL_TASK else ("class", "Classes")
     height, width = preprocessing["image_size"]
     dataset = deployment["dataset"] or "a custom data set"
     metrics = facts.metrics
@@ -65,7 +68,7 @@ def model_card_markdown(facts: ModelFacts) -> str:
         f"{preprocessing['channels']} channel(s) ({preprocessing['color_mode']}), {height}x{width} px, "
         f"{preprocessing['layout']} {preprocessing['dtype']}; pixel values 0..255 are mapped to -1..1 by "
         f"`pixel * scale + offset` with scale {preprocessing['scale']:.10g} (2/255) and offset "
-        f"{preprocessing['offset']:g}. Resizing: {preprocessing['resize']}. Classes: "
+        f"{preprocessing['offset']:g}. Resizing: {preprocessing['resize']}. {kinds}: "
         + ", ".join(f"{index} = {name}" for index, name in enumerate(output["class_names"])) + ".",
         "",
         "## Training",
@@ -81,7 +84,7 @@ def model_card_markdown(facts: ModelFacts) -> str:
         "|---|---|",
         *[f"| {label} | {_score(metrics.get(key))} |" for key, label in SCORE_NAMES],
         "",
-        "Accuracy per class: " + ", ".join(f"{name}: {_score(score)}" for name, score
+        f"Accuracy per {kind}: " + ", ".join(f"{name}: {_score(score)}" for name, score
                                            in zip(output["class_names"], metrics["per_class_accuracy"])) + ".",
         "",
         "## Intended use and limits",
@@ -107,7 +110,9 @@ def _training_lines(facts: ModelFacts, dataset: str) -> list[str]:
     settings = ", ".join(f"{key} {config[key]}" for key in TRAINING_KEYS if key in config)
     return [
         f"Trained from scratch for {facts.metrics['epochs']} epochs on the {facts.metrics['trained_on']} "
-        f"split(s) of {dataset} ({facts.train_images} images), seed {facts.seed}, with class-weighted focal loss.",
+        f"split(s) of {dataset} ({facts.train_images} images), seed {facts.seed}, with "
+        + ("a sigmoid focal loss per label with positive weights." if facts.architecture["deployment"]["output"]["task"]
+           == MULTI_LABEL_TASK else "class-weighted focal loss."),
         f"The configuration is BOHB's incumbent (config {facts.incumbent['config_id']}), chosen on the "
         f"validation split: {facts.incumbent['metric']} {facts.incumbent['validation_score']:.4f} at "
         f"{facts.incumbent['budget']} epochs.",

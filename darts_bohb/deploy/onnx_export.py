@@ -42,15 +42,17 @@ class OnnxCheck:
 
 
 class WithProbabilities(nn.Module):
-    """The network with its softmax, so that an ONNX user needs no code of ours to get probabilities."""
+    """The network with its softmax (a sigmoid per label for a multi-label task), so that an ONNX
+    user needs no code of ours to get probabilities."""
 
-    def __init__(self, network: nn.Module):
+    def __init__(self, network: nn.Module, multi_label: bool = False):
         super().__init__()
         self.network = network
+        self.multi_label = multi_label
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.network(images)
-        return logits, torch.softmax(logits, dim=1)
+        return logits, torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
 
 
 def export_onnx(model_dir: str | Path, data_path: str | Path, target: str | Path, split: str = "test",
@@ -58,19 +60,25 @@ def export_onnx(model_dir: str | Path, data_path: str | Path, target: str | Path
     """Export and check; model.onnx appears only if every output is within `tolerance` of PyTorch's."""
     network, record = load_final_model(model_dir)
     batch = read_npz_split(data_path, split, record)
-    model = WithProbabilities(network).eval()
+    model = WithProbabilities(network, record.multi_label).eval()
     example = torch.from_numpy(normalise(batch.images[:2]))
     with atomic_path(target) as tmp:
-        program = torch.onnx.export(
-            model, (example,), dynamo=True, input_names=[ONNX_INPUT], output_names=[ONNX_LOGITS, ONNX_PROBABILITIES],
-            dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
-        program.save(str(tmp))
-        graph = onnx.load(str(tmp))
-        onnx.checker.check_model(graph)
+        try:
+            program = torch.onnx.export(
+                model, (example,), dynamo=True, input_names=[ONNX_INPUT],
+                output_names=[ONNX_LOGITS, ONNX_PROBABILITIES], dynamic_shapes=({0: torch.export.Dim("batch")},),
+                verbose=False)
+            program.save(str(tmp))
+            graph = onnx.load(str(tmp))
+            onnx.checker.check_model(graph)
+        except Exception as error:  # the exporter and the checker raise many kinds; name the model
+            raise OnnxExportError(f"{model_dir}: the network could not be exported to a valid ONNX graph "
+                                  f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
+                                  "nothing was written") from error
         # The preprocessing travels inside the file too, for users who have only model.onnx.
         onnx.helper.set_model_props(graph, {DEPLOYMENT_KEY: json.dumps(record.architecture[DEPLOYMENT_KEY])})
         onnx.save(graph, str(tmp))
-        check = compare_with_pytorch(network, tmp, batch.images)
+        check = compare_with_pytorch(network, tmp, batch.images, record.multi_label)
         LOG.info("onnxruntime vs PyTorch on %d %s images of %s: max |diff| %.2e (logits), %.2e (probabilities)",
                  check.n_images, split, data_path, check.max_logit_difference, check.max_probability_difference)
         worst = max(check.max_logit_difference, check.max_probability_difference)
@@ -81,7 +89,8 @@ def export_onnx(model_dir: str | Path, data_path: str | Path, target: str | Path
     return check
 
 
-def compare_with_pytorch(network: nn.Module, onnx_path: str | Path, images: np.ndarray) -> OnnxCheck:
+def compare_with_pytorch(network: nn.Module, onnx_path: str | Path, images: np.ndarray,
+                         multi_label: bool = False) -> OnnxCheck:
     """Largest differences between onnxruntime and PyTorch (fp32, CPU) on uint8 NCHW images."""
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     inputs = normalise(images)
@@ -91,7 +100,7 @@ def compare_with_pytorch(network: nn.Module, onnx_path: str | Path, images: np.n
         logits, probabilities = session.run([ONNX_LOGITS, ONNX_PROBABILITIES], {ONNX_INPUT: chunk})
         with torch.inference_mode():
             expected = network(torch.from_numpy(chunk)).float()
-        expected_probabilities = torch.softmax(expected, dim=1).numpy()
+        expected_probabilities = WithProbabilities(nn.Identity(), multi_label)(expected)[1].numpy()
         logit_diff = max(logit_diff, float(np.abs(logits - expected.numpy()).max()))
         probability_diff = max(probability_diff, float(np.abs(probabilities - expected_probabilities).max()))
     return OnnxCheck(len(inputs), logit_diff, probability_diff)

@@ -68,11 +68,17 @@ def make_backend(name: str, model_dir: str | Path, device: str = "cpu", precisio
     raise ValueError(f"backend {name!r}: expected one of {BACKENDS}")
 
 
-def prediction_table(batch: ImageBatch, probabilities: np.ndarray, class_names: tuple[str, ...]) -> pd.DataFrame:
+def prediction_table(batch: ImageBatch, probabilities: np.ndarray, class_names: tuple[str, ...],
+                     multi_label: bool = False) -> pd.DataFrame:
     """One row per image: its name or index, prob_0..prob_{C-1} (as in predictions.csv), the
-    most probable class and its name."""
+    most probable class and its name; for a multi-label model, the labels above 0.5 instead
+    (their names, separated by ';')."""
     table = pd.DataFrame(probabilities, columns=[f"prob_{c}" for c in range(probabilities.shape[1])])
     table.insert(0, batch.name_column, batch.names)
+    if multi_label:
+        table["predicted_labels"] = [";".join(name for name, p in zip(class_names, row) if p > 0.5)
+                                     for row in probabilities]
+        return table
     predicted = probabilities.argmax(axis=1)
     table["predicted_class"] = predicted
     table["predicted_name"] = [class_names[index] for index in predicted]
@@ -86,4 +92,6 @@ def predict_images(model_dir: str | Path, images: str | Path, backend: str = "to
     model = make_backend(backend, model_dir, device, precision, threads)
     batch = read_images(images, model.record, split)
     LOG.info("predicting %d image(s) from %s with %s (%s backend)", len(batch.names), images, model_dir, backend)
-    return prediction_table(batch, model.probabilities(batch.images), model.record.class_names), batch.skipped
+    table = prediction_table(batch, model.probabilities(batch.images), model.record.class_names,
+                             model.record.multi_label)
+    return table, batch.skipped

@@ -17,6 +17,7 @@ import numpy as np
 
 from darts_bohb import __version__
 from darts_bohb.io import read_json_object
+from darts_bohb.tasks import MULTI_LABEL_TASK
 
 DEPLOYMENT_KEY = "deployment"
 # Runtime.images_to_device: float32(pixel) * (2 / 255) - 1, so 0..255 maps onto -1..1.
@@ -48,6 +49,10 @@ class ModelRecord:
     @property
     def color_mode(self) -> str:
         return COLOR_MODES[self.channels]
+
+    @property
+    def multi_label(self) -> bool:
+        return self.task == MULTI_LABEL_TASK
 
 
 def medmnist_info(flag: str | None) -> dict[str, Any] | None:
@@ -85,7 +90,8 @@ def deployment_record(dataset: str | None, image_size: tuple[int, int], channels
             "formula": "float32(pixel) * scale + offset  (0..255 -> -1..1)",
             "resize": "bicubic (Pillow), for an image of another size; none at image_size",
         },
-        "output": {"task": task, "activation": "softmax", "class_names": list(class_names)},
+        "output": {"task": task, "activation": "sigmoid" if task == MULTI_LABEL_TASK else "softmax",
+                   "class_names": list(class_names)},
         "scored_precision": scored_precision,
         "package": {"name": "darts-bohb", "version": __version__},
     }

@@ -29,7 +29,9 @@ class TorchBackend:
         LOG.info("PyTorch backend: %s", self.runtime.describe())
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
-        split = Split(torch.from_numpy(images), torch.zeros(len(images), dtype=torch.int64))
+        # Placeholder labels of the record's task: their shape selects softmax or per-label sigmoid.
+        label_shape = (len(images), len(self.record.class_names)) if self.record.multi_label else (len(images),)
+        split = Split(torch.from_numpy(images), torch.zeros(label_shape, dtype=torch.int64))
         return predict_probabilities(self.model, split, self.runtime)
 
 

@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 
 from darts_bohb.io import read_json_object
+from darts_bohb.methods import METHODS
 
 if TYPE_CHECKING:
     from darts_bohb.genotype import Genotype
 
-METHODS = ("nas", "random", "baseline")
 METHOD_LABELS = {"nas": "NAS+BOHB", "random": "random cells+BOHB", "baseline": "baseline"}
 SCORE_METRICS = ("accuracy", "auc", "macro_f1", "balanced_accuracy")
 METRIC_LABELS = {
@@ -38,8 +38,9 @@ STAGE_RULES = {
     "baseline": {"bohb": "baseline_bohb", "final": "baseline_final"},
 }
 STAGES = ("search", "bohb", "final")
-# Written as null when undefined: AUC while a class has no test image (darts_bohb.metrics.auc).
-UNDEFINABLE_METRICS = ("auc",)
+# Written as null when undefined: AUC while a class has no test image (darts_bohb.metrics.auc),
+# balanced accuracy always for a multi-label task (it has labels, not classes to balance).
+UNDEFINABLE_METRICS = ("auc", "balanced_accuracy")
 
 
 class ReportInputError(ValueError):
@@ -60,19 +61,11 @@ class SeedsByMethod:
             raise ValueError(f"method: {method!r} is not one of {METHODS}")
         return getattr(self, method)
 
-    def methods(self) -> tuple[str, ...]:
-        """The methods with at least one seed, in the order of METHODS."""
-        return tuple(method for method in METHODS if self.of(method))
-
     def runs(self) -> Iterator[RunKey]:
         """Every (method, seed) pair, in the order of METHODS."""
         for method in METHODS:
             for seed in self.of(method):
                 yield method, seed
-
-    def common(self, first: str = "nas", second: str = "baseline") -> tuple[int, ...]:
-        """The seeds both methods ran, in the first's order."""
-        return tuple(seed for seed in self.of(first) if seed in set(self.of(second)))
 
     def describe(self) -> str:
         """How many seeds each method has, for titles and captions; the random control is left out
@@ -221,7 +214,7 @@ class SeedPredictions:
 
     seeds: tuple[int, ...]
     index: np.ndarray  # (images,) the test images' `index`, ascending
-    labels: np.ndarray  # (images,)
+    labels: np.ndarray  # (images,), or (images, labels) of 0/1 for a multi-label task
     probabilities: np.ndarray  # (seeds, images, classes), seeds in the order of `seeds`
 
 
@@ -239,15 +232,25 @@ def read_predictions(files: Mapping[RunKey, Path]) -> dict[str, SeedPredictions]
 
 
 def _read_predictions_file(path: Path, producer: str) -> pd.DataFrame:
-    """One predictions.csv, indexed by the test image's index, with columns label, prob_0.. ."""
-    frame = _read_csv(path, producer=producer, numeric=("index", "label"))
+    """One predictions.csv, indexed by the test image's index, with columns label, prob_0.. ., or
+    for a multi-label task label_0.., prob_0.. (a 0/1 label and a probability per label)."""
+    frame = _read_csv(path, producer=producer, numeric=("index",))
+    labels = [column for column in frame.columns if str(column).startswith("label_")]
+    if not labels:
+        if "label" not in frame.columns:
+            raise ReportInputError(f"{path}: missing column(s) ['label']; the file has {list(frame.columns)}")
+        labels = ["label"]
+    _to_numbers(frame, path, labels)
     classes = [column for column in frame.columns if str(column).startswith("prob_")]
     expected = [f"prob_{c}" for c in range(len(classes))]
     if len(classes) < 2 or classes != expected:
         raise ReportInputError(f"{path}: expected columns prob_0, prob_1, ... (one per class, at least 2), "
                                f"got {classes}")
+    if labels != ["label"] and labels != [f"label_{c}" for c in range(len(classes))]:
+        raise ReportInputError(f"{path}: expected columns label_0..label_{len(classes) - 1}, one per label of "
+                               f"prob_0..prob_{len(classes) - 1}, got {labels}")
     _to_numbers(frame, path, classes)
-    for column in ("index", "label"):
+    for column in ("index", *labels):
         fractional = frame[column] % 1 != 0
         if fractional.any():
             row = int(fractional.idxmax())
@@ -257,39 +260,49 @@ def _read_predictions_file(path: Path, producer: str) -> pd.DataFrame:
     if duplicated.any():
         raise ReportInputError(f"{path}: column 'index': test image {int(frame['index'][duplicated].iloc[0])} "
                                "appears more than once")
-    if not frame["label"].between(0, len(classes) - 1).all():
+    if labels == ["label"] and not frame["label"].between(0, len(classes) - 1).all():
         raise ReportInputError(f"{path}: column 'label' has values outside 0..{len(classes) - 1} "
                                f"(the classes of prob_0..prob_{len(classes) - 1})")
+    if labels != ["label"] and not frame[labels].isin((0, 1)).all().all():
+        raise ReportInputError(f"{path}: columns label_*: a multi-label task's labels are 0 or 1")
     if not ((frame[classes] >= 0.0) & (frame[classes] <= 1.0)).all().all():
         raise ReportInputError(f"{path}: columns prob_*: probabilities outside [0, 1]")
-    frame = frame.astype({"index": int, "label": int})
-    return frame.set_index("index").sort_index()[["label", *classes]]
+    frame = frame.astype({column: int for column in ("index", *labels)})
+    return frame.set_index("index").sort_index()[[*labels, *classes]]
+
+
+def _label_columns(frame: pd.DataFrame) -> list[str]:
+    return [column for column in frame.columns if str(column).startswith("label")]
 
 
 def _align_seeds(runs: list[tuple[int, Path, pd.DataFrame]]) -> SeedPredictions:
     """Check every seed's file against the first one, then stack their probabilities."""
     _, first_path, first = runs[0]
+    labels = _label_columns(first)
+    n_classes = first.shape[1] - len(labels)
     for _, path, frame in runs[1:]:
-        if frame.shape[1] != first.shape[1]:
-            raise ReportInputError(f"{path} has {frame.shape[1] - 1} classes, but {first_path} has "
-                                   f"{first.shape[1] - 1}: the seeds' predictions must be of the same data set")
+        if _label_columns(frame) != labels or frame.shape[1] != first.shape[1]:
+            raise ReportInputError(f"{path} has {frame.shape[1] - len(_label_columns(frame))} classes, but "
+                                   f"{first_path} has {n_classes}: the seeds' predictions must be of the same data set")
         if not frame.index.equals(first.index):
             only = frame.index.symmetric_difference(first.index)
             where = path if only[0] in frame.index else first_path
             raise ReportInputError(f"{path} and {first_path} do not cover the same test images "
                                    f"({len(frame)} and {len(first)} rows; index {only[0]} is only in {where})")
-        differ = frame["label"] != first["label"]
+        differ = (frame[labels] != first[labels]).any(axis=1)
         if differ.any():
             image = differ.idxmax()
+            shown = (frame.at[image, "label"], first.at[image, "label"]) if labels == ["label"] else (
+                frame.loc[image, labels].tolist(), first.loc[image, labels].tolist())
             raise ReportInputError(
                 f"{path} and {first_path} disagree on the label of test image {image} "
-                f"({frame.at[image, 'label']} and {first.at[image, 'label']}; {int(differ.sum())} image(s) differ): "
+                f"({shown[0]} and {shown[1]}; {int(differ.sum())} image(s) differ): "
                 "they are not predictions of the same test split")
     return SeedPredictions(
         seeds=tuple(seed for seed, _, _ in runs),
         index=first.index.to_numpy(),
-        labels=first["label"].to_numpy(),
-        probabilities=np.stack([frame.drop(columns="label").to_numpy(dtype=float) for _, _, frame in runs]),
+        labels=first["label"].to_numpy() if labels == ["label"] else first[labels].to_numpy(),
+        probabilities=np.stack([frame.drop(columns=labels).to_numpy(dtype=float) for _, _, frame in runs]),
     )
 
 

@@ -26,6 +26,7 @@ from scipy.stats import binomtest, bootstrap
 from darts_bohb.metrics import auc, score
 from darts_bohb.report.collect import METHOD_LABELS, METRIC_LABELS, ReportInputError, SeedPredictions
 from darts_bohb.report.ensemble import MIN_SEEDS
+from darts_bohb.tasks import MULTI_LABEL_TASK
 
 # The pairs, each "first − second": the search against chance, and both against the plain CNN.
 COMPARISONS = (("nas", "random"), ("nas", "baseline"), ("random", "baseline"))
@@ -57,7 +58,10 @@ def comparison_name(first: str, second: str) -> str:
 
 def correct_per_image(labels: np.ndarray, probabilities: np.ndarray, task: str) -> np.ndarray:
     """Whether each image is classified right, as medmnist's getACC decides it (its mean is the
-    accuracy of darts_bohb.metrics): class 1 above 0.5 for a binary task, the argmax otherwise."""
+    accuracy of darts_bohb.metrics): class 1 above 0.5 for a binary task, the argmax otherwise;
+    for a multi-label task (N, L): whether each label of each image is right (above 0.5)."""
+    if task == MULTI_LABEL_TASK:
+        return (probabilities > 0.5).astype(int) == np.asarray(labels)
     labels = np.asarray(labels).reshape(-1)
     if task == "binary-class":
         return (probabilities[:, -1] > 0.5).astype(int) == labels
@@ -129,9 +133,11 @@ def compare_predictions(first: str, second: str, level: str, labels: np.ndarray,
                "difference": first_score - second_score}
         row_seed = [BOOTSTRAP_SEED, seed, index]
         if metric == "accuracy":
+            # Multi-label: images are resampled with the share of their labels right (whose mean
+            # is the accuracy), and McNemar counts the discordant (image, label) pairs.
             row["ci_low"], row["ci_high"] = accuracy_difference_interval(
-                first_correct, second_correct, row_seed, n_resamples)
-            test = mcnemar_exact(first_correct, second_correct)
+                _per_image(first_correct), _per_image(second_correct), row_seed, n_resamples)
+            test = mcnemar_exact(first_correct.ravel(), second_correct.ravel())
             row.update(p_value=test.p_value, test=MCNEMAR, first_only_correct=test.first_only_correct,
                        second_only_correct=test.second_only_correct, undefined_resamples=0)
         else:
@@ -142,12 +148,17 @@ def compare_predictions(first: str, second: str, level: str, labels: np.ndarray,
     return rows
 
 
+def _per_image(correct: np.ndarray) -> np.ndarray:
+    return correct.mean(axis=1) if correct.ndim == 2 else correct
+
+
 def comparison_table(predictions: Mapping[str, SeedPredictions], task: str,
                      n_resamples: int = DEFAULT_RESAMPLES) -> pd.DataFrame:
     """Every pair of COMPARISONS whose methods both have predictions: one row per seed in common
     and metric, the mean of those per-seed differences (no interval: seeds are too few), and the
-    two seed ensembles (each method's mean test probabilities over all its seeds, as ensemble.csv)
-    when both methods have at least MIN_SEEDS seeds."""
+    two seed ensembles when the methods share at least MIN_SEEDS seeds. Each ensemble averages
+    the test probabilities of those common seeds only: an ensemble of more models scores better by
+    that alone, so NAS on five seeds is compared with a control on three through NAS's same three."""
     rows: list[dict] = []
     for pair_index, (first, second) in enumerate(COMPARISONS):
         if first not in predictions or second not in predictions:
@@ -168,9 +179,12 @@ def comparison_table(predictions: Mapping[str, SeedPredictions], task: str,
                              "first": first, "second": second, "first_score": of_metric["first_score"].mean(),
                              "second_score": of_metric["second_score"].mean(),
                              "difference": of_metric["difference"].mean(), "n_images": len(a.labels)})
-        if len(a.seeds) >= MIN_SEEDS and len(b.seeds) >= MIN_SEEDS:
-            rows += compare_predictions(first, second, ENSEMBLE, a.labels, a.probabilities.mean(axis=0),
-                                        b.probabilities.mean(axis=0), task, seed=1000 * pair_index + 999,
+        common = [seed for seed in a.seeds if seed in b.seeds]
+        if len(common) >= MIN_SEEDS:
+            first_members = a.probabilities[[a.seeds.index(seed) for seed in common]]
+            second_members = b.probabilities[[b.seeds.index(seed) for seed in common]]
+            rows += compare_predictions(first, second, ENSEMBLE, a.labels, first_members.mean(axis=0),
+                                        second_members.mean(axis=0), task, seed=1000 * pair_index + 999,
                                         n_resamples=n_resamples)
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     for column in ("first_only_correct", "second_only_correct", "n_images", "n_resamples", "undefined_resamples"):
@@ -191,8 +205,10 @@ def _check_same_images(first: str, a: SeedPredictions, second: str, b: SeedPredi
 def verdict(table: pd.DataFrame, first: str, second: str, metric: str = "accuracy") -> str:
     """One sentence for a pair: better or worse only where the 95% interval excludes 0.
 
-    The evidence is the ensembles' interval where there is one (all seeds' models at once), or
-    else the per-seed intervals, which must then all lie on the same side of 0.
+    The evidence is the ensembles' interval where there is one (the models of the seeds both
+    methods ran, at once), or else the per-seed intervals, which must then all lie on the same
+    side of 0. Either interval covers the sampling of test images for these trained models, not
+    the spread of new seeds: the per-seed counts beside it show how far the seeds agree.
     """
     rows = table[(table["comparison"] == comparison_name(first, second)) & (table["metric"] == metric)]
     pair = f"{METHOD_LABELS[first]} − {METHOD_LABELS[second]}"
@@ -209,7 +225,8 @@ def verdict(table: pd.DataFrame, first: str, second: str, metric: str = "accurac
     if len(ensemble):
         low, high = float(ensemble["ci_low"].iloc[0]), float(ensemble["ci_high"].iloc[0])
         difference = float(ensemble["difference"].iloc[0])
-        basis = (f"ensembles {difference:+.4f}, 95% interval [{low:+.4f}, {high:+.4f}]; {per_seed}; {mean_text}")
+        basis = (f"ensembles of the {len(seeds)} common seeds {difference:+.4f}, 95% interval over test images "
+                 f"[{low:+.4f}, {high:+.4f}]; {per_seed}; {mean_text}")
         better, worse = low > 0, high < 0
     else:
         basis = f"no ensemble (fewer than {MIN_SEEDS} seeds); {per_seed}; {mean_text}"

@@ -50,6 +50,20 @@ def rule_resources(family):
     return resources
 
 
+def task_argument():
+    """--task for a data set of the user's own (dataset.task); "" for MedMNIST's sets, whose task
+    comes from medmnist.INFO."""
+    task = config["dataset"].get("task")
+    return f" --task {shlex.quote(task)}" if task else ""
+
+
+def dataset_argument():
+    """The value of --dataset, with --task appended for a data set of the user's own: one
+    parameter, so that for MedMNIST's sets the command lines and params stay exactly as they were
+    and Snakemake's rerun triggers leave results made before data sets of one's own existed."""
+    return config["dataset"]["flag"] + task_argument()
+
+
 def local_dataset_source(wildcards):
     """The local copy named by `dataset.source`, if any: then it is an input, so Snakemake
     checks that it exists and reruns the copy when it changes."""

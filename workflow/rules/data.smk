@@ -19,7 +19,8 @@ rule download_dataset:
         runtime=30,
     params:
         script=script_path("download_dataset.py"),
-        source=lambda w, input: f"--source {shlex.quote(input[0])}" if input else "",
+        # With the task of a data set of one's own appended (see dataset_argument).
+        source=lambda w, input: (f"--source {shlex.quote(input[0])}" if input else "") + task_argument(),
     shell:
         "python {params.script} --flag {wildcards.dataset} --size {wildcards.size} "
         "{params.source} --output {output} > {log} 2>&1"

@@ -223,7 +223,7 @@ rule report:
         seeds=SEEDS,
         random_seeds=RANDOM_SEEDS,
         baseline_seeds=BASELINE_SEEDS,
-        dataset=config["dataset"]["flag"],
+        dataset=dataset_argument(),
         size=config["dataset"]["size"],
     shell:
         "python {params.script} --seeds {params.seeds} --random-seeds {params.random_seeds} "

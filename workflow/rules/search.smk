@@ -20,7 +20,7 @@ rule darts_search:
         # Resumable state lives beside the outputs but is not declared: Snakemake deletes
         # declared outputs before a rerun, and the state must survive a killed job.
         state_dir=lambda w: f"results/search/seed{w.seed}/state",
-        dataset=config["dataset"]["flag"],
+        dataset=dataset_argument(),
         size=config["dataset"]["size"],
         device=config["device"],
         precision=config["precision"],
