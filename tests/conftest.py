@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -59,6 +60,24 @@ def snakemake(workdir: Path, *args: str, timeout: float = 1200) -> subprocess.Co
         [sys.executable, "-m", "snakemake", *args],
         cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+PREDICT_RUNS = (("torch", "recorded"), ("torch", "fp32"), ("onnx", "recorded"))
+
+
+def predict_tables(workdir: Path, model_dir: Path, images: Path, out_dir: Path, threads: int) -> dict:
+    """scripts/predict.py on the test split of `images`, with each backend and precision of
+    PREDICT_RUNS: the CSV each wrote, by (backend, precision)."""
+    tables = {}
+    for backend, precision in PREDICT_RUNS:
+        output = out_dir / f"{backend}_{precision}.csv"
+        result = subprocess.run([sys.executable, str(workdir / "scripts" / "predict.py"), "--model-dir", str(model_dir),
+                                 "--images", str(images), "--split", "test", "--output", str(output),
+                                 "--backend", backend, "--precision", precision, "--threads", str(threads)],
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        tables[backend, precision] = pd.read_csv(output, keep_default_na=False)
+    return tables
 
 
 @pytest.fixture

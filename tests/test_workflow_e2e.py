@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from collections import Counter
 
 import numpy as np
@@ -20,7 +18,7 @@ from medmnist.evaluator import getACC, getAUC
 from PIL import Image
 from scipy.stats import binomtest
 
-from conftest import copy_workflow, snakemake
+from conftest import copy_workflow, predict_tables, snakemake
 from darts_bohb.data import load_splits
 from darts_bohb.genotype import load_genotype
 from darts_bohb.methods import final_folder
@@ -129,17 +127,10 @@ def test_predict_script_reproduces_predictions_csv_with_both_backends(tiny_run, 
     folder = workdir / "results" / "final" / f"seed{config['seeds'][0]}"
     expected = pd.read_csv(folder / "predictions.csv").filter(like="prob_").to_numpy()
     found = {}
-    for backend, precision in (("torch", "recorded"), ("torch", "fp32"), ("onnx", "recorded")):
-        output = tmp_path / f"{backend}_{precision}.csv"
-        result = subprocess.run([sys.executable, str(workdir / "scripts" / "predict.py"), "--model-dir", str(folder),
-                                 "--images", str(real_data), "--split", "test", "--output", str(output),
-                                 "--backend", backend, "--precision", precision,
-                                 "--threads", str(config["resources"]["final"]["threads"])],
-                                capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, result.stderr[-3000:]
-        table = pd.read_csv(output)
+    tables = predict_tables(workdir, folder, real_data, tmp_path, config["resources"]["final"]["threads"])
+    for run, table in tables.items():
         assert table["index"].tolist() == list(range(400))
-        found[backend, precision] = table.filter(like="prob_").to_numpy()
+        found[run] = table.filter(like="prob_").to_numpy()
     # The precision on record and the threads are the final job's, so its predictions come back.
     np.testing.assert_allclose(found["torch", "recorded"], expected, atol=1e-6, rtol=0)
     np.testing.assert_allclose(found["onnx", "recorded"], found["torch", "fp32"], atol=1e-5, rtol=0)

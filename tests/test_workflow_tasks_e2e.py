@@ -6,8 +6,6 @@ cannot take fails the config check before any job."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -15,7 +13,7 @@ import pytest
 import yaml
 from medmnist.evaluator import getACC, getAUC
 
-from conftest import copy_workflow, snakemake
+from conftest import copy_workflow, predict_tables, snakemake
 from darts_bohb.tasks import MULTI_LABEL_TASK
 from task_fixtures import write_task_npz
 
@@ -75,17 +73,10 @@ def test_both_backends_of_the_predict_script_give_the_task_s_probabilities(custo
     folder = workdir / "results" / "final" / "seed1"
     expected = pd.read_csv(folder / "predictions.csv").filter(like="prob_").to_numpy()
     found = {}
-    for backend, precision in (("torch", "recorded"), ("torch", "fp32"), ("onnx", "recorded")):
-        output = tmp_path / f"{backend}_{precision}.csv"
-        result = subprocess.run([sys.executable, str(workdir / "scripts" / "predict.py"), "--model-dir", str(folder),
-                                 "--images", str(data), "--split", "test", "--output", str(output),
-                                 "--backend", backend, "--precision", precision, "--threads", "1"],
-                                capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, result.stderr[-3000:]
-        table = pd.read_csv(output, keep_default_na=False)
-        found[backend, precision] = table.filter(like="prob_").to_numpy()
+    for run, table in predict_tables(workdir, folder, data, tmp_path, threads=1).items():
+        found[run] = table.filter(like="prob_").to_numpy()
         if task == MULTI_LABEL_TASK:  # the labels above 0.5, by name, instead of one most probable class
-            above = [";".join(str(j) for j in np.flatnonzero(row > 0.5)) for row in found[backend, precision]]
+            above = [";".join(str(j) for j in np.flatnonzero(row > 0.5)) for row in found[run]]
             assert table["predicted_labels"].astype(str).tolist() == above
     # As for RetinaMNIST: the final job's precision on record gives its predictions back; ONNX is fp32.
     np.testing.assert_allclose(found["torch", "recorded"], expected, atol=1e-6, rtol=0)
