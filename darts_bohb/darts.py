@@ -53,11 +53,14 @@ def beta_at(epoch: int, epochs: int, beta0: float) -> float:
     return beta0 * (1.0 - epoch / max(epochs - 1, 1))
 
 
-def skip_nodes(probabilities: torch.Tensor, node_names: tuple[str, ...], threshold: float) -> list[str]:
-    """Nodes whose most probable operation is identity, with a probability above `threshold`."""
+def skip_nodes(probabilities: torch.Tensor, node_names: tuple[str, ...], threshold: float,
+               counted: tuple[str, ...] | None = None) -> list[str]:
+    """Nodes whose most probable operation is identity, with a probability above `threshold`;
+    only those in `counted` where it is given."""
     identity = OPERATIONS.index("identity")
     return [name for name, row in zip(node_names, probabilities)
-            if int(row.argmax()) == identity and float(row[identity]) > threshold]
+            if int(row.argmax()) == identity and float(row[identity]) > threshold
+            and (counted is None or name in counted)]
 
 
 def early_stop_reason(nodes: list[str], epoch: int, settings: SearchSettings) -> str | None:
@@ -235,8 +238,9 @@ class DartsSearch:
         ]
 
     def skip_nodes(self) -> list[str]:
-        return skip_nodes(self.model.probabilities(), self.model.topology.node_names,
-                          self.settings.early_stopping.skip_threshold)
+        rule = self.settings.early_stopping
+        counted = self.model.parameter_free_skip_nodes() if rule.parameter_free_only else None
+        return skip_nodes(self.model.probabilities(), self.model.topology.node_names, rule.skip_threshold, counted)
 
     def state_dict(self) -> dict[str, Any]:
         numpy_state = np.random.get_state()

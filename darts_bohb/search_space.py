@@ -198,6 +198,12 @@ class SuperNet(nn.Module):
     def weight_parameters(self) -> list[nn.Parameter]:
         return [p for name, p in self.named_parameters() if name != "alpha"]
 
+    def parameter_free_skip_nodes(self) -> tuple[str, ...]:
+        """Nodes whose identity candidate is a true skip (no 1×1 projection) in some cell: the
+        skip connections whose takeover makes a network shallow (DARTS+)."""
+        return tuple(name for name in self.topology.node_names
+                     if any(isinstance(cell.nodes[name].ops["identity"], nn.Identity) for cell in self.cells))
+
 
 def _use_batch_statistics(model: nn.Module) -> None:
     """Search-time batch norm always normalises with the batch's statistics, as DARTS does in

@@ -103,6 +103,7 @@ class EarlyStopping:
     enabled: bool
     skip_threshold: float
     max_skips: int
+    parameter_free_only: bool  # count only nodes whose identity is a true skip, not a 1x1 projection
 
 
 @dataclass(frozen=True)
@@ -151,9 +152,9 @@ class SearchSettings:
             raise ConfigError(f"search.surrogate_skip.beta0: must be >= 0, got {self.surrogate_skip.beta0}")
         if any(k < 1 or k % 2 == 0 for k in self.kernel_sizes) or len(set(self.kernel_sizes)) != 4:
             raise ConfigError(f"search.kernel_sizes: expected four distinct odd sizes, got {list(self.kernel_sizes)}")
-        n_nodes = len(cell_topology(self.kernel_sizes).nodes)
+        n_nodes, what = self._countable_skip_nodes()
         if self.early_stopping.max_skips > n_nodes:
-            raise ConfigError(f"search.early_stopping.max_skips: a cell has {n_nodes} nodes, so "
+            raise ConfigError(f"search.early_stopping.max_skips: a cell has {n_nodes} {what}, so "
                               f"{self.early_stopping.max_skips} skips can never be reached; give at most {n_nodes}")
         _choice("search.order", self.order, ("first", "second"))
         _choice("search.surrogate_skip.mode", self.surrogate_skip.mode, ("add", "blend", "none"))
@@ -164,6 +165,16 @@ class SearchSettings:
         if self.surrogate_skip.mode == "blend" and self.surrogate_skip.beta0 > 1:
             raise ConfigError("search.surrogate_skip.beta0: the blend mode needs beta0 <= 1, "
                               f"got {self.surrogate_skip.beta0}")
+
+    def _countable_skip_nodes(self) -> tuple[int, str]:
+        """How many nodes the early stop can count, and what they are, for its error message.
+        A first-stage node's identity is a 1x1 projection unless some cell after the first keeps
+        its width (the first cell reads the image channels)."""
+        nodes = cell_topology(self.kernel_sizes).nodes
+        if not self.early_stopping.parameter_free_only:
+            return len(nodes), "nodes"
+        keeps_width = any(a == b for a, b in zip(self.channels, self.channels[1:]))
+        return sum(keeps_width or not node.first_stage for node in nodes), "nodes with a parameter-free identity"
 
     def min_image_size(self) -> int:
         """Smallest input side the supernet accepts: every pooled cell halves it."""

@@ -106,9 +106,10 @@ def test_config_yaml_is_the_only_source_of_defaults():
 
 def test_more_skips_than_nodes_is_a_config_error():
     """Early stopping could never fire: a cell has six nodes."""
+    every_node = {"parameter_free_only": False}
     with pytest.raises(ConfigError, match="search.early_stopping.max_skips: a cell has 6 nodes"):
-        from_dict(SearchSettings, config_section("search", early_stopping={"max_skips": 7}), "search")
-    assert from_dict(SearchSettings, config_section("search", early_stopping={"max_skips": 6}), "search")
+        from_dict(SearchSettings, config_section("search", early_stopping={**every_node, "max_skips": 7}), "search")
+    assert from_dict(SearchSettings, config_section("search", early_stopping={**every_node, "max_skips": 6}), "search")
 
 
 def test_check_config_rejects_more_pooling_than_the_image_allows():

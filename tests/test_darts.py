@@ -67,12 +67,33 @@ def test_skip_nodes_need_identity_as_argmax_and_above_the_threshold():
     assert skip_nodes(probs, NODES, 0.3) == []
 
 
+def test_skip_nodes_can_count_only_parameter_free_skips():
+    """DARTS+: only a true skip makes a network shallower; a first-stage node's identity changes the
+    channel count in every cell of the default supernet, so it is a 1x1 projection there."""
+    probs = probabilities_with({0: 0.5, 4: 0.6, 5: 0.4})
+    net = SuperNet(3, 5, (8, 16), (True, True), (3, 5, 7, 9), "add", include_zero=False)
+    counted = net.parameter_free_skip_nodes()
+    assert counted == ("k7_k3", "k9_k3")
+    assert skip_nodes(probs, NODES, 0.3, counted) == ["k7_k3", "k9_k3"]
+    assert skip_nodes(probs, NODES, 0.3) == ["k3", "k7_k3", "k9_k3"]
+    # a cell that keeps its width has a true skip on every node
+    assert SuperNet(3, 5, (8, 8), (True, True), (3, 5, 7, 9), "add").parameter_free_skip_nodes() == NODES
+
+
+def test_parameter_free_counting_bounds_max_skips():
+    section = config_section("search", early_stopping={"parameter_free_only": True, "max_skips": 3})
+    with pytest.raises(ConfigError, match="a cell has 2 nodes with a parameter-free identity, so 3 skips"):
+        from_dict(SearchSettings, section, "search")
+    assert from_dict(SearchSettings, config_section("search", channels=[16, 16, 32], early_stopping={
+        "parameter_free_only": True, "max_skips": 3}), "search")
+
+
 def test_early_stop_reason_names_epoch_nodes_threshold_and_limit():
     nodes = skip_nodes(probabilities_with({0: 0.5, 5: 0.4}), NODES, 0.3)
     assert early_stop_reason(nodes, 7, settings()) == (
         "early stop after epoch 7: nodes k3, k9_k3 prefer identity (p > 0.3), max_skips 2")
     assert early_stop_reason(nodes[:1], 7, settings()) is None
-    disabled = settings(early_stopping={"enabled": False, "skip_threshold": 0.3, "max_skips": 2})
+    disabled = settings(early_stopping={"enabled": False})
     assert early_stop_reason(nodes, 7, disabled) is None
 
 
@@ -181,7 +202,7 @@ def test_search_stops_early_and_records_why(real_data, tmp_path, monkeypatch):
 def test_search_without_early_stopping_runs_every_planned_epoch(real_data, tmp_path, monkeypatch):
     monkeypatch.setattr(DartsSearch, "skip_nodes", lambda self: ["k3", "k9_k3"])
     no_stop = settings(epochs=2, batch_size=64,
-                       early_stopping={"enabled": False, "skip_threshold": 0.3, "max_skips": 2})
+                       early_stopping={"enabled": False})
     result = run_search(real_data, 1, "retinamnist", 28, no_stop, make_runtime("cpu", "fp32", 1),
                         tmp_path / "state")
     assert (result.summary["stopped_early"], result.summary["epochs_run"]) == (False, 2)
