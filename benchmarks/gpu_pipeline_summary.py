@@ -4,8 +4,8 @@
 
 Reads Snakemake's benchmark records (PIPELINE_DIR/results/benchmarks/{rule}/*.tsv: one per job)
 and the final trainings' metrics.json, and writes DIR/pipeline_stages.tsv (per rule: jobs, sum,
-mean and max of the jobs' seconds) and DIR/pipeline_scores.tsv (per method and seed: test
-accuracy and AUC). Jobs run side by side, so the sum of a rule's seconds exceeds its share of the
+mean and max of the jobs' seconds) and DIR/pipeline_scores.tsv (per method, seed and output, the
+incumbent or the seed's ensemble: test accuracy and AUC). Jobs run side by side, so the sum of a rule's seconds exceeds its share of the
 wall-clock. The CPU reference is benchmarks/results/retinamnist-default/summary.csv (2 cores).
 """
 
@@ -31,18 +31,25 @@ def stage_seconds(pipeline: Path) -> pd.DataFrame:
             .round(1).reset_index())
 
 
+OUTPUTS = {"incumbent": "metrics.json", "seed_ensemble": "ensemble/metrics.json"}
+
+
 def test_scores(pipeline: Path) -> pd.DataFrame:
     rows = []
     for method, folder in FINAL_FOLDERS.items():
-        for metrics_file in sorted((pipeline / folder).glob("seed*/metrics.json")):
-            metrics = json.loads(metrics_file.read_text())
-            rows.append({"method": method, "seed": int(metrics_file.parent.name.removeprefix("seed")),
-                         "test_accuracy": metrics.get("accuracy"), "test_auc": metrics.get("auc")})
-    return pd.DataFrame(rows, columns=["method", "seed", "test_accuracy", "test_auc"])
+        for seed_folder in sorted((pipeline / folder).glob("seed*")):
+            for output, name in OUTPUTS.items():
+                if not (seed_folder / name).is_file():
+                    continue
+                metrics = json.loads((seed_folder / name).read_text())
+                rows.append({"method": method, "output": output, "seed": int(seed_folder.name.removeprefix("seed")),
+                             "test_accuracy": metrics.get("accuracy"), "test_auc": metrics.get("auc")})
+    return pd.DataFrame(rows, columns=["method", "output", "seed", "test_accuracy", "test_auc"])
 
 
 def spread(scores: pd.DataFrame) -> pd.DataFrame:
-    return scores.groupby("method")[["test_accuracy", "test_auc"]].agg(["mean", "std", "count"]).round(3)
+    return (scores.groupby(["method", "output"])[["test_accuracy", "test_auc"]]
+            .agg(["mean", "std", "count"]).round(3))
 
 
 def main() -> None:
@@ -71,8 +78,10 @@ def main() -> None:
     if REFERENCE.is_file():
         reference = pd.read_csv(REFERENCE)
         reference = reference[pd.to_numeric(reference["seed"], errors="coerce").notna()]
+        if "output" not in reference:  # recorded before the seed ensembles: incumbents only
+            reference["output"] = "incumbent"
         print(f"\nthe recorded CPU run ({REFERENCE.relative_to(REFERENCE.parents[3])}):")
-        print(spread(reference[["method", "test_accuracy", "test_auc"]]).to_string())
+        print(spread(reference[["method", "output", "test_accuracy", "test_auc"]]).to_string())
 
 
 if __name__ == "__main__":

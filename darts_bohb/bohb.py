@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from ConfigSpace import Configuration, ConfigurationSpace
 from smac import Callback, MultiFidelityFacade, Scenario
 from smac.intensifier.hyperband_utils import get_n_trials_for_hyperband_multifidelity
@@ -38,19 +39,22 @@ from smac.runhistory import StatusType, TrialInfo, TrialValue
 
 import darts_bohb
 from darts_bohb import source_hash
+from darts_bohb.cv import CrossValidation
 from darts_bohb.data import Split
+from darts_bohb.ensemble_selection import select_ensemble, weighted_average
 from darts_bohb.hpo_space import architecture_from_config, build_space, plain_values, training_from_config
-from darts_bohb.io import write_csv, write_json
+from darts_bohb.io import atomic_path, write_csv, write_json
 from darts_bohb.methods import METHODS
 from darts_bohb.metrics import score
 from darts_bohb.network import build_network, count_parameters
 from darts_bohb.runtime import Runtime, seed_everything
 from darts_bohb.settings import HpoSettings, hyperband_brackets
 from darts_bohb.topology import CellTopology
-from darts_bohb.training import TrainingDiverged, predict_probabilities, train_model
+from darts_bohb.training import TrainingDiverged, portable_state, predict_probabilities, train_model
 
 LOG = logging.getLogger(__name__)
 SMAC_RUN_NAME = "smac"
+CV_FOLDER = "cross_validation"  # inside SMAC's run folder: removed with it when a run starts afresh
 FINGERPRINT_FILE = "fingerprint.json"
 OUTPUTS_WRITTEN_FILE = "outputs_written.json"
 SMAC_STATE_FILES = ("scenario.json", "configspace.json", "optimization.json", "runhistory.json",
@@ -62,6 +66,7 @@ class BohbOutputs:
     incumbent: Path
     trajectory: Path
     runhistory: Path
+    ensemble: Path  # the chosen members' fold models (torch.save), for the final rule
 
     @property
     def directory(self) -> Path:
@@ -120,28 +125,80 @@ def planned_epochs(hpo: HpoSettings, n_trials: int) -> int:
 
 
 class TrialTarget:
-    """SMAC's target function: train(config, seed, budget) -> 1 - validation score."""
+    """SMAC's target function: train(config, seed, budget) -> 1 - selection score.
 
-    def __init__(self, problem: Problem):
-        self.problem = problem
+    Below the largest budget a trial trains on train and is scored on val, which is cheap and
+    noisy; that is enough to decide what Hyperband promotes. At the largest budget, where the
+    incumbent is chosen, it trains one model per fold of `cv` and is scored on the pooled
+    out-of-fold predictions; these and the fold models are kept in `store` for the ensemble.
+    """
+
+    def __init__(self, problem: Problem, cv: CrossValidation, cv_epochs: int, store: Path):
+        self.problem, self.cv, self.cv_epochs, self.store = problem, cv, cv_epochs, store
 
     def train(self, config: Configuration, seed: int = 0, budget: float = 1.0) -> tuple[float, dict[str, Any]]:
         problem = self.problem
         generator = seed_everything(seed)
-        model = problem.runtime.prepare_model(build_network(problem.architecture(config)))
-        settings = training_from_config(config, epochs_of(budget))
-        info = {"parameters": count_parameters(model)}
+        epochs = epochs_of(budget)
+        settings = training_from_config(config, epochs)
+        info = {"parameters": count_parameters(build_network(problem.architecture(config)))}
         try:
-            train_model(model, problem.train, settings, problem.runtime, generator, problem.n_classes)
+            if epochs == self.cv_epochs:
+                value, std_error = self._cross_validate(config, settings, generator)
+                info["std_error"] = std_error
+            else:
+                model = self._trained(config, problem.train, settings, generator)
+                probabilities = predict_probabilities(model, problem.val, problem.runtime)
+                value = score(problem.metric, problem.val.labels.numpy(), probabilities, problem.task)
         except TrainingDiverged as error:
             LOG.info("trial diverged (%s); scored 0", error)
             return 1.0, {**info, "diverged": True}
-        probabilities = predict_probabilities(model, problem.val, problem.runtime)
-        value = score(problem.metric, problem.val.labels.numpy(), probabilities, problem.task)
         if math.isnan(value):  # e.g. AUC while a class has no val sample
-            LOG.warning("validation %s is undefined (a class has no sample); scored 0", problem.metric)
+            LOG.warning("%s is undefined (a class has no sample); scored 0", problem.metric)
             value = 0.0
         return 1.0 - value, info
+
+    def _trained(self, config: Configuration, images: Split, settings, generator) -> torch.nn.Module:
+        problem = self.problem
+        model = problem.runtime.prepare_model(build_network(problem.architecture(config)))
+        train_model(model, images, settings, problem.runtime, generator, problem.n_classes)
+        return model
+
+    def _cross_validate(self, config: Configuration, settings, generator) -> tuple[float, float]:
+        out_of_fold, fold_states = None, []
+        for fold in range(len(self.cv.folds)):
+            fitted_on, held_out = self.cv.fold_splits(fold)
+            model = self._trained(config, fitted_on, settings, generator)
+            probabilities = predict_probabilities(model, held_out, self.problem.runtime)
+            if out_of_fold is None:
+                out_of_fold = np.zeros((len(self.cv.data), probabilities.shape[1]), dtype=np.float32)
+            out_of_fold[self.cv.folds[fold]] = probabilities
+            fold_states.append(portable_state(model))
+        value, std_error = self.cv.estimate(out_of_fold)
+        with atomic_path(self.store / f"{config_key(config)}.pt") as tmp:
+            torch.save({"config": plain_values(config), "out_of_fold": torch.from_numpy(out_of_fold),
+                        "fold_states": fold_states, "estimate": value, "std_error": std_error}, tmp)
+        return value, std_error
+
+
+def ensemble_members(runhistory, rows: list[dict[str, Any]], store: Path) -> dict[int, dict[str, Any]]:
+    """The cross-validated trials of the largest budget that did not diverge, by config id."""
+    top = max(row["budget"] for row in rows)
+    members = {}
+    for row in rows:
+        if row["budget"] != top or row["status"] != "SUCCESS":
+            continue
+        path = store / f"{config_key(runhistory.get_config(row['config_id']))}.pt"
+        if path.exists():
+            members[row["config_id"]] = torch.load(path, weights_only=True)
+    if not members:
+        raise RuntimeError(f"no cross-validated trial at {top} epochs left its fold models in {store}")
+    return members
+
+
+def config_key(config: Configuration | dict) -> str:
+    """A file name for a configuration's cross-validation, the same in a continued run."""
+    return hashlib.sha256(json.dumps(plain_values(config), sort_keys=True).encode()).hexdigest()[:16]
 
 
 class TrialLogger(Callback):
@@ -166,8 +223,9 @@ class TrialLogger(Callback):
         elapsed = smbo.used_walltime
         eta = elapsed / max(done_epochs, 1) * max(self.planned - done_epochs, 0)
         status = StatusType(value.status).name
-        LOG.info("trial %d/%d: config %d, %d epochs, val %s %.4f (%s, %.1f s) | incumbent %s | "
-                 "elapsed %s, ETA %s", len(rows), self.n_trials, config_id, epochs_of(info.budget),
+        scored_on = "out-of-fold" if "std_error" in value.additional_info else "val"
+        LOG.info("trial %d/%d: config %d, %d epochs, %s %s %.4f (%s, %.1f s) | incumbent %s | "
+                 "elapsed %s, ETA %s", len(rows), self.n_trials, config_id, epochs_of(info.budget), scored_on,
                  self.metric, 1.0 - value.cost, status, value.time, incumbent_text,
                  format_seconds(elapsed), format_seconds(eta))
         if value.status == StatusType.CRASHED:
@@ -194,6 +252,7 @@ def trial_rows(runhistory) -> list[dict[str, Any]]:
             "seconds": float(value.time),
             "status": StatusType(value.status).name,
             "wallclock_s": float(value.additional_info.get("wallclock_s", float("nan"))),
+            "std_error": float(value.additional_info.get("std_error", float("nan"))),  # CV trials only
         })
     return rows
 
@@ -332,9 +391,12 @@ def run_bohb(problem: Problem, hpo: HpoSettings, outputs: BohbOutputs) -> dict[s
 
     for index, design in enumerate(problem.designs or []):
         LOG.info("cell design %d%s: %s", index, " (derived)" if index == 0 and problem.method == "nas" else "", design)
-    target = TrialTarget(problem)
     smac_root = outputs.directory / SMAC_RUN_NAME
     scenario = make_scenario(space, hpo, problem.seed, n_trials, outputs.directory)
+    cv = CrossValidation.over(problem.train, problem.val, hpo.cv_folds, problem.metric, problem.task, problem.seed)
+    LOG.info("selection at %d epochs: %s", epochs_of(hpo.max_budget), cv.describe())
+    cv_store = Path(scenario.output_directory) / CV_FOLDER
+    target = TrialTarget(problem, cv, epochs_of(hpo.max_budget), cv_store)
     with tempfile.TemporaryDirectory() as scratch:
         # A throwaway facade yields the scenario (with SMAC's meta data) that SMAC would compare.
         probe_scenario = make_scenario(space, hpo, problem.seed, n_trials, Path(scratch))
@@ -353,26 +415,51 @@ def run_bohb(problem: Problem, hpo: HpoSettings, outputs: BohbOutputs) -> dict[s
         raise RuntimeError(
             f"SMAC finished without any trial (hpo.walltime_s too short?); see {scenario.output_directory}")
     best = incumbent_trial(rows)
+    if best["budget"] != epochs_of(hpo.max_budget):
+        raise RuntimeError(
+            f"no trial reached max_budget ({hpo.max_budget} epochs) within hpo.walltime_s ({hpo.walltime_s} s), so "
+            f"no configuration was cross-validated; raise hpo.walltime_s or lower hpo.total_epochs")
     config_id = best["config_id"]
     incumbent = facade.runhistory.get_config(config_id)
+    members = ensemble_members(facade.runhistory, rows, cv_store)
+    weights = select_ensemble({key: member["out_of_fold"].numpy() for key, member in members.items()},
+                              cv.data.labels.numpy(), problem.metric, problem.task, hpo.ensemble_size)
+    ensemble_estimate, ensemble_error = cv.estimate(
+        weighted_average({key: members[key]["out_of_fold"].numpy() for key in weights}, weights))
+    LOG.info("ensemble of %d configuration(s) %s: %s %.4f ± %.4f (out of fold)", len(weights),
+             {key: round(weight, 3) for key, weight in weights.items()}, problem.metric, ensemble_estimate,
+             ensemble_error)
     record = {
         "method": problem.method,
         "seed": problem.seed,
         "metric": problem.metric,
         "validation_score": best["score"],
+        "selection_estimate": best["score"],
+        "selection_std_error": members[config_id]["std_error"],
+        "selection_method": cv.describe(),
         "budget": best["budget"],
         "config_id": config_id,
         "config": plain_values(incumbent),
         "architecture": problem.architecture(incumbent),
         "designs": problem.designs,
     }
+    ensemble = {
+        "method": problem.method, "seed": problem.seed, "metric": problem.metric,
+        "selection_estimate": ensemble_estimate, "selection_std_error": ensemble_error,
+        "selection_method": cv.describe(),
+        "members": [{"config_id": key, "weight": weight, "config": members[key]["config"],
+                     "architecture": problem.architecture(facade.runhistory.get_config(key)),
+                     "fold_states": members[key]["fold_states"]} for key, weight in weights.items()],
+    }
     parameters = count_parameters(build_network(record["architecture"]))
     LOG.info("incumbent: config %d, val %s %.4f at %d epochs, %d parameters; %d trials, %d epochs, "
              "%.1f s in this session", config_id, problem.metric, best["score"], best["budget"], parameters,
              len(rows), sum(row["budget"] for row in rows), time.perf_counter() - start)
 
-    columns = ["config_id", "budget", "seed", "cost", "score", "seconds", "status"]
+    columns = ["config_id", "budget", "seed", "cost", "score", "std_error", "seconds", "status"]
     write_csv(outputs.runhistory, pd.DataFrame(rows, columns=columns))
+    with atomic_path(outputs.ensemble) as tmp:
+        torch.save(ensemble, tmp)
     trajectory = trajectory_rows(rows)
     write_csv(outputs.trajectory, pd.DataFrame(trajectory, columns=[
         "wallclock_s", "cumulative_epochs", "budget", "cost", "score", "config_id"]))

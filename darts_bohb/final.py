@@ -23,10 +23,13 @@ from darts_bohb.io import atomic_path, read_json_object, write_csv, write_json
 from darts_bohb.metrics import classification_metrics
 from darts_bohb.network import ArchitectureError, build_network, check_architecture, count_parameters
 from darts_bohb.runtime import Runtime, seed_everything
+from darts_bohb.seed_ensemble import ensemble_probabilities, load_ensemble
 from darts_bohb.settings import FinalSettings
-from darts_bohb.training import predict_probabilities, train_model
+from darts_bohb.training import portable_state, predict_probabilities, train_model
 
 LOG = logging.getLogger(__name__)
+# How BOHB's choice was scored (incumbent.json, ensemble.pt), carried into metrics.json.
+SELECTION_KEYS = ("selection_estimate", "selection_std_error", "selection_method")
 INCUMBENT_KEYS = ("method", "seed", "metric", "validation_score", "budget", "config_id", "config", "architecture")
 
 
@@ -41,6 +44,8 @@ class FinalOutputs:
     model: Path
     architecture: Path
     model_card: Path
+    ensemble_metrics: Path | None = None  # with ensemble_path only
+    ensemble_predictions: Path | None = None
 
 
 def load_incumbent(path: str | Path, method: str | None) -> dict[str, Any]:
@@ -75,9 +80,19 @@ def training_split(splits: dict[str, Split], train_on: str) -> Split:
 
 def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, seed: int, epochs: int,
               settings: FinalSettings, task: str, n_classes: int, runtime: Runtime,
-              outputs: FinalOutputs, dataset: str | None = None) -> dict[str, Any]:
-    """`dataset` is the MedMNIST flag, which names the classes in architecture.json and the model card."""
+              outputs: FinalOutputs, dataset: str | None = None,
+              ensemble_path: str | Path | None = None) -> dict[str, Any]:
+    """Score the incumbent, retrained, and (given `ensemble_path`, as the workflow does) the seed's
+    ensemble of fold models on the test split.
+
+    `dataset` is the MedMNIST flag, which names the classes in architecture.json and the model card.
+    """
     incumbent = load_incumbent(incumbent_path, method)
+    ensemble = None
+    if ensemble_path is not None:
+        if outputs.ensemble_metrics is None or outputs.ensemble_predictions is None:
+            raise ValueError("an ensemble needs outputs.ensemble_metrics and outputs.ensemble_predictions")
+        ensemble = load_ensemble(ensemble_path, method, seed)
     needed = ("train", "val", "test") if settings.train_on == "train+val" else ("train", "test")
     splits = load_splits(data_path, needed)
     train, test = training_split(splits, settings.train_on), splits["test"]
@@ -109,6 +124,7 @@ def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, se
         "n_images": len(test),
         **{key: _json_number(value) if not isinstance(value, list) else value for key, value in scores.items()},
         "validation_score": incumbent["validation_score"],
+        **{key: incumbent.get(key) for key in SELECTION_KEYS},
         "seconds": time.perf_counter() - start,
     }
     LOG.info("test: accuracy %.4f, AUC %.4f, macro F1 %.4f, balanced accuracy %.4f",
@@ -116,12 +132,45 @@ def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, se
 
     write_csv(outputs.predictions, prediction_frame(labels, probabilities))
     with atomic_path(outputs.model) as tmp:
-        torch.save({name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}, tmp)
+        torch.save(portable_state(model), tmp)
     architecture = architecture_with_record(architecture, dataset, tuple(test.images.shape[-2:]), task,
                                             runtime.precision)
     write_json(outputs.architecture, architecture)
     write_json(outputs.metrics, metrics)
     write_model_card(outputs.model_card, method, seed, model, architecture, incumbent, metrics, len(train))
+    if ensemble is not None:
+        score_ensemble(ensemble, test, task, runtime, outputs, metrics)
+    return metrics
+
+
+def score_ensemble(ensemble: dict[str, Any], test: Split, task: str, runtime: Runtime, outputs: FinalOutputs,
+                   incumbent_metrics: dict[str, Any]) -> dict[str, Any]:
+    """ensemble/metrics.json and predictions.csv: the seed's ensemble, as BOHB chose it, on `test`."""
+    start = time.perf_counter()
+    probabilities = ensemble_probabilities(ensemble, test, runtime)
+    labels = test.labels.numpy()
+    scores = classification_metrics(labels, probabilities, task)
+    members = [{"config_id": member["config_id"], "weight": member["weight"]} for member in ensemble["members"]]
+    n_models = sum(len(member["fold_states"]) for member in ensemble["members"])
+    metrics = {
+        "method": ensemble["method"],
+        "seed": ensemble["seed"],
+        "split": "test",
+        "trained_on": "the cross-validation folds of train+val",
+        "epochs": incumbent_metrics["epochs"],
+        "n_images": len(test),
+        **{key: _json_number(value) if not isinstance(value, list) else value for key, value in scores.items()},
+        "validation_score": ensemble["selection_estimate"],
+        **{key: ensemble[key] for key in SELECTION_KEYS},
+        "members": members,
+        "n_models": n_models,
+        "seconds": time.perf_counter() - start,
+    }
+    LOG.info("ensemble of %d configuration(s), %d fold models (out of fold %s %.4f ± %.4f): test accuracy %.4f, "
+             "AUC %.4f", len(members), n_models, ensemble["metric"], ensemble["selection_estimate"],
+             ensemble["selection_std_error"], scores["accuracy"], scores["auc"])
+    write_csv(outputs.ensemble_predictions, prediction_frame(labels, probabilities))
+    write_json(outputs.ensemble_metrics, metrics)
     return metrics
 
 

@@ -255,6 +255,8 @@ class HpoSettings:
     total_epochs: int
     walltime_s: float | None
     designs_per_cell: int
+    cv_folds: int  # the largest budget's selection estimate: stratified k-fold CV over train+val
+    ensemble_size: int  # rounds of greedy ensemble selection over the cross-validated configurations
     space: HpoSpace
 
     def __post_init__(self):
@@ -267,6 +269,10 @@ class HpoSettings:
             raise ConfigError(f"hpo.eta: expected an integer >= 2, got {self.eta}")
         if self.designs_per_cell < 1:
             raise ConfigError(f"hpo.designs_per_cell: expected at least 1, got {self.designs_per_cell}")
+        if self.cv_folds < 2:
+            raise ConfigError(f"hpo.cv_folds: cross-validation needs at least 2 folds, got {self.cv_folds}")
+        if self.ensemble_size < 1:
+            raise ConfigError(f"hpo.ensemble_size: expected at least 1 round, got {self.ensemble_size}")
         if self.walltime_s is not None and self.walltime_s <= 0:
             raise ConfigError(f"hpo.walltime_s: expected null or a positive number of seconds, got {self.walltime_s}")
         needed = first_bracket_epochs(self.min_budget, self.max_budget, self.eta)

@@ -162,3 +162,8 @@ def probabilities_from_logits(logits: torch.Tensor, multi_label: bool) -> torch.
 def widest_convolution(model: nn.Module) -> int:
     """The most output channels of any convolution in `model` (0 without convolutions)."""
     return max((module.out_channels for module in model.modules() if isinstance(module, nn.Conv2d)), default=0)
+
+
+def portable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state on the CPU in a standard memory layout, loadable on any device."""
+    return {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}

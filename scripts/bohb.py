@@ -39,6 +39,7 @@ def main() -> int:
     parser.add_argument("--incumbent", required=True, help="incumbent.json to write (SMAC's run goes beside it)")
     parser.add_argument("--trajectory", required=True)
     parser.add_argument("--runhistory", required=True)
+    parser.add_argument("--ensemble", required=True, help="ensemble.pt to write: the chosen members' fold models")
     args = parser.parse_args()
     if (args.method == "nas") != (args.genotype is not None):
         parser.error("--genotype is required for --method nas and accepted for no other method")
@@ -69,7 +70,8 @@ def main() -> int:
         problem = Problem(method=args.method, seed=args.seed, train=splits["train"], val=splits["val"],
                           task=spec.task, n_classes=spec.n_classes, designs=designs, topology=topology,
                           runtime=runtime, metric=hpo.metric)
-        run_bohb(problem, hpo, BohbOutputs(Path(args.incumbent), Path(args.trajectory), Path(args.runhistory)))
+        run_bohb(problem, hpo, BohbOutputs(Path(args.incumbent), Path(args.trajectory), Path(args.runhistory),
+                                             Path(args.ensemble)))
 
     return run_script(task, (ConfigError, DatasetError, GenotypeError, RuntimeConfigError))
 

@@ -10,6 +10,7 @@ from darts_bohb.data import DatasetError, check_data_file, dataset_spec
 from darts_bohb.final import FinalOutputs, IncumbentError, run_final
 from darts_bohb.methods import METHODS
 from darts_bohb.runtime import RuntimeConfigError, make_runtime
+from darts_bohb.seed_ensemble import EnsembleError
 from darts_bohb.settings import ConfigError, FinalSettings, from_json
 from darts_bohb.training import TrainingDiverged
 
@@ -26,6 +27,9 @@ def main() -> int:
     parser.add_argument("--model", required=True)
     parser.add_argument("--architecture", required=True)
     parser.add_argument("--model-card", required=True, help="MODEL_CARD.md to write")
+    parser.add_argument("--ensemble", required=True, help="ensemble.pt of the BOHB run")
+    parser.add_argument("--ensemble-metrics", required=True)
+    parser.add_argument("--ensemble-predictions", required=True)
     args = parser.parse_args()
     if args.epochs < 1:
         parser.error(f"--epochs: expected at least 1, got {args.epochs}")
@@ -36,11 +40,12 @@ def main() -> int:
         check_data_file(args.data, spec, args.data_md5)
         runtime = make_runtime(args.device, args.precision, args.threads, args.deterministic, args.tf32)
         outputs = FinalOutputs(Path(args.metrics), Path(args.predictions), Path(args.model), Path(args.architecture),
-                               Path(args.model_card))
+                               Path(args.model_card), Path(args.ensemble_metrics), Path(args.ensemble_predictions))
         run_final(args.method, args.incumbent, args.data, args.seed, args.epochs, settings, spec.task,
-                  spec.n_classes, runtime, outputs, dataset=spec.flag)
+                  spec.n_classes, runtime, outputs, dataset=spec.flag, ensemble_path=args.ensemble)
 
-    return run_script(task, (ConfigError, DatasetError, IncumbentError, RuntimeConfigError, TrainingDiverged))
+    return run_script(task, (ConfigError, DatasetError, EnsembleError, IncumbentError, RuntimeConfigError,
+                                     TrainingDiverged))
 
 
 if __name__ == "__main__":

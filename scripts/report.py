@@ -1,7 +1,8 @@
-"""Write reports/summary.csv (one row per method and seed), reports/ensemble.csv (one row per method
-with at least 2 seeds: the ensemble of its seeds' final models), reports/comparisons.csv (paired
-differences of the methods with bootstrap intervals and McNemar's test), reports/search.csv (the
-searched probabilities per seed and node) and reports/summary.md (the aggregated report)."""
+"""Write reports/summary.csv (one row per method, seed and output: the incumbent and the per-seed
+ensemble), reports/ensemble.csv (one row per method with at least 2 seeds: the ensemble of its
+seeds' final models), reports/comparisons.csv (paired differences of the methods with bootstrap
+intervals and McNemar's test), reports/search.csv (the searched probabilities per seed and node)
+and reports/summary.md (the aggregated report)."""
 
 import argparse
 import logging
@@ -17,14 +18,17 @@ from darts_bohb.report.cli import (
     benchmark_files,
     files_by_run,
     files_by_seed,
+    optional_files_by_run,
     run_reporting,
     seeds_from,
 )
 from darts_bohb.report.collect import (
+    check_same_test_images,
     read_genotypes,
     read_incumbents,
     read_predictions,
     read_search_runs,
+    read_seed_ensembles,
     read_stage_seconds,
     read_test_metrics,
     read_trial_counts,
@@ -43,6 +47,10 @@ def main() -> int:
     add_file_arguments(parser, "incumbents", "incumbent.json of the BOHB run")
     add_file_arguments(parser, "runhistories", "runhistory.csv of the BOHB run")
     add_file_arguments(parser, "predictions", "predictions.csv (test probabilities) of the final training")
+    # Optional, so that results from before the per-seed ensembles still make a report.
+    add_file_arguments(parser, "ensemble_metrics", "ensemble/metrics.json of the final training", required=False)
+    add_file_arguments(parser, "ensemble_predictions", "ensemble/predictions.csv of the final training",
+                       required=False)
     add_file_arguments(parser, "searches", "search.json of the search", baseline=False)
     add_file_arguments(parser, "genotypes", "genotype.json of the search", baseline=False)
     add_benchmark_arguments(parser)
@@ -62,6 +70,10 @@ def main() -> int:
     seeds = seeds_from(args)
     files = {kind: files_by_run(parser, args, kind)
              for kind in ("metrics", "incumbents", "runhistories", "predictions")}
+    ensemble_files = {kind: optional_files_by_run(parser, args, kind)
+                      for kind in ("ensemble_metrics", "ensemble_predictions")}
+    if (ensemble_files["ensemble_metrics"] is None) != (ensemble_files["ensemble_predictions"] is None):
+        parser.error("--ensemble-metrics and --ensemble-predictions: give both (the per-seed ensembles) or neither")
     search_files = files_by_seed(parser, seeds.nas, args.searches, "--searches")
     genotype_files = files_by_seed(parser, seeds.nas, args.genotypes, "--genotypes")
     if args.resamples < 10:
@@ -76,14 +88,19 @@ def main() -> int:
 
     def task() -> None:
         stage_seconds = read_stage_seconds(seeds, benchmarks)
+        predictions = read_predictions(files["predictions"])
+        seed_ensembles = None
+        if ensemble_files["ensemble_metrics"] is not None:
+            seed_ensembles = read_seed_ensembles(ensemble_files["ensemble_metrics"])
+            check_same_test_images(files["predictions"], ensemble_files["ensemble_predictions"])
         summary = build_summary(
             metrics=read_test_metrics(files["metrics"]),
             incumbents=read_incumbents(files["incumbents"]),
             trials=read_trial_counts(files["runhistories"]),
             search_runs=read_search_runs(search_files),
             stage_seconds=stage_seconds,
+            seed_ensembles=seed_ensembles,
         )
-        predictions = read_predictions(files["predictions"])
         ensemble = ensemble_scores(predictions, medmnist_task)
         comparisons = comparison_table(predictions, medmnist_task, args.resamples)
         genotypes = read_genotypes(genotype_files)

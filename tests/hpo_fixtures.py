@@ -34,7 +34,7 @@ TINY_SPACE = HpoSpace(**config_section("hpo")["space"] | dict(
 def tiny_hpo(**overrides) -> HpoSettings:
     """Budgets 1..3 epochs, eta 3: one Hyperband round is 6 trials and 12 epochs."""
     values = dict(metric="accuracy", min_budget=1, max_budget=3, eta=3, total_epochs=12,
-                  walltime_s=None, designs_per_cell=3, space=TINY_SPACE)
+                  walltime_s=None, designs_per_cell=3, cv_folds=3, ensemble_size=4, space=TINY_SPACE)
     values.update(overrides)
     return HpoSettings(**values)
 

@@ -10,6 +10,9 @@ are drawn from a seeded generator with many decimals, so a test that compares th
 these files compares exact values, not rounded ones. predictions.csv is drawn independently of
 metrics.json (the report takes each seed's scores from metrics.json and only the ensemble from
 the probabilities), and each seed writes its rows in its own order, as the contract allows.
+Each final folder also holds the seed's second output, ensemble/metrics.json and
+ensemble/predictions.csv, and both metrics files carry a selection estimate; `legacy=True` writes
+a tree from before those existed.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ STAGE_RULES = {"nas": ("darts_search", "bohb", "final"), "random": ("random_bohb
                "baseline": ("baseline_bohb", "baseline_final")}
 BOHB_SALT = {"nas": 7, "random": 19, "baseline": 11}  # each method draws its own numbers
 FINAL_SALT = {"nas": 13, "random": 23, "baseline": 17}
+ENSEMBLE_SALT = {"nas": 29, "random": 31, "baseline": 37}
+SELECTION_METHOD = "3-fold stratified CV over train+val (1200 images), {metric}"  # as BOHB words it
 TEST_IMAGES = 40
 
 
@@ -49,7 +54,9 @@ class SyntheticResults:
     size: int
     metric: str
     random_seeds: tuple[int, ...] = ()
+    legacy: bool = False  # no selection estimate, no ensemble/ folder: results from before them
     metrics: dict[tuple[str, int], dict] = field(default_factory=dict)  # (method, seed) -> metrics.json
+    ensembles: dict[tuple[str, int], dict] = field(default_factory=dict)  # (method, seed) -> ensemble/metrics.json
     incumbents: dict[tuple[str, int], dict] = field(default_factory=dict)
     searches: dict[int, dict] = field(default_factory=dict)
     trials: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -118,11 +125,13 @@ class SyntheticResults:
         args = [*self.seed_args(), "--dataset", self.dataset, "--size", str(self.size),
                 "--searches", *(str(self.search_file(s, "search.json")) for s in self.nas_seeds),
                 "--genotypes", *(str(self.search_file(s, "genotype.json")) for s in self.nas_seeds)]
-        for option, name, files in (("metrics", "metrics.json", self.final_file),
-                                    ("predictions", "predictions.csv", self.final_file),
-                                    ("incumbents", "incumbent.json", self.bohb_file),
-                                    ("runhistories", "runhistory.csv", self.bohb_file)):
-            args += self._method_args(option, files, name)
+        files = [("metrics", "metrics.json", self.final_file), ("predictions", "predictions.csv", self.final_file),
+                 ("incumbents", "incumbent.json", self.bohb_file), ("runhistories", "runhistory.csv", self.bohb_file)]
+        if not self.legacy:
+            files += [("ensemble-metrics", "ensemble/metrics.json", self.final_file),
+                      ("ensemble-predictions", "ensemble/predictions.csv", self.final_file)]
+        for option, name, where in files:
+            args += self._method_args(option, where, name)
         for method, rules in STAGE_RULES.items():
             seeds = self.seeds_of(method)
             for rule in rules:
@@ -142,10 +151,11 @@ class SyntheticResults:
 
 def write_result_tree(root: Path, nas_seeds: tuple[int, ...] = (1, 2), baseline_seeds: tuple[int, ...] = (1,),
                       dataset: str = "retinamnist", size: int = 28, metric: str = "accuracy",
-                      epochs_planned: int = 4, random_seeds: tuple[int, ...] = ()) -> SyntheticResults:
+                      epochs_planned: int = 4, random_seeds: tuple[int, ...] = (),
+                      legacy: bool = False) -> SyntheticResults:
     """Write a complete tree below `root`. The last NAS seed stops its search early."""
     results = SyntheticResults(Path(root), tuple(nas_seeds), tuple(baseline_seeds), dataset, size, metric,
-                               random_seeds=tuple(random_seeds))
+                               random_seeds=tuple(random_seeds), legacy=legacy)
     # One test split for every run; every class occurs, so the AUC of an ensemble is defined.
     n_classes = len(INFO[dataset]["label"])
     results.test_labels = np.random.default_rng(99).permutation(np.arange(TEST_IMAGES) % n_classes)
@@ -156,6 +166,8 @@ def write_result_tree(root: Path, nas_seeds: tuple[int, ...] = (1, 2), baseline_
         for seed in results.seeds_of(method):
             _write_bohb(results, method, seed)
             _write_final(results, method, seed)
+            if not legacy:
+                _write_seed_ensemble(results, method, seed)
             for rule in STAGE_RULES[method]:
                 seconds = round(float(np.random.default_rng([seed, len(rule)]).uniform(5, 500)), 4)
                 results.seconds[(rule, seed)] = seconds
@@ -219,6 +231,9 @@ def _write_bohb(results: SyntheticResults, method: str, seed: int) -> None:
     _write(results.bohb_file(method, seed, "trajectory.csv"), "\n".join(trajectory) + "\n")
     incumbent = {"method": method, "seed": seed, "metric": results.metric, "validation_score": best,
                  "budget": 9, "config_id": 3, "config": {"cells": 2, "lr": 0.01}, "architecture": {"cells": []}}
+    if not results.legacy:  # BOHB chose by the estimate, so it is the validation score too
+        incumbent.update(selection_estimate=best, selection_std_error=_std_error(rng),
+                         selection_method=SELECTION_METHOD.format(metric=results.metric))
     results.incumbents[(method, seed)] = incumbent
     _write(results.bohb_file(method, seed, "incumbent.json"), json.dumps(incumbent, indent=2))
 
@@ -231,24 +246,50 @@ def _write_final(results: SyntheticResults, method: str, seed: int) -> None:
                "per_class_accuracy": [float(x) for x in rng.uniform(0, 1, 5)],
                "confusion_matrix": [[int(x) for x in row] for row in rng.integers(0, 50, (5, 5))],
                "validation_score": results.incumbents[(method, seed)]["validation_score"], "seconds": 33.3}
+    # As the final rule does: the incumbent's selection fields are carried over from incumbent.json.
+    metrics.update({key: value for key, value in results.incumbents[(method, seed)].items()
+                    if key.startswith("selection_")})
     results.metrics[(method, seed)] = metrics
     _write(results.final_file(method, seed, "metrics.json"), json.dumps(metrics, indent=2))
-    _write_predictions(results, method, seed, rng)
+    results.probabilities[(method, seed)] = _write_predictions(
+        results, results.final_file(method, seed, "predictions.csv"), rng)
 
 
-def _write_predictions(results: SyntheticResults, method: str, seed: int, rng: np.random.Generator) -> None:
-    """Softmax-like rows that lean towards the true class: about half right alone, more so averaged."""
+def _write_seed_ensemble(results: SyntheticResults, method: str, seed: int) -> None:
+    """ensemble/: metrics.json with the keys of metrics.json plus the ensemble's own, and predictions."""
+    rng = np.random.default_rng([seed, ENSEMBLE_SALT[method]])
+    incumbent = results.metrics[(method, seed)]
+    members = [{"config_id": 3, "weight": 0.5}, {"config_id": 5 + seed, "weight": 0.3},
+               {"config_id": 2, "weight": 0.2}]
+    ensemble = {**incumbent, "trained_on": "the cross-validation folds of train+val",
+                "accuracy": float(rng.uniform(0.45, 0.6)), "auc": float(rng.uniform(0.65, 0.8)),
+                "macro_f1": float(rng.uniform(0.25, 0.45)), "balanced_accuracy": float(rng.uniform(0.3, 0.45)),
+                "selection_estimate": float(rng.uniform(0.5, 0.65)), "selection_std_error": _std_error(rng),
+                "members": members, "n_models": 3 * len(members), "seconds": 4.4}
+    ensemble["validation_score"] = ensemble["selection_estimate"]
+    results.ensembles[(method, seed)] = ensemble
+    _write(results.final_file(method, seed, "ensemble/metrics.json"), json.dumps(ensemble, indent=2))
+    _write_predictions(results, results.final_file(method, seed, "ensemble/predictions.csv"), rng)
+
+
+def _std_error(rng: np.random.Generator) -> float:
+    return float(rng.uniform(0.01, 0.02))
+
+
+def _write_predictions(results: SyntheticResults, path: Path, rng: np.random.Generator) -> np.ndarray:
+    """Softmax-like rows that lean towards the true class: about half right alone, more so averaged.
+    Returns the probabilities by test image index."""
     labels = results.test_labels
     n_classes = len(INFO[results.dataset]["label"])
     probabilities = rng.dirichlet(np.ones(n_classes), size=len(labels))
     probabilities[np.arange(len(labels)), labels] += rng.uniform(0, 0.5, size=len(labels))
     probabilities /= probabilities.sum(axis=1, keepdims=True)
-    results.probabilities[(method, seed)] = probabilities
     frame = pd.DataFrame(probabilities, columns=[f"prob_{c}" for c in range(n_classes)])
     frame.insert(0, "label", labels)
     frame.insert(0, "index", range(len(labels)))
     order = rng.permutation(len(labels))  # row order is not part of the contract; `index` is
-    _write(results.final_file(method, seed, "predictions.csv"), frame.iloc[order].to_csv(index=False))
+    _write(path, frame.iloc[order].to_csv(index=False))
+    return probabilities
 
 
 def _write(path: Path, text: str) -> None:

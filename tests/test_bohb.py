@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from smac.intensifier.hyperband_utils import determine_HB
 
 import darts_bohb.bohb as bohb
@@ -32,7 +33,7 @@ from hpo_fixtures import hpo_json, make_genotype, one_torch_thread, synthetic_ar
 REPO = Path(__file__).resolve().parents[1]
 SEED = 1
 GENOTYPE = make_genotype(seed=5)
-RUNHISTORY_COLUMNS = ["config_id", "budget", "seed", "cost", "score", "seconds", "status"]
+RUNHISTORY_COLUMNS = ["config_id", "budget", "seed", "cost", "score", "std_error", "seconds", "status"]
 TRAJECTORY_COLUMNS = ["wallclock_s", "cumulative_epochs", "budget", "cost", "score", "config_id"]
 
 
@@ -47,7 +48,8 @@ def run_script(out: Path, data: Path, hpo: HpoSettings | str, method: str = "nas
             "--dataset", "retinamnist", "--size", "28", "--seed", str(SEED),
             "--settings", hpo if isinstance(hpo, str) else hpo_json(hpo), "--data-md5", md5sum(data),
             "--device", "cpu", "--precision", "auto", "--threads", "1", "--incumbent", str(out / "incumbent.json"),
-            "--trajectory", str(out / "trajectory.csv"), "--runhistory", str(out / "runhistory.csv")]
+            "--trajectory", str(out / "trajectory.csv"), "--runhistory", str(out / "runhistory.csv"),
+            "--ensemble", str(out / "ensemble.pt")]
     if genotype is not None:
         args += ["--genotype", str(genotype)]
     return subprocess.run(args, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL, env=env)
@@ -58,7 +60,8 @@ def run_in_process(out: Path, data: Path, hpo: HpoSettings) -> dict:
     problem = Problem(method="nas", seed=SEED, train=splits["train"], val=splits["val"], task="ordinal-regression",
                       n_classes=5, designs=sample_designs(GENOTYPE, hpo.designs_per_cell, SEED),
                       topology=GENOTYPE.topology, runtime=make_runtime("cpu", "auto"), metric=hpo.metric)
-    return run_bohb(problem, hpo, BohbOutputs(out / "incumbent.json", out / "trajectory.csv", out / "runhistory.csv"))
+    return run_bohb(problem, hpo, BohbOutputs(out / "incumbent.json", out / "trajectory.csv", out / "runhistory.csv",
+                                              out / "ensemble.pt"))
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -159,6 +162,19 @@ def test_bohb_writes_a_complete_smac_run_beside_our_csvs(script_runs):
     used = [cell["design"] for cell in incumbent["architecture"]["cells"]]
     assert all(design in incumbent["designs"] for design in used)
     build_network(incumbent["architecture"])
+    # the largest budget is scored by 3-fold CV over train+val (260 images), with its error; lower ones on val
+    assert incumbent["selection_estimate"] == incumbent["validation_score"]
+    assert incumbent["selection_method"] == "3-fold stratified CV over train+val (260 images), accuracy"
+    assert at_max["std_error"].between(0.005, 0.05).all()
+    assert runhistory.loc[runhistory.budget == 1, "std_error"].isna().all()
+    chosen = at_max.config_id == incumbent["config_id"]
+    assert incumbent["selection_std_error"] == at_max.loc[chosen, "std_error"].item()
+    # the ensemble: members among the cross-validated configurations, three fold models each
+    ensemble = torch.load(out / "ensemble.pt", weights_only=True)
+    assert {member["config_id"] for member in ensemble["members"]} <= set(at_max.config_id)
+    assert sum(member["weight"] for member in ensemble["members"]) == pytest.approx(1.0)
+    assert all(len(member["fold_states"]) == 3 for member in ensemble["members"])
+    assert ensemble["selection_estimate"] >= at_max.score.max()  # greedy selection starts from the best one
 
     trajectory = pd.read_csv(out / "trajectory.csv")
     assert list(trajectory.columns) == TRAJECTORY_COLUMNS
@@ -214,7 +230,9 @@ def test_an_interrupted_run_continues_without_repeating_trials(tmp_path, data_di
     caplog.set_level("INFO", logger="darts_bohb")
     run_in_process(tmp_path, data_dir / "data.npz", tiny_hpo())
     assert "continuing the SMAC run" in caplog.text
-    assert len(calls) == 4  # 6 trials in all, 2 of them from before the interruption
+    # 6 trials in all, 2 of them from before the interruption; of the 4 left, the 3 at the largest
+    # budget train one model per fold (3 folds)
+    assert len(calls) == 1 + 3 * 3
     after = smac_trials(tmp_path)
     assert after[:2] == before and len(after) == 6
     keys = [(t["config_id"], t["budget"]) for t in after]

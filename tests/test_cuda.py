@@ -150,7 +150,8 @@ def test_a_bohb_run_and_the_final_training_run_on_cuda(real_data, tmp_path):
     run_script("bohb.py", "--method", "nas", "--genotype", str(genotype), "--data", str(real_data),
                "--dataset", "retinamnist", "--size", "28", "--seed", "1",
                "--settings", hpo_json(tiny_hpo(total_epochs=6)), "--incumbent", str(tmp_path / "incumbent.json"),
-               "--trajectory", str(tmp_path / "trajectory.csv"), "--runhistory", str(tmp_path / "runhistory.csv"))
+               "--trajectory", str(tmp_path / "trajectory.csv"), "--runhistory", str(tmp_path / "runhistory.csv"),
+               "--ensemble", str(tmp_path / "ensemble.pt"))
     runhistory = pd.read_csv(tmp_path / "runhistory.csv")
     assert len(runhistory) == 4 and set(runhistory["status"]) == {"SUCCESS"}, runhistory
 

@@ -10,15 +10,19 @@ import pytest
 import torch
 from medmnist.evaluator import getACC, getAUC
 
+from darts_bohb.data import load_splits
 from darts_bohb.final import FinalOutputs, IncumbentError, load_incumbent, run_final
 from darts_bohb.network import build_network
 from darts_bohb.runtime import make_runtime
+from darts_bohb.seed_ensemble import EnsembleError, load_ensemble
 from darts_bohb.settings import FinalSettings
+from darts_bohb.training import predict_probabilities
 from hpo_fixtures import one_torch_thread, write_synthetic_npz  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 METRIC_KEYS = {"method", "seed", "split", "trained_on", "epochs", "n_images", "accuracy", "auc", "macro_f1",
-               "balanced_accuracy", "per_class_accuracy", "confusion_matrix", "validation_score", "seconds"}
+               "balanced_accuracy", "per_class_accuracy", "confusion_matrix", "validation_score", "seconds",
+               "selection_estimate", "selection_std_error", "selection_method"}
 CONFIG = {"n_cells": 2, "cell1_channels": 8, "cell1_batch_norm": True, "cell1_pool": True, "cell1_design": 0,
           "cell2_channels": 16, "cell2_batch_norm": True, "cell2_pool": True, "cell2_design": 0,
           "head_layers": 0, "dropout": 0.1, "optimizer": "adam", "lr": 0.01, "weight_decay": 1e-5,
@@ -102,3 +106,80 @@ def test_an_incumbent_of_either_method_loads_when_no_method_is_asked(tmp_path):
     for method in ("nas", "baseline"):
         path = write_incumbent(tmp_path / f"{method}.json", method=method)
         assert load_incumbent(path, None)["method"] == method
+
+
+def fold_states(seeds: list[int]) -> list[dict[str, torch.Tensor]]:
+    """State dicts of untrained networks of ARCHITECTURE, one per seed: stand-ins for fold models."""
+    states = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        states.append(build_network(ARCHITECTURE).state_dict())
+    return states
+
+
+def write_ensemble(path, members=None, **changes):
+    member = {"config_id": 1, "weight": 1.0, "config": CONFIG, "architecture": ARCHITECTURE,
+              "fold_states": fold_states([1])}
+    torch.save({"method": "baseline", "seed": 1, "metric": "accuracy", "selection_estimate": 0.55,
+                "selection_std_error": 0.014, "selection_method": "3-fold stratified CV over train+val",
+                "members": [member] if members is None else members, **changes}, path)
+    return path
+
+
+def ensemble_outputs(folder):
+    return FinalOutputs(folder / "metrics.json", folder / "predictions.csv", folder / "model.pt",
+                        folder / "architecture.json", folder / "MODEL_CARD.md", folder / "ensemble" / "metrics.json",
+                        folder / "ensemble" / "predictions.csv")
+
+
+def test_the_seed_ensemble_is_the_weighted_mean_of_its_members_fold_models(tmp_path):
+    data = write_synthetic_npz(tmp_path / "data.npz")
+    members = [{"config_id": 4, "weight": 0.75, "config": CONFIG, "architecture": ARCHITECTURE,
+                "fold_states": fold_states([1, 2])},
+               {"config_id": 9, "weight": 0.25, "config": CONFIG, "architecture": ARCHITECTURE,
+                "fold_states": fold_states([3, 4, 5])}]
+    ensemble = write_ensemble(tmp_path / "ensemble.pt", members)
+    runtime = make_runtime("cpu", "fp32")
+    run_final("baseline", write_incumbent(tmp_path / "incumbent.json"), data, seed=1, epochs=1,
+              settings=FinalSettings(train_on="train"), task="ordinal-regression", n_classes=5, runtime=runtime,
+              outputs=ensemble_outputs(tmp_path), ensemble_path=ensemble)
+
+    test = load_splits(data, ("test",))["test"]
+    model = build_network(ARCHITECTURE)
+    member_means = []
+    for member in members:
+        folds = []
+        for state in member["fold_states"]:
+            model.load_state_dict(state)
+            folds.append(predict_probabilities(model, test, runtime))
+        member_means.append(np.mean(folds, axis=0))
+    expected = 0.75 * member_means[0] + 0.25 * member_means[1]
+    predictions = pd.read_csv(tmp_path / "ensemble" / "predictions.csv")
+    assert np.allclose(predictions.filter(like="prob_").to_numpy(), expected, atol=1e-6)
+    assert not np.allclose(member_means[0], member_means[1], atol=1e-3)  # the weights matter here
+    stored = json.loads((tmp_path / "ensemble" / "metrics.json").read_text())
+    labels = predictions[["label"]].to_numpy()
+    assert stored["accuracy"] == getACC(labels, predictions.filter(like="prob_").to_numpy(), "ordinal-regression")
+    assert stored["members"] == [{"config_id": 4, "weight": 0.75}, {"config_id": 9, "weight": 0.25}]
+    assert (stored["n_models"], stored["selection_estimate"], stored["selection_std_error"]) == (5, 0.55, 0.014)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"seed": 2}, "this rule is 'baseline' seed 1"),
+    ({"members": []}, "non-empty list"),
+    ({"members": [{"config_id": 1, "weight": 0.5, "config": CONFIG, "architecture": ARCHITECTURE,
+                   "fold_states": [{}]}]}, "sum to 0.5"),
+    ({"members": [{"config_id": 1, "weight": 1.0}]}, "members[0] lacks ['config', 'architecture', 'fold_states']"),
+])
+def test_a_malformed_ensemble_is_named(tmp_path, changes, message):
+    path = write_ensemble(tmp_path / "ensemble.pt", **changes)
+    with pytest.raises(EnsembleError) as error:
+        load_ensemble(path, "baseline", 1)
+    assert message in str(error.value)
+
+
+def test_a_file_that_is_no_ensemble_is_named(tmp_path):
+    path = tmp_path / "ensemble.pt"
+    path.write_text("not a torch file")
+    with pytest.raises(EnsembleError, match="not a readable ensemble file"):
+        load_ensemble(path, "baseline", 1)

@@ -4,6 +4,7 @@ of the files, and a missing or malformed file fails with a message naming it."""
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from darts_bohb.report.collect import (
     read_incumbents,
     read_predictions,
     read_search_runs,
+    read_seed_ensembles,
     read_stage_seconds,
     read_test_metrics,
     read_trajectories,
@@ -53,6 +55,44 @@ def test_validation_scores_in_metrics_json_are_read_when_present(tree):
     assert frame.loc[0, "val_auc"] == 0.7125
     assert frame.loc[0, "val_macro_f1"] == 0.3333
     assert math.isnan(frame.loc[0, "val_accuracy"])
+
+
+def test_the_selection_fields_and_the_seed_ensembles_are_the_numbers_of_their_files(tree):
+    metrics = read_test_metrics(tree.run_files(tree.final_file, "metrics.json")).set_index(["method", "seed"])
+    ensembles = read_seed_ensembles(tree.run_files(tree.final_file, "ensemble/metrics.json")).set_index(
+        ["method", "seed"])
+    for run in tree.runs():
+        for frame, written in ((metrics, tree.metrics[run]), (ensembles, tree.ensembles[run])):
+            for key in ("selection_estimate", "selection_std_error", "selection_method", "accuracy", "auc"):
+                column = key if key.startswith("selection_") else f"test_{key}"
+                assert frame.at[run, column] == written[key], (run, key)
+        assert ensembles.at[run, "n_models"] == 9
+        assert ensembles.at[run, "members"] == f"3:0.5 {5 + run[1]}:0.3 2:0.2"
+
+
+def test_metrics_from_before_the_selection_estimate_read_as_undefined(tmp_path):
+    tree = write_result_tree(tmp_path / "results", nas_seeds=(1,), baseline_seeds=(), legacy=True)
+    row = read_test_metrics(tree.run_files(tree.final_file, "metrics.json")).iloc[0]
+    assert math.isnan(row["selection_estimate"]) and math.isnan(row["selection_std_error"])
+    assert row["selection_method"] is None
+
+
+@pytest.mark.parametrize("name, change, expected", [
+    ("metrics.json", lambda d: d.pop("selection_std_error"),
+     "field 'selection_std_error': expected a number >= 0, got None"),
+    ("ensemble/metrics.json", lambda d: d.update(selection_estimate=None),
+     "field 'selection_estimate': expected a score in [0, 1], got None"),
+    ("ensemble/metrics.json", lambda d: d.update(n_models=0), "field 'n_models': expected at least 1, got 0"),
+    ("ensemble/metrics.json", lambda d: d.update(members=[]), "field 'members': expected a non-empty list"),
+    ("ensemble/metrics.json", lambda d: d["members"][1].pop("config_id"),
+     "field 'members[1].config_id': expected an integer, got None"),
+])
+def test_a_malformed_selection_field_is_named(tree, name, change, expected):
+    path = tree.final_file("nas", 2, name)
+    _edit_json(path, change)
+    reader = read_test_metrics if name == "metrics.json" else read_seed_ensembles
+    with pytest.raises(ReportInputError, match=re.escape(f"{path}: {expected}")):
+        reader({("nas", 2): path})
 
 
 def test_incumbents_trials_and_search_runs_match_the_files(tree):

@@ -72,9 +72,15 @@ def test_the_report_rules_write_every_report_file_and_a_log_each(built):
             assert_real_png(built / name)
     for rule in REPORT_RULES:
         assert "INFO wrote" in (built / "results" / "logs" / rule / "all_seeds.log").read_text(), rule
-    assert "| NAS+BOHB | n=2 seeds |" in (built / "reports" / "summary.md").read_text()
-    assert "NAS+BOHB: ensemble of the 2 seeds' final models" in (built / "reports" / "summary.md").read_text()
-    assert "| random cells+BOHB | n=2 seeds |" in (built / "reports" / "summary.md").read_text()
+    markdown = (built / "reports" / "summary.md").read_text()
+    for method in ("NAS+BOHB", "random cells+BOHB", "baseline"):
+        seeds = BASELINE_SEEDS if method == "baseline" else NAS_SEEDS
+        count = f"n={len(seeds)} seed" + ("s" if len(seeds) > 1 else "")
+        for output in ("incumbent", "per-seed ensemble"):
+            assert f"| {method}, {output} | {count} |" in markdown, (method, output)
+    assert "NAS+BOHB: ensemble of the 2 seeds' final models" in markdown
+    summary = pd.read_csv(built / "reports" / "summary.csv")
+    assert summary["output"].value_counts().to_dict() == {"incumbent": 5, "seed_ensemble": 5}
     comparisons = pd.read_csv(built / "reports" / "comparisons.csv")
     assert {"comparison", "level", "metric", "difference", "ci_low", "ci_high", "p_value"} <= set(comparisons.columns)
     assert set(comparisons["comparison"]) == {"nas - random", "nas - baseline", "random - baseline"}
@@ -110,6 +116,17 @@ def test_a_changed_metrics_file_reruns_only_the_scores_and_the_report(built):
     metrics.write_text(json.dumps(data))
     assert planned_jobs(report_rules(workdir, "-n", "--", *REPORT_FILES)) == {"plot_scores": 1, "report": 1}
     assert planned_jobs(report_rules(workdir, "-n", "--", "reports/scores.png")) == {"plot_scores": 1}
+
+
+def test_a_changed_seed_ensemble_reruns_only_the_report(built):
+    # The report rule declares each seed's ensemble/ files, which no figure reads.
+    workdir = built.with_name(built.name + "-seed-ensemble")
+    shutil.copytree(built, workdir)
+    metrics = workdir / "results" / "random" / "final" / "seed2" / "ensemble" / "metrics.json"
+    data = json.loads(metrics.read_text())
+    data["accuracy"] = 0.25
+    metrics.write_text(json.dumps(data))
+    assert planned_jobs(report_rules(workdir, "-n", "--", *REPORT_FILES)) == {"report": 1}
 
 
 def test_a_changed_predictions_file_reruns_only_the_report(built):

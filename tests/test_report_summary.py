@@ -42,7 +42,10 @@ def report_of(tree, tmp_path):
 
 def test_summary_csv_holds_exactly_the_numbers_of_the_per_seed_files(tree, tmp_path):
     summary, _ = report_of(tree, tmp_path)
-    assert list(zip(summary["method"], summary["seed"])) == tree.runs()
+    # The incumbents first, in the order of the file before the per-seed ensembles were added.
+    assert list(zip(summary["method"], summary["seed"], summary["output"])) == \
+        [(*run, "incumbent") for run in tree.runs()] + [(*run, "seed_ensemble") for run in tree.runs()]
+    summary = summary[summary["output"] == "incumbent"]
     for _, row in summary.iterrows():
         run = (row["method"], row["seed"])
         for metric in METRICS:
@@ -66,8 +69,8 @@ def test_summary_csv_holds_exactly_the_numbers_of_the_per_seed_files(tree, tmp_p
 def test_means_and_the_paired_difference_are_computed_over_the_right_seeds(tree, tmp_path):
     summary, markdown = report_of(tree, tmp_path)
     nas_accuracy = [tree.metrics[("nas", s)]["accuracy"] for s in (1, 2, 3)]
-    assert f"| NAS+BOHB | n=3 seeds | {pd.Series(nas_accuracy).mean():.4f} ± {pd.Series(nas_accuracy).std():.4f} |" \
-        in markdown
+    assert (f"| NAS+BOHB, incumbent | n=3 seeds | {pd.Series(nas_accuracy).mean():.4f} ± "
+            f"{pd.Series(nas_accuracy).std():.4f} |") in markdown
 
     differences = paired_differences(summary)
     expected = {seed: tree.metrics[("nas", seed)]["accuracy"] - tree.metrics[("baseline", seed)]["accuracy"]
@@ -132,7 +135,7 @@ def test_a_mean_without_an_interval_that_excludes_zero_is_no_win(tmp_path):
 def test_no_seeds_in_common_gives_a_statement_not_a_crash(tmp_path):
     tree = write_result_tree(tmp_path / "results", nas_seeds=(1, 2), baseline_seeds=(3,))
     summary, markdown = report_of(tree, tmp_path)
-    assert len(summary) == 3
+    assert len(summary) == 2 * 3  # an incumbent and a per-seed ensemble per run
     assert "No paired comparison: the seeds have none in common (NAS+BOHB: 1, 2; baseline: 3)." in markdown
     assert "**NAS+BOHB − baseline, test accuracy: not compared** (no seed in common)." in markdown
 
@@ -161,7 +164,7 @@ def test_stage_seconds_are_listed_and_a_missing_benchmark_is_named(tree, tmp_pat
     missing = tree.benchmark_file("baseline_bohb", 2)
     missing.unlink()
     summary, markdown = report_of(tree, tmp_path)
-    baseline = summary[summary["method"] == "baseline"].set_index("seed")
+    baseline = summary[(summary["method"] == "baseline") & (summary["output"] == "incumbent")].set_index("seed")
     assert math.isnan(baseline.at[2, "seconds_bohb"]) and math.isnan(baseline.at[2, "seconds_total"])
     assert f"`{missing}`" in markdown and "Missing benchmark files (1;" in markdown
     search_sum = sum(tree.seconds[("darts_search", s)] for s in (1, 2, 3))
@@ -248,8 +251,9 @@ def test_ensemble_csv_scores_the_mean_of_each_methods_seeds_by_hand(tree, tmp_pa
             assert row[f"test_{metric}"] == pytest.approx(value, abs=1e-12), (method, metric)
     # The fixture draws probabilities with signal, so the ensemble is not a coin toss.
     assert 0.5 < ensemble.loc["nas", "test_accuracy"] < 1
-    # An extra table: summary.csv keeps one row per method and seed, and no more.
-    assert list(zip(summary["method"], summary["seed"])) == tree.runs()
+    # An extra table: summary.csv keeps one row per method, seed and output, and no more.
+    incumbents = summary[summary["output"] == "incumbent"]
+    assert list(zip(incumbents["method"], incumbents["seed"])) == tree.runs() and len(summary) == 2 * len(tree.runs())
 
 
 def test_summary_md_shows_the_ensemble_as_an_extra_row_with_its_seed_count(tree, tmp_path):

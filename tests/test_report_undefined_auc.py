@@ -19,11 +19,11 @@ def test_a_null_test_auc_shows_as_a_dash(tmp_path):
     assert write_report(tree, out) == 0
 
     summary = pd.read_csv(out / "summary.csv")
-    nas = summary[summary.method == "nas"].set_index("seed")
+    nas = summary[(summary.method == "nas") & (summary.output == "incumbent")].set_index("seed")
     assert pd.isna(nas.loc[2, "test_auc"]) and nas.loc[[1, 3], "test_auc"].notna().all()
     markdown = (out / "summary.md").read_text()
     assert "nan" not in markdown.lower()
-    seed_rows = [line for line in markdown.splitlines() if line.startswith("| NAS+BOHB | 2 |")]
+    seed_rows = [line for line in markdown.splitlines() if line.startswith("| NAS+BOHB | 2 | incumbent |")]
     assert len(seed_rows) == 1 and " — |" in seed_rows[0]
     mean_auc = nas.loc[[1, 3], "test_auc"].mean()
     assert f"{mean_auc:.4f} ± " in markdown and "(1 undefined left out)" in markdown

@@ -29,6 +29,10 @@ from hpo_fixtures import make_genotype, one_torch_thread, tiny_hpo, write_synthe
 SEED = 1
 GENOTYPE = make_genotype(seed=5)
 SIX_TRIALS = tiny_hpo()  # one Hyperband round (3 x 1 + 1 x 3 epochs), then 2 x 3 epochs
+# Trials in SMAC's order: two at 1 epoch, three at 3 (the largest budget: one model per fold of
+# the 3-fold cross-validation), one at 1; so a run trains 1 + 1 + 3 x 3 + 1 models.
+MODELS_PER_RUN = 12
+FIRST_MODEL_OF_TRIAL_4 = 6
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -41,7 +45,7 @@ def data(tmp_path_factory) -> Path:
 
 
 def outputs_in(out: Path) -> BohbOutputs:
-    return BohbOutputs(out / "incumbent.json", out / "trajectory.csv", out / "runhistory.csv")
+    return BohbOutputs(out / "incumbent.json", out / "trajectory.csv", out / "runhistory.csv", out / "ensemble.pt")
 
 
 def run_in_process(out: Path, data: Path, hpo=SIX_TRIALS) -> dict:
@@ -76,13 +80,13 @@ class Killed(BaseException):
     """What SIGTERM or Ctrl-C does to a job: not an Exception, so SMAC does not record a crash."""
 
 
-def kill_on_trial(monkeypatch, trial: int) -> None:
+def kill_on_model(monkeypatch, model: int) -> None:
     calls: list[int] = []
     real = bohb.train_model
 
     def train(*args, **kwargs):
         calls.append(1)
-        if len(calls) == trial:
+        if len(calls) == model:
             raise Killed
         return real(*args, **kwargs)
 
@@ -90,7 +94,7 @@ def kill_on_trial(monkeypatch, trial: int) -> None:
 
 
 def test_a_killed_run_continues_without_repeating_trials(tmp_path, data, uninterrupted, monkeypatch, caplog):
-    kill_on_trial(monkeypatch, 4)
+    kill_on_model(monkeypatch, FIRST_MODEL_OF_TRIAL_4)
     with pytest.raises(Killed):
         run_in_process(tmp_path, data)
     before = smac_trials(tmp_path)
@@ -103,7 +107,7 @@ def test_a_killed_run_continues_without_repeating_trials(tmp_path, data, uninter
     caplog.set_level(logging.INFO, logger="darts_bohb")
     run_in_process(tmp_path, data)
     assert "continuing the SMAC run" in caplog.text and "starting a fresh SMAC run" not in caplog.text
-    assert len(calls) == 3  # 6 trials in all, 3 of them from before the kill
+    assert len(calls) == MODELS_PER_RUN - (FIRST_MODEL_OF_TRIAL_4 - 1)  # 3 of the 6 trials were before the kill
     after = smac_trials(tmp_path)
     assert after[:3] == before and len({(t["config_id"], t["budget"]) for t in after}) == 6
 
@@ -126,7 +130,7 @@ def test_a_job_run_again_after_it_completed_redoes_every_trial(tmp_path, data, t
     trained.clear()
     caplog.set_level(logging.INFO, logger="darts_bohb")
     run_in_process(tmp_path, data)
-    assert len(trained) == 6
+    assert len(trained) == MODELS_PER_RUN
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("starting a fresh SMAC run" in m and "its outputs were written" in m for m in warnings), warnings
     assert "continuing the SMAC run" not in caplog.text
@@ -158,7 +162,7 @@ def test_a_job_killed_after_its_last_trial_writes_its_outputs_without_training(t
 
 def test_a_killed_run_of_other_package_source_starts_fresh_with_a_warning(tmp_path, data, trained, monkeypatch,
                                                                           caplog):
-    kill_on_trial(monkeypatch, 3)
+    kill_on_model(monkeypatch, 3)
     with pytest.raises(Killed):
         run_in_process(tmp_path, data)
     monkeypatch.undo()
@@ -170,7 +174,7 @@ def test_a_killed_run_of_other_package_source_starts_fresh_with_a_warning(tmp_pa
     run_in_process(tmp_path, data)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("package source" in m and "changed" in m for m in warnings), warnings
-    assert len(trained) == 6 and len(smac_trials(tmp_path)) == 6
+    assert len(trained) == MODELS_PER_RUN and len(smac_trials(tmp_path)) == 6
 
 
 def test_the_source_hash_follows_every_top_level_module(tmp_path):

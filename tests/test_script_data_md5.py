@@ -23,12 +23,14 @@ def run(script: str, data: Path, out: Path, *extra: str) -> subprocess.Completed
     if script == "bohb.py":
         args = ["--method", "baseline", "--settings", hpo_json(tiny_hpo()), *common,
                 "--incumbent", str(out / "incumbent.json"), "--trajectory", str(out / "trajectory.csv"),
-                "--runhistory", str(out / "runhistory.csv")]
+                "--runhistory", str(out / "runhistory.csv"), "--ensemble", str(out / "ensemble.pt")]
     else:
         args = ["--method", "baseline", "--incumbent", str(out / "missing_incumbent.json"),
                 "--settings", json.dumps(config_section("final")), *common, "--epochs", "1",
                 *(arg for name in ("metrics.json", "predictions.csv", "model.pt", "architecture.json", "MODEL_CARD.md")
-                  for arg in (f"--{name.split('.')[0].lower().replace('_', '-')}", str(out / name)))]
+                  for arg in (f"--{name.split('.')[0].lower().replace('_', '-')}", str(out / name))),
+                "--ensemble", str(out / "ensemble.pt"), "--ensemble-metrics", str(out / "ensemble" / "metrics.json"),
+                "--ensemble-predictions", str(out / "ensemble" / "predictions.csv")]
     return subprocess.run([sys.executable, str(REPO / "scripts" / script), *args], capture_output=True, text=True,
                           timeout=300, stdin=subprocess.DEVNULL)
 

@@ -192,7 +192,7 @@ def test_bohb_scores_multi_label_trials_with_the_chosen_metric(tmp_path):
                       n_classes=3, designs=None, topology=None, runtime=make_runtime("cpu", "fp32"), metric="auc")
     incumbent = run_bohb(problem, tiny_hpo(metric="auc", total_epochs=6),
                          BohbOutputs(tmp_path / "incumbent.json", tmp_path / "trajectory.csv",
-                                     tmp_path / "runhistory.csv"))
+                                     tmp_path / "runhistory.csv", tmp_path / "ensemble.pt"))
     trials = pd.read_csv(tmp_path / "runhistory.csv")
     assert len(trials) == 4 and trials["score"].between(0, 1).all()
     at_budget = trials[trials["budget"] == incumbent["budget"]]
@@ -208,7 +208,7 @@ def test_the_bohb_script_refuses_a_metric_without_meaning_for_the_task(tmp_path)
          "--dataset", "mine", "--size", "28", "--task", MULTI_LABEL_TASK, "--seed", "1",
          "--settings", hpo_json(tiny_hpo(metric="balanced_accuracy")), "--device", "cpu", "--threads", "1",
          "--incumbent", str(out / "incumbent.json"), "--trajectory", str(out / "trajectory.csv"),
-         "--runhistory", str(out / "runhistory.csv")],
+         "--runhistory", str(out / "runhistory.csv"), "--ensemble", str(out / "ensemble.pt")],
         capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONHASHSEED="0"))
     assert result.returncode == 1
     assert "hpo.metric: 'balanced_accuracy' means nothing for a 'multi-label, binary-class' task" in result.stderr

@@ -81,6 +81,43 @@ def test_metrics_recomputed_from_predictions_with_medmnist_match(tiny_run, real_
         assert metrics["auc"] == pytest.approx(getAUC(test_labels, scores, "ordinal-regression"), abs=1e-12)
 
 
+def test_each_seed_ensemble_averages_its_members_fold_models_and_states_its_estimate(tiny_run, real_data):
+    """ensemble/predictions.csv is the weighted mean of the fold models BOHB kept (ensemble.pt),
+    recomputed here model by model; its metrics agree with medmnist; the selection estimate
+    and its error come from train+val only and sit beside the test score."""
+    workdir, config = tiny_run
+    test = load_splits(real_data, ("test",))["test"]
+    runtime = make_runtime("cpu", config["precision"], config["resources"]["final"]["threads"])
+    for folder in final_model_folders(workdir, config):
+        bohb_folder = folder.parent.parent / "bohb" / folder.name
+        ensemble = torch.load(bohb_folder / "ensemble.pt", weights_only=True)
+        expected = 0.0
+        threads = torch.get_num_threads()
+        try:
+            for member in ensemble["members"]:
+                model = build_network(member["architecture"])
+                folds = []
+                for state in member["fold_states"]:
+                    model.load_state_dict(state)
+                    folds.append(predict_probabilities(model, test, runtime))
+                expected = expected + member["weight"] * np.mean(folds, axis=0)
+        finally:
+            torch.set_num_threads(threads)
+        predictions = pd.read_csv(folder / "ensemble" / "predictions.csv")
+        scores = predictions.filter(like="prob_").to_numpy()
+        np.testing.assert_allclose(scores, expected, atol=1e-6)
+        metrics = json.loads((folder / "ensemble" / "metrics.json").read_text())
+        assert metrics["accuracy"] == pytest.approx(getACC(predictions[["label"]].to_numpy(), scores,
+                                                           "ordinal-regression"), abs=1e-12)
+        assert metrics["n_models"] == sum(len(member["fold_states"]) for member in ensemble["members"])
+        assert metrics["selection_estimate"] == ensemble["selection_estimate"]
+        single = json.loads((folder / "metrics.json").read_text())
+        incumbent = json.loads((bohb_folder / "incumbent.json").read_text())
+        assert single["selection_estimate"] == incumbent["selection_estimate"] == incumbent["validation_score"]
+        assert single["selection_method"].startswith("3-fold stratified CV over train+val (1200 images)")
+        assert 0 < single["selection_std_error"] < 0.05
+
+
 def test_final_model_reloads_with_weights_only(tiny_run, real_data):
     """The weights, loaded with weights_only into the network architecture.json rebuilds, give
     back the test predictions the final job wrote."""
@@ -179,11 +216,13 @@ def test_report_files_exist_and_summary_matches_metrics(tiny_run):
                                 ("random", config["random"]["seeds"], "results/random/final"),
                                 ("baseline", config["baseline"]["seeds"], "results/baseline/final")):
         for seed in seeds:
-            metrics = json.loads((workdir / root / f"seed{seed}" / "metrics.json").read_text())
-            row = summary[(summary.method == method) & (summary.seed == seed)]
-            assert len(row) == 1
-            for key in ("accuracy", "auc", "macro_f1", "balanced_accuracy"):
-                assert row[f"test_{key}"].item() == pytest.approx(metrics[key], abs=1e-12)
+            for output, metrics_file in (("incumbent", "metrics.json"), ("seed_ensemble", "ensemble/metrics.json")):
+                metrics = json.loads((workdir / root / f"seed{seed}" / metrics_file).read_text())
+                row = summary[(summary.method == method) & (summary.seed == seed) & (summary.output == output)]
+                assert len(row) == 1
+                for key in ("accuracy", "auc", "macro_f1", "balanced_accuracy"):
+                    assert row[f"test_{key}"].item() == pytest.approx(metrics[key], abs=1e-12)
+                assert row["selection_estimate"].item() == pytest.approx(metrics["selection_estimate"])
     markdown = (reports / "summary.md").read_text()
     assert f"n = {len(config['seeds'])}" in markdown or f"n={len(config['seeds'])}" in markdown
 

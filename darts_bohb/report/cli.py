@@ -28,13 +28,17 @@ def add_seed_arguments(parser: argparse.ArgumentParser, baseline: bool = True) -
                                 help=f"seeds of the {method} runs (config key {SEED_KEYS[method]}); none is allowed")
 
 
-def add_file_arguments(parser: argparse.ArgumentParser, kind: str, what: str, baseline: bool = True) -> None:
-    """--KIND: one file per NAS+BOHB seed; --random-KIND and --baseline-KIND: one per seed of those."""
-    parser.add_argument(f"--{kind}", type=Path, nargs="+", required=True,
+def add_file_arguments(parser: argparse.ArgumentParser, kind: str, what: str, baseline: bool = True,
+                       required: bool = True) -> None:
+    """--KIND: one file per NAS+BOHB seed; --random-KIND and --baseline-KIND: one per seed of those.
+    An underscore in `kind` is a hyphen in the options; with required=False --KIND may be left out."""
+    option = kind.replace("_", "-")
+    parser.add_argument(f"--{option}", type=Path, nargs="+" if required else "*", required=required,
+                        default=None if required else [],
                         help=f"{what} of each NAS+BOHB seed, in the order of --seeds")
     if baseline:
         for method in OTHER_METHODS:
-            parser.add_argument(f"--{method}-{kind}", type=Path, nargs="*", default=[],
+            parser.add_argument(f"--{method}-{option}", type=Path, nargs="*", default=[],
                                 help=f"{what} of each {method} seed, in the order of --{method}-seeds")
 
 
@@ -67,6 +71,16 @@ def files_by_run(parser: argparse.ArgumentParser, args: argparse.Namespace, kind
         files = files_by_seed(parser, seeds.of(method), getattr(args, option), f"--{option.replace('_', '-')}")
         runs.update({(method, seed): path for seed, path in files.items()})
     return runs
+
+
+def optional_files_by_run(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                          kind: str) -> dict[RunKey, Path] | None:
+    """files_by_run for files that results from before them lack: None when no --*KIND option was
+    given, else one file per seed of every method, as for a required kind."""
+    options = [kind if method == "nas" else f"{method}_{kind}" for method in METHODS]
+    if not any(getattr(args, option) for option in options):
+        return None
+    return files_by_run(parser, args, kind)
 
 
 def benchmark_files(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[tuple[str, int, str], Path]:

@@ -41,6 +41,11 @@ STAGES = ("search", "bohb", "final")
 # Written as null when undefined: AUC while a class has no test image (darts_bohb.metrics.auc),
 # balanced accuracy always for a multi-label task (it has labels, not classes to balance).
 UNDEFINABLE_METRICS = ("auc", "balanced_accuracy")
+# How an output was chosen (metrics.json, ensemble/metrics.json): the score it was chosen by,
+# computed on train+val only, its standard error and how it was computed, in words.
+SELECTION_FIELDS = ("selection_estimate", "selection_std_error", "selection_method")
+TEST_COLUMNS = ["method", "seed", *(f"test_{m}" for m in SCORE_METRICS), *(f"val_{m}" for m in SCORE_METRICS),
+                *SELECTION_FIELDS]
 
 
 class ReportInputError(ValueError):
@@ -185,27 +190,76 @@ def read_test_metrics(files: Mapping[RunKey, Path]) -> pd.DataFrame:
     """metrics.json per method and seed: the test scores, plus any validation scores it carries.
 
     Columns test_<metric> for every metric in SCORE_METRICS, and val_<metric> where the file
-    has an optional "validation" object (metric -> score); otherwise those stay NaN.
+    has an optional "validation" object (metric -> score); otherwise those stay NaN. The columns
+    of SELECTION_FIELDS are NaN (the method None) in a file written before they existed.
     """
+    rows = [_test_scores(_read_json(path, producer=_final_rule(method)), path, method, seed, selection_required=False)
+            for (method, seed), path in files.items()]
+    return pd.DataFrame(rows, columns=TEST_COLUMNS)
+
+
+def read_seed_ensembles(files: Mapping[RunKey, Path]) -> pd.DataFrame:
+    """ensemble/metrics.json per method and seed: the columns of read_test_metrics, the selection
+    estimate required, plus n_models and members ("config_id:weight" separated by spaces)."""
     rows = []
     for (method, seed), path in files.items():
         data = _read_json(path, producer=_final_rule(method))
-        _check_seed(data, seed, path)
-        _check_method(data, method, path)
-        if data.get("split", "test") != "test":
-            raise ReportInputError(f"{path}: field 'split': expected 'test', got {data['split']!r}")
-        row: dict[str, Any] = {"method": method, "seed": seed}
-        for metric in SCORE_METRICS:
-            row[f"test_{metric}"] = _score(data, metric, path, undefined_ok=metric in UNDEFINABLE_METRICS)
-        validation = data.get("validation", {})
-        if not isinstance(validation, dict):
-            raise ReportInputError(f"{path}: field 'validation': expected an object of metric -> score")
-        for metric in SCORE_METRICS:
-            row[f"val_{metric}"] = (_score(validation, metric, path, where=f"validation.{metric}")
-                                    if metric in validation else math.nan)
+        row = _test_scores(data, path, method, seed, selection_required=True)
+        row["n_models"] = _integer(data, "n_models", path)
+        if row["n_models"] < 1:
+            raise ReportInputError(f"{path}: field 'n_models': expected at least 1, got {row['n_models']}")
+        row["members"] = " ".join(f"{config_id}:{weight:.6g}" for config_id, weight in _members(data, path))
         rows.append(row)
-    columns = ["method", "seed", *(f"test_{m}" for m in SCORE_METRICS), *(f"val_{m}" for m in SCORE_METRICS)]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=[*TEST_COLUMNS, "n_models", "members"])
+
+
+def _test_scores(data: dict[str, Any], path: Path, method: str, seed: int, selection_required: bool
+                 ) -> dict[str, Any]:
+    _check_seed(data, seed, path)
+    _check_method(data, method, path)
+    if data.get("split", "test") != "test":
+        raise ReportInputError(f"{path}: field 'split': expected 'test', got {data['split']!r}")
+    row: dict[str, Any] = {"method": method, "seed": seed}
+    for metric in SCORE_METRICS:
+        row[f"test_{metric}"] = _score(data, metric, path, undefined_ok=metric in UNDEFINABLE_METRICS)
+    validation = data.get("validation", {})
+    if not isinstance(validation, dict):
+        raise ReportInputError(f"{path}: field 'validation': expected an object of metric -> score")
+    for metric in SCORE_METRICS:
+        row[f"val_{metric}"] = (_score(validation, metric, path, where=f"validation.{metric}")
+                                if metric in validation else math.nan)
+    return {**row, **_selection(data, path, selection_required)}
+
+
+def _selection(data: dict[str, Any], path: Path, required: bool) -> dict[str, Any]:
+    """The selection fields; absent or null is NaN (None for the method) unless `required`."""
+    if not required and all(data.get(key) is None for key in SELECTION_FIELDS):
+        return {"selection_estimate": math.nan, "selection_std_error": math.nan, "selection_method": None}
+    error = data.get("selection_std_error")
+    if not isinstance(error, (int, float)) or isinstance(error, bool) or not 0.0 <= error < math.inf:
+        raise ReportInputError(f"{path}: field 'selection_std_error': expected a number >= 0, got {error!r}")
+    return {"selection_estimate": _score(data, "selection_estimate", path), "selection_std_error": float(error),
+            "selection_method": _string(data, "selection_method", path)}
+
+
+def _members(data: dict[str, Any], path: Path) -> list[tuple[int, float]]:
+    members = data.get("members")
+    if not isinstance(members, list) or not members:
+        raise ReportInputError(f"{path}: field 'members': expected a non-empty list of "
+                               f'{{"config_id": ..., "weight": ...}}, got {members!r}')
+    found = []
+    for position, member in enumerate(members):
+        where = f"members[{position}]"
+        if not isinstance(member, dict):
+            raise ReportInputError(f"{path}: field '{where}': expected an object, got {member!r}")
+        config_id = member.get("config_id")
+        if not isinstance(config_id, int) or isinstance(config_id, bool):
+            raise ReportInputError(f"{path}: field '{where}.config_id': expected an integer, got {config_id!r}")
+        weight = member.get("weight")
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0.0 < weight <= 1.0:
+            raise ReportInputError(f"{path}: field '{where}.weight': expected a number in (0, 1], got {weight!r}")
+        found.append((config_id, float(weight)))
+    return found
 
 
 @dataclass(frozen=True)
@@ -229,6 +283,16 @@ def read_predictions(files: Mapping[RunKey, Path]) -> dict[str, SeedPredictions]
     for (method, seed), path in files.items():
         runs.setdefault(method, []).append((seed, Path(path), _read_predictions_file(path, _final_rule(method))))
     return {method: _align_seeds(method_runs) for method, method_runs in runs.items()}
+
+
+def check_same_test_images(incumbents: Mapping[RunKey, Path], ensembles: Mapping[RunKey, Path]) -> None:
+    """Each run's ensemble/predictions.csv must cover the test images, labels and classes of its
+    predictions.csv: the two outputs of one run are scored side by side as of the same images."""
+    for (method, seed), path in ensembles.items():
+        producer = _final_rule(method)
+        _align_seeds([(seed, Path(incumbents[(method, seed)]),
+                       _read_predictions_file(incumbents[(method, seed)], producer)),
+                      (seed, Path(path), _read_predictions_file(path, producer))])
 
 
 def _read_predictions_file(path: Path, producer: str) -> pd.DataFrame:
@@ -283,7 +347,7 @@ def _align_seeds(runs: list[tuple[int, Path, pd.DataFrame]]) -> SeedPredictions:
     for _, path, frame in runs[1:]:
         if _label_columns(frame) != labels or frame.shape[1] != first.shape[1]:
             raise ReportInputError(f"{path} has {frame.shape[1] - len(_label_columns(frame))} classes, but "
-                                   f"{first_path} has {n_classes}: the seeds' predictions must be of the same data set")
+                                   f"{first_path} has {n_classes}: both predictions must be of the same data set")
         if not frame.index.equals(first.index):
             only = frame.index.symmetric_difference(first.index)
             where = path if only[0] in frame.index else first_path

@@ -1,9 +1,11 @@
-"""The summary across seeds: summary.csv (one row per method and seed) and summary.md.
+"""The summary across seeds: summary.csv (one row per method, seed and output) and summary.md.
 
-The CSV holds the per-seed numbers exactly as the result files have them; the markdown
+The CSV holds the per-seed numbers exactly as the result files have them, for both outputs of a
+run: the incumbent and the per-seed ensemble (darts_bohb.report.selection); the markdown
 states the verdict of each comparison of methods from its bootstrap intervals (comparisons.csv,
-built by darts_bohb.report.comparisons), aggregates the per-seed numbers (mean ± std per method,
-the paired differences), adds the ensemble of each method's seeds as an extra row (ensemble.csv,
+built by darts_bohb.report.comparisons, of the incumbents), aggregates the per-seed numbers (mean
+± std per method and output, the paired differences), sets each output's selection estimate against
+its test score, adds the ensemble of each method's seeds as an extra row (ensemble.csv,
 built by darts_bohb.report.ensemble), summarises the search (search.csv, darts_bohb.report.search),
 puts the scores beside the published results, lists the seconds of every stage and links the
 figures. Every table says how many seeds it comes from, and a missing part
@@ -13,9 +15,8 @@ out silently.
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -39,13 +40,26 @@ from darts_bohb.report.comparisons import (
     verdict,
 )
 from darts_bohb.report.ensemble import MIN_SEEDS
+from darts_bohb.report.markdown import mean_std, number, seed_list, table
 from darts_bohb.report.references import SOURCE, PublishedResult
 from darts_bohb.report.search import SearchDiagnostics
+from darts_bohb.report.selection import (
+    INCUMBENT,
+    OUTPUT_LABELS,
+    SEED_ENSEMBLE,
+    chosen_metric,
+    estimate_cell,
+    output_label,
+    selection_gaps,
+    selection_methods,
+    selection_section,
+)
 
 SUMMARY_COLUMNS = [
-    "method", "seed", "val_metric", "val_score",
+    "method", "seed", "output", "val_metric", "val_score",
     *(f"val_{metric}" for metric in SCORE_METRICS),
     *(f"test_{metric}" for metric in SCORE_METRICS),
+    "selection_estimate", "selection_std_error", "selection_gap", "selection_method", "n_models", "members",
     "search_epochs_run", "search_epochs_planned", "stop_reason", "bohb_trials",
     *(f"seconds_{stage}" for stage in STAGES), "seconds_total",
 ]
@@ -60,30 +74,45 @@ PRIMARY_METRIC = "accuracy"
 
 
 def build_summary(metrics: pd.DataFrame, incumbents: pd.DataFrame, trials: pd.DataFrame,
-                  search_runs: pd.DataFrame, stage_seconds: pd.DataFrame) -> pd.DataFrame:
-    """Join the frames of darts_bohb.report.collect into one row per method and seed.
+                  search_runs: pd.DataFrame, stage_seconds: pd.DataFrame,
+                  seed_ensembles: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Join the frames of darts_bohb.report.collect into one row per method, seed and output:
+    the incumbents (metrics.json) first, in the order of the rows before there were two outputs,
+    then the per-seed ensembles (ensemble/metrics.json; none when `seed_ensembles` is None).
 
-    val_score is the incumbent's validation score of the metric BOHB maximised (val_metric);
-    it also fills that metric's val_<metric> column, the others come from metrics.json's
-    optional "validation" object. Search columns are empty for the baseline, which has no search.
+    val_score is the score the output was chosen by, of the metric BOHB maximised (val_metric): the
+    incumbent's validation_score, the ensemble's selection estimate. It also fills that metric's
+    val_<metric> column, the others come from metrics.json's optional "validation" object.
+    selection_gap is selection_estimate − test_<val_metric>. The columns of the run rather than the
+    output (search, BOHB trials, seconds) are on the incumbent's row only, so that a sum over the
+    file counts each job once; search columns are empty for the methods without a search.
     """
     keys = ["method", "seed"]
-    frame = metrics.merge(incumbents, on=keys, how="left", validate="one_to_one")
-    for metric in SCORE_METRICS:
-        chosen = frame["metric"] == metric
-        frame.loc[chosen, f"val_{metric}"] = frame.loc[chosen, "validation_score"]
-    frame = frame.rename(columns={"metric": "val_metric", "validation_score": "val_score"})
+    frame = metrics.merge(incumbents, on=keys, how="left", validate="one_to_one").assign(
+        output=INCUMBENT, n_models=1, members=None)
     frame = frame.merge(trials, on=keys, how="left", validate="one_to_one")
     search = search_runs.rename(columns={"epochs_run": "search_epochs_run",
                                          "epochs_planned": "search_epochs_planned"}).assign(method="nas")
     frame = frame.merge(search[[*keys, "search_epochs_run", "search_epochs_planned", "stop_reason"]],
                         on=keys, how="left", validate="one_to_one")
     frame = frame.merge(_seconds_wide(stage_seconds), on=keys, how="left", validate="one_to_one")
-    for column in ("seed", "search_epochs_run", "search_epochs_planned", "bohb_trials"):
+    if seed_ensembles is not None and not seed_ensembles.empty:
+        # The ensemble is chosen by the metric BOHB maximised, so it is scored against that one too.
+        ensembles = seed_ensembles.merge(incumbents[[*keys, "metric"]], on=keys, how="left", validate="one_to_one")
+        ensembles = ensembles.assign(output=SEED_ENSEMBLE, validation_score=ensembles["selection_estimate"])
+        frame = pd.concat([frame, ensembles.reindex(columns=frame.columns.union(ensembles.columns))],
+                          ignore_index=True)
+    for metric in SCORE_METRICS:
+        chosen = frame["metric"] == metric
+        frame.loc[chosen, f"val_{metric}"] = frame.loc[chosen, "validation_score"]
+    frame = frame.rename(columns={"metric": "val_metric", "validation_score": "val_score"})
+    frame["selection_gap"] = selection_gaps(frame)
+    for column in ("seed", "search_epochs_run", "search_epochs_planned", "bohb_trials", "n_models"):
         frame[column] = frame[column].astype("Int64")
-    frame["method"] = pd.Categorical(frame["method"], categories=METHODS, ordered=True)
-    frame = frame.sort_values(keys, ignore_index=True)
-    frame["method"] = frame["method"].astype(str)
+    for column, order in (("output", list(OUTPUT_LABELS)), ("method", list(METHODS))):
+        frame[column] = pd.Categorical(frame[column], categories=order, ordered=True)
+    frame = frame.sort_values(["output", *keys], ignore_index=True)
+    frame = frame.astype({"output": str, "method": str})
     return frame[SUMMARY_COLUMNS]
 
 
@@ -99,7 +128,9 @@ def _seconds_wide(stage_seconds: pd.DataFrame) -> pd.DataFrame:
 
 
 def paired_differences(summary: pd.DataFrame, first: str = "nas", second: str = "baseline") -> pd.DataFrame:
-    """first − second per common seed and test metric: columns seed, metric, <first>, <second>, difference."""
+    """first − second per common seed and test metric, of the incumbents: columns seed, metric,
+    <first>, <second>, difference."""
+    summary = incumbent_rows(summary)
     a = summary[summary["method"] == first].set_index("seed")
     b = summary[summary["method"] == second].set_index("seed")
     common = [seed for seed in a.index if seed in b.index]
@@ -110,6 +141,12 @@ def paired_differences(summary: pd.DataFrame, first: str = "nas", second: str = 
         for metric in SCORE_METRICS for seed in common
     ]
     return pd.DataFrame(rows, columns=["seed", "metric", first, second, "difference"])
+
+
+def incumbent_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the single incumbents, which the comparisons and the references are of (a
+    summary.csv from before the column `output` holds nothing else)."""
+    return summary[summary["output"] == INCUMBENT] if "output" in summary.columns else summary
 
 
 def render_markdown(summary: pd.DataFrame, stage_seconds: pd.DataFrame, ensemble: pd.DataFrame,
@@ -125,10 +162,11 @@ def render_markdown(summary: pd.DataFrame, stage_seconds: pd.DataFrame, ensemble
         _header(summary, seeds, dataset, size),
         _verdicts_section(comparisons, seeds),
         _means_section(summary, seeds),
+        selection_section(summary, seeds),
         _ensemble_section(ensemble, seeds),
-        _comparisons_section(summary, comparisons, seeds),
+        _comparisons_section(incumbent_rows(summary), comparisons, seeds),
         _search_section(search),
-        _reference_section(summary, ensemble, dataset, size, references),
+        _reference_section(incumbent_rows(summary), ensemble, dataset, size, references),
         _per_seed_section(summary, seeds),
         _seconds_section(stage_seconds, seeds),
         _figures_section(figures, seeds, markdown_path),
@@ -140,7 +178,8 @@ def _verdicts_section(comparisons: pd.DataFrame, seeds: SeedsByMethod) -> str:
     """The answers first: does the search beat random cells, and do both beat the plain CNN."""
     lines = ["## Verdict", "",
              f"On test {METRIC_LABELS[PRIMARY_METRIC]}, from the paired bootstrap 95% intervals over the test images "
-             "(details under Comparisons):", ""]
+             "(details under Comparisons). The verdicts and `comparisons.csv` compare the single incumbents "
+             "(each seed's `predictions.csv`), not the per-seed ensembles.", ""]
     pairs = [(first, second) for first, second in COMPARISONS if seeds.of(first) and seeds.of(second)]
     lines += [f"- {verdict(comparisons, first, second, PRIMARY_METRIC)}" for first, second in pairs]
     if not pairs:
@@ -148,55 +187,68 @@ def _verdicts_section(comparisons: pd.DataFrame, seeds: SeedsByMethod) -> str:
     return "\n".join(lines)
 
 
-def _validation_metric(summary: pd.DataFrame) -> str:
-    """The metric BOHB maximised, in words; every seed of a run maximises the same one."""
-    return ", ".join(METRIC_LABELS[m] for m in sorted(set(summary["val_metric"].dropna()))) or "score"
-
-
 def _header(summary: pd.DataFrame, seeds: SeedsByMethod, dataset: str, size: int) -> str:
     runs = "; ".join(
-        f"{METHOD_LABELS[m]}: {_seed_list(seeds.of(m))} ({seeds_phrase(len(seeds.of(m)))})" if seeds.of(m)
+        f"{METHOD_LABELS[m]}: {seed_list(seeds.of(m))} ({seeds_phrase(len(seeds.of(m)))})" if seeds.of(m)
         else f"{METHOD_LABELS[m]}: no seeds"
         for m in METHODS
     )
+    estimates = selection_methods(summary)
+    chosen = ("each output was chosen by its selection estimate, " + "; ".join(f"`{text}`" for text in estimates)
+              if estimates else "the incumbents were chosen on the validation split")
     return (f"# darts-bohb results: {dataset} {size}×{size}\n\n"
             f"Seeds — {runs}.\n"
-            f"BOHB maximised the validation {_validation_metric(summary)}; "
-            f"the test scores come from each seed's final training (`metrics.json`), "
-            f"the ensemble rows from their test probabilities (`predictions.csv`).")
+            f"BOHB maximised {chosen_metric(summary)}, and {chosen}; "
+            f"the test scores come from each seed's final training (`metrics.json` of the incumbent, "
+            f"`ensemble/metrics.json` of the per-seed ensemble), the cross-seed ensemble rows from the incumbents' "
+            f"test probabilities (`predictions.csv`).")
 
 
 def _means_section(summary: pd.DataFrame, seeds: SeedsByMethod) -> str:
-    header = ["method", "seeds", *(f"test {METRIC_LABELS[m]}" for m in SCORE_METRICS),
-              f"validation {_validation_metric(summary)} (incumbent)"]
+    metric = chosen_metric(summary)
+    header = ["method, output", "seeds", *(f"test {METRIC_LABELS[m]}" for m in SCORE_METRICS),
+              f"selection estimate ± SE ({metric})", f"estimate − test ({metric})"]
     rows = []
     for method in METHODS:
-        values = summary[summary["method"] == method]
-        if values.empty:
-            continue
-        rows.append([METHOD_LABELS[method], seeds_phrase(len(values)),
-                     *(_mean_std(values[f"test_{m}"]) for m in SCORE_METRICS), _mean_std(values["val_score"])])
+        for output in OUTPUT_LABELS:
+            values = summary[(summary["method"] == method) & (summary["output"] == output)]
+            if not values.empty:
+                rows.append([output_label(method, output), seeds_phrase(len(values)),
+                             *(mean_std(values[f"test_{m}"]) for m in SCORE_METRICS), estimate_cell(values),
+                             mean_std(values["selection_gap"], signed=True)])
     lines = ["## Test scores per method (mean ± std over seeds)", "",
-             "Std is the sample standard deviation over seeds (n − 1).", "", _table(header, rows)]
+             "Std is the sample standard deviation over seeds (n − 1). Each method has two outputs per seed: the "
+             "incumbent, the one configuration BOHB chose, retrained on train+val; and the per-seed ensemble, the "
+             "averaged probabilities of the fold models of the configurations that greedy ensemble selection chose "
+             "on out-of-fold predictions. In the selection column the number before ± is the mean over seeds of "
+             "the selection estimate (the score the output was chosen by, from train+val only) and the number after "
+             "it the mean of the estimates' own standard errors, not a spread over seeds; estimate − test is the "
+             "mean ± std over seeds of that estimate minus the test score of the same metric.", "",
+             table(header, rows)]
     if not seeds.baseline:
         lines += ["", "No baseline seeds were given (`baseline.seeds`), so there is no baseline row."]
+    without = [METHOD_LABELS[m] for m in METHODS
+               if seeds.of(m) and not ((summary["method"] == m) & (summary["output"] == SEED_ENSEMBLE)).any()]
+    if without:
+        lines += ["", f"No per-seed ensembles were given for {', '.join(without)} (results from before they "
+                      "existed), so there is no per-seed ensemble row for them."]
     return "\n".join(lines)
 
 
 def _ensemble_section(ensemble: pd.DataFrame, seeds: SeedsByMethod) -> str:
     lines = ["## Ensemble of each method's seeds (an extra row, not a seed)", "",
-             "The final models of a method's seeds as one model: the mean of their test class "
-             "probabilities, scored like a single model. A plain average with equal weights, so nothing "
-             "is chosen on the validation or test split. The per-seed rows and the mean ± std above stay "
-             "as they are; `ensemble.csv` holds these numbers."]
+             "The incumbents' final models of a method's seeds as one model: the mean of their test class "
+             "probabilities (each seed's `predictions.csv`, not its per-seed ensemble), scored like a single "
+             "model. A plain average with equal weights, so nothing is chosen on the validation or test split. "
+             "The per-seed rows and the mean ± std above stay as they are; `ensemble.csv` holds these numbers."]
     by_method = ensemble.set_index("method")
     rows = [[_ensemble_label(method, int(by_method.at[method, "n_seeds"])),
-             _seed_list(by_method.at[method, "seeds"].split()),
-             *(_number(by_method.at[method, f"test_{m}"]) for m in SCORE_METRICS)]
+             seed_list(by_method.at[method, "seeds"].split()),
+             *(number(by_method.at[method, f"test_{m}"]) for m in SCORE_METRICS)]
             for method in METHODS if method in by_method.index]
     if rows:
         header = ["ensemble", "seeds", *(f"test {METRIC_LABELS[m]}" for m in SCORE_METRICS)]
-        lines += ["", _table(header, rows)]
+        lines += ["", table(header, rows)]
     for method in METHODS:
         if method not in by_method.index:
             count = len(seeds.of(method))
@@ -228,7 +280,7 @@ def _comparisons_section(summary: pd.DataFrame, comparisons: pd.DataFrame, seeds
         differences = paired_differences(summary, first, second)
         if differences.empty:
             lines.append(f"No paired comparison: the seeds have none in common ({METHOD_LABELS[first]}: "
-                         f"{_seed_list(seeds.of(first))}; {METHOD_LABELS[second]}: {_seed_list(seeds.of(second))}).")
+                         f"{seed_list(seeds.of(first))}; {METHOD_LABELS[second]}: {seed_list(seeds.of(second))}).")
             continue
         lines += [verdict(comparisons, first, second, PRIMARY_METRIC), "", _interval_table(comparisons, first, second),
                   ""]
@@ -238,12 +290,12 @@ def _comparisons_section(summary: pd.DataFrame, comparisons: pd.DataFrame, seeds
         rows = []
         for metric in SCORE_METRICS:
             per_seed = differences[differences["metric"] == metric].set_index("seed")["difference"]
-            rows.append([METRIC_LABELS[metric], _mean_std(per_seed, signed=True),
+            rows.append([METRIC_LABELS[metric], mean_std(per_seed, signed=True),
                          f"{int((per_seed > 0).sum())} of {int(per_seed.notna().sum())} seeds",
-                         *(_number(per_seed[seed], 4, signed=True) for seed in common)])
-        lines += [f"Mean over the {seeds_phrase(len(common))} both methods ran ({_seed_list(common)}), "
-                  "from each seed's `metrics.json`:", "", _table(header, rows)]
-        left_out = "; ".join(f"{METHOD_LABELS[m]} {_seed_list(sorted(set(seeds.of(m)) - set(common)))}"
+                         *(number(per_seed[seed], 4, signed=True) for seed in common)])
+        lines += [f"Mean over the {seeds_phrase(len(common))} both methods ran ({seed_list(common)}), "
+                  "from each seed's `metrics.json`:", "", table(header, rows)]
+        left_out = "; ".join(f"{METHOD_LABELS[m]} {seed_list(sorted(set(seeds.of(m)) - set(common)))}"
                              for m in (first, second) if set(seeds.of(m)) - set(common))
         if left_out:
             lines += ["", f"Seeds without a partner are not in this comparison: {left_out}."]
@@ -259,9 +311,9 @@ def _interval_table(comparisons: pd.DataFrame, first: str, second: str) -> str:
         level = "ensembles" if row["level"] == ENSEMBLE else f"seed {row['level']}"
         test = ("—" if pd.isna(row["p_value"]) else
                 f"{row['p_value']:.3g} ({row['first_only_correct']} / {row['second_only_correct']})")
-        lines.append([level, METRIC_LABELS[row["metric"]], _number(row["difference"], 4, signed=True),
-                      f"[{_number(row['ci_low'], 4, signed=True)}, {_number(row['ci_high'], 4, signed=True)}]", test])
-    return _table(header, lines)
+        lines.append([level, METRIC_LABELS[row["metric"]], number(row["difference"], 4, signed=True),
+                      f"[{number(row['ci_low'], 4, signed=True)}, {number(row['ci_high'], 4, signed=True)}]", test])
+    return table(header, lines)
 
 
 def _search_section(diagnostics: SearchDiagnostics | None) -> str:
@@ -276,10 +328,10 @@ def _search_section(diagnostics: SearchDiagnostics | None) -> str:
               "`search.csv` holds the per-node numbers.", ""]
     header = ["seed", "epochs", "stop reason", "p(derived)", "share of non-Zero", "p(zero)", "entropy (uniform)"]
     rows = [[str(row["seed"]), f"{row['epochs_run']} of {row['epochs_planned']}", str(row["stop_reason"]),
-             _number(row["mean_p_derived"], 3), _number(row["mean_derived_share"], 3), _number(row["mean_p_zero"], 3),
-             f"{_number(row['mean_entropy'], 3)} ({_number(row['uniform_entropy'], 3)})"]
+             number(row["mean_p_derived"], 3), number(row["mean_derived_share"], 3), number(row["mean_p_zero"], 3),
+             f"{number(row['mean_entropy'], 3)} ({number(row['uniform_entropy'], 3)})"]
             for _, row in per_seed.iterrows()]
-    lines += [_table(header, rows), ""]
+    lines += [table(header, rows), ""]
     lines += ["Per node, how many seeds derived the same operation, next to chance: if every seed derived one of "
               "the derivable operations uniformly at random, the expected largest agreement, and the probability "
               "of at least the agreement seen.", ""]
@@ -287,7 +339,7 @@ def _search_section(diagnostics: SearchDiagnostics | None) -> str:
     rows = [[row["node"], row["most_derived"], f"{row['agreeing_seeds']} of {row['n_seeds']}",
              f"{row['chance_expected']:.2f} (of {row['n_derivable']} operations)", f"{row['chance_p_at_least']:.3f}"]
             for _, row in agreement.iterrows()]
-    lines.append(_table(header, rows))
+    lines.append(table(header, rows))
     return "\n".join(lines)
 
 
@@ -306,25 +358,29 @@ def _reference_section(summary: pd.DataFrame, ensemble: pd.DataFrame, dataset: s
                          f"{values['test_accuracy'].mean():.3f}", f"{values['test_auc'].mean():.3f}"])
     for _, row in ensemble.iterrows():
         rows.append([f"**{_ensemble_label(row['method'], int(row['n_seeds']))}**",
-                     _number(row["test_accuracy"], 3), _number(row["test_auc"], 3)])
+                     number(row["test_accuracy"], 3), number(row["test_auc"], 3)])
     lines += [f"{SOURCE}; no macro F1 is published.", "",
-              _table(["model", "test ACC", "test AUC"], rows)]
+              table(["model", "test ACC", "test AUC"], rows)]
     return "\n".join(lines)
 
 
 def _per_seed_section(summary: pd.DataFrame, seeds: SeedsByMethod) -> str:
-    header = ["method", "seed", "validation score", *(f"test {METRIC_LABELS[m]}" for m in SCORE_METRICS),
+    header = ["method", "seed", "output", "chosen by (± SE)", *(f"test {METRIC_LABELS[m]}" for m in SCORE_METRICS),
               "search epochs", "stop reason", "BOHB trials"]
     rows = []
     for _, row in summary.iterrows():
         epochs = ("—" if pd.isna(row["search_epochs_run"])
                   else f"{row['search_epochs_run']} of {row['search_epochs_planned']}")
-        rows.append([METHOD_LABELS[row["method"]], str(row["seed"]),
-                     f"{_number(row['val_score'])} ({row['val_metric']})",
-                     *(_number(row[f"test_{m}"]) for m in SCORE_METRICS), epochs,
-                     "—" if pd.isna(row["stop_reason"]) else str(row["stop_reason"]), str(row["bohb_trials"])])
+        error = "" if pd.isna(row["selection_std_error"]) else f" ± {number(row['selection_std_error'])}"
+        rows.append([METHOD_LABELS[row["method"]], str(row["seed"]), OUTPUT_LABELS[row["output"]],
+                     f"{number(row['val_score'])}{error} ({row['val_metric']})",
+                     *(number(row[f"test_{m}"]) for m in SCORE_METRICS), epochs,
+                     "—" if pd.isna(row["stop_reason"]) else str(row["stop_reason"]),
+                     "—" if pd.isna(row["bohb_trials"]) else str(row["bohb_trials"])])
     return "\n".join([f"## Per seed ({seeds.describe()}; the numbers of summary.csv)", "",
-                      _table(header, rows)])
+                      "Chosen by: the score each output was chosen by (`val_score`: the selection estimate, or in "
+                      "results from before it the validation split's score). The search, trials and seconds are "
+                      "of the run, so they stand on the incumbent's row only.", "", table(header, rows)])
 
 
 def _seconds_section(stage_seconds: pd.DataFrame, seeds: SeedsByMethod) -> str:
@@ -341,15 +397,15 @@ def _seconds_section(stage_seconds: pd.DataFrame, seeds: SeedsByMethod) -> str:
         rows = []
         for seed in method_seeds:
             per_stage = frame[frame["seed"] == seed].set_index("stage")["seconds"]
-            rows.append([str(seed), *(_number(per_stage.get(stage), 1) for stage in stages),
-                         _number(per_stage.sum(skipna=False), 1)])
+            rows.append([str(seed), *(number(per_stage.get(stage), 1) for stage in stages),
+                         number(per_stage.sum(skipna=False), 1)])
         totals = frame.groupby("stage")["seconds"].sum(min_count=len(method_seeds))
         rows.append([f"**sum, {seeds_phrase(len(method_seeds))}**",
-                     *(_number(totals.get(stage), 1) for stage in stages),
-                     _number(totals.reindex(stages).sum(skipna=False), 1)])
-        lines += ["", f"### {METHOD_LABELS[method]} ({seeds_phrase(len(method_seeds))})", "", _table(header, rows)]
+                     *(number(totals.get(stage), 1) for stage in stages),
+                     number(totals.reindex(stages).sum(skipna=False), 1)])
+        lines += ["", f"### {METHOD_LABELS[method]} ({seeds_phrase(len(method_seeds))})", "", table(header, rows)]
     overall = stage_seconds["seconds"].sum(skipna=False)
-    lines += ["", f"All jobs together: {_number(overall, 1)} s of job time; the pipeline's wall-clock is "
+    lines += ["", f"All jobs together: {number(overall, 1)} s of job time; the pipeline's wall-clock is "
                   "shorter where jobs ran side by side."]
     missing = stage_seconds.loc[~stage_seconds["present"], "benchmark"].tolist()
     if missing:
@@ -367,33 +423,3 @@ def _figures_section(figures: Mapping[str, Path], seeds: SeedsByMethod, markdown
         link = Path(os.path.relpath(Path(path).resolve(), Path(markdown_path).resolve().parent)).as_posix()
         lines += ["", f"### {title} ({counts})", "", f"![{title}]({link})"]
     return "\n".join(lines)
-
-
-def _table(header: list[str], rows: Iterable[list[str]]) -> str:
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
-
-    return "\n".join([line(header), line(["---"] * len(header)), *(line(row) for row in rows)])
-
-
-def _mean_std(values: pd.Series, signed: bool = False) -> str:
-    """Mean ± std of the defined values (an undefined AUC is NaN), saying how many were left out."""
-    undefined = int(values.isna().sum())
-    values = values.dropna()
-    if values.empty:
-        return "—"
-    sign = "+" if signed else ""
-    left_out = f"; {undefined} undefined left out" if undefined else ""
-    if len(values) == 1:
-        return f"{values.iloc[0]:{sign}.4f} (one seed, no spread{left_out})"
-    return f"{values.mean():{sign}.4f} ± {values.std(ddof=1):.4f}" + (f" ({left_out[2:]})" if undefined else "")
-
-
-def _number(value: float | None, digits: int = 4, signed: bool = False) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
-        return "—"
-    return f"{value:{'+' if signed else ''}.{digits}f}"
-
-
-def _seed_list(seeds: Iterable[int]) -> str:
-    return ", ".join(str(seed) for seed in seeds)

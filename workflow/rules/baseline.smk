@@ -10,6 +10,7 @@ use rule bohb as baseline_bohb with:
         incumbent="results/baseline/bohb/seed{seed}/incumbent.json",
         trajectory="results/baseline/bohb/seed{seed}/trajectory.csv",
         runhistory="results/baseline/bohb/seed{seed}/runhistory.csv",
+        ensemble="results/baseline/bohb/seed{seed}/ensemble.pt",
     log:
         "results/logs/baseline_bohb/seed{seed}.log",
     benchmark:
@@ -24,12 +25,15 @@ use rule final as baseline_final with:
     input:
         data=DATA_FILE,
         incumbent="results/baseline/bohb/seed{seed}/incumbent.json",
+        ensemble="results/baseline/bohb/seed{seed}/ensemble.pt",
     output:
         metrics="results/baseline/final/seed{seed}/metrics.json",
         predictions="results/baseline/final/seed{seed}/predictions.csv",
         model="results/baseline/final/seed{seed}/model.pt",
         architecture="results/baseline/final/seed{seed}/architecture.json",
         model_card="results/baseline/final/seed{seed}/MODEL_CARD.md",
+        ensemble_metrics="results/baseline/final/seed{seed}/ensemble/metrics.json",
+        ensemble_predictions="results/baseline/final/seed{seed}/ensemble/predictions.csv",
     log:
         "results/logs/baseline_final/seed{seed}.log",
     benchmark:

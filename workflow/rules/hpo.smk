@@ -6,6 +6,7 @@ rule bohb:
         incumbent="results/bohb/seed{seed}/incumbent.json",
         trajectory="results/bohb/seed{seed}/trajectory.csv",
         runhistory="results/bohb/seed{seed}/runhistory.csv",
+        ensemble="results/bohb/seed{seed}/ensemble.pt",
     log:
         "results/logs/bohb/seed{seed}.log",
     benchmark:
@@ -34,19 +35,22 @@ rule bohb:
         "--settings {params.settings:q} --device {params.device} --precision {params.precision} "
         "--deterministic {params.deterministic} --tf32 {params.tf32} "
         "--threads {threads} --incumbent {output.incumbent} --trajectory {output.trajectory} "
-        "--runhistory {output.runhistory} > {log} 2>&1"
+        "--runhistory {output.runhistory} --ensemble {output.ensemble} > {log} 2>&1"
 
 
 rule final:
     input:
         data=DATA_FILE,
         incumbent="results/bohb/seed{seed}/incumbent.json",
+        ensemble="results/bohb/seed{seed}/ensemble.pt",
     output:
         metrics="results/final/seed{seed}/metrics.json",
         predictions="results/final/seed{seed}/predictions.csv",
         model="results/final/seed{seed}/model.pt",
         architecture="results/final/seed{seed}/architecture.json",
         model_card="results/final/seed{seed}/MODEL_CARD.md",
+        ensemble_metrics="results/final/seed{seed}/ensemble/metrics.json",
+        ensemble_predictions="results/final/seed{seed}/ensemble/predictions.csv",
     log:
         "results/logs/final/seed{seed}.log",
     benchmark:
@@ -74,4 +78,6 @@ rule final:
         "--precision {params.precision} --deterministic {params.deterministic} --tf32 {params.tf32} "
         "--threads {threads} --metrics {output.metrics} "
         "--predictions {output.predictions} --model {output.model} "
-        "--architecture {output.architecture} --model-card {output.model_card} > {log} 2>&1"
+        "--architecture {output.architecture} --model-card {output.model_card} --ensemble {input.ensemble} "
+        "--ensemble-metrics {output.ensemble_metrics} --ensemble-predictions {output.ensemble_predictions} "
+        "> {log} 2>&1"

@@ -13,6 +13,7 @@ use rule bohb as random_bohb with:
         incumbent="results/random/bohb/seed{seed}/incumbent.json",
         trajectory="results/random/bohb/seed{seed}/trajectory.csv",
         runhistory="results/random/bohb/seed{seed}/runhistory.csv",
+        ensemble="results/random/bohb/seed{seed}/ensemble.pt",
     log:
         "results/logs/random_bohb/seed{seed}.log",
     benchmark:
@@ -31,12 +32,15 @@ use rule final as random_final with:
     input:
         data=DATA_FILE,
         incumbent="results/random/bohb/seed{seed}/incumbent.json",
+        ensemble="results/random/bohb/seed{seed}/ensemble.pt",
     output:
         metrics="results/random/final/seed{seed}/metrics.json",
         predictions="results/random/final/seed{seed}/predictions.csv",
         model="results/random/final/seed{seed}/model.pt",
         architecture="results/random/final/seed{seed}/architecture.json",
         model_card="results/random/final/seed{seed}/MODEL_CARD.md",
+        ensemble_metrics="results/random/final/seed{seed}/ensemble/metrics.json",
+        ensemble_predictions="results/random/final/seed{seed}/ensemble/predictions.csv",
     log:
         "results/logs/random_final/seed{seed}.log",
     benchmark:

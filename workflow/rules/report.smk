@@ -171,6 +171,17 @@ rule report:
         predictions=expand("results/final/seed{seed}/predictions.csv", seed=SEEDS),
         random_predictions=expand("results/random/final/seed{seed}/predictions.csv", seed=RANDOM_SEEDS),
         baseline_predictions=expand("results/baseline/final/seed{seed}/predictions.csv", seed=BASELINE_SEEDS),
+        # Each seed's second output, beside the incumbent: its ensemble of fold models.
+        ensemble_metrics=expand("results/final/seed{seed}/ensemble/metrics.json", seed=SEEDS),
+        random_ensemble_metrics=expand("results/random/final/seed{seed}/ensemble/metrics.json", seed=RANDOM_SEEDS),
+        baseline_ensemble_metrics=expand("results/baseline/final/seed{seed}/ensemble/metrics.json", seed=BASELINE_SEEDS),
+        ensemble_predictions=expand("results/final/seed{seed}/ensemble/predictions.csv", seed=SEEDS),
+        random_ensemble_predictions=expand(
+            "results/random/final/seed{seed}/ensemble/predictions.csv", seed=RANDOM_SEEDS
+        ),
+        baseline_ensemble_predictions=expand(
+            "results/baseline/final/seed{seed}/ensemble/predictions.csv", seed=BASELINE_SEEDS
+        ),
         search_benchmarks=expand("results/benchmarks/darts_search/seed{seed}.tsv", seed=SEEDS),
         bohb_benchmarks=expand("results/benchmarks/bohb/seed{seed}.tsv", seed=SEEDS),
         final_benchmarks=expand("results/benchmarks/final/seed{seed}.tsv", seed=SEEDS),
@@ -236,6 +247,11 @@ rule report:
         "--baseline-runhistories {input.baseline_trials} "
         "--predictions {input.predictions} --random-predictions {input.random_predictions} "
         "--baseline-predictions {input.baseline_predictions} "
+        "--ensemble-metrics {input.ensemble_metrics} --random-ensemble-metrics {input.random_ensemble_metrics} "
+        "--baseline-ensemble-metrics {input.baseline_ensemble_metrics} "
+        "--ensemble-predictions {input.ensemble_predictions} "
+        "--random-ensemble-predictions {input.random_ensemble_predictions} "
+        "--baseline-ensemble-predictions {input.baseline_ensemble_predictions} "
         "--searches {input.searches} --genotypes {input.genotypes} "
         "--darts-search-benchmarks {input.search_benchmarks} --bohb-benchmarks {input.bohb_benchmarks} "
         "--final-benchmarks {input.final_benchmarks} "
