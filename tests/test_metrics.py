@@ -7,7 +7,7 @@ import pytest
 from medmnist.evaluator import getACC, getAUC
 from sklearn.metrics import balanced_accuracy_score, f1_score
 
-from darts_bohb.metrics import classification_metrics, score
+from darts_bohb.metrics import auc, classification_metrics, resampled_auc, score
 
 
 def random_predictions(n=200, classes=5, seed=0):
@@ -64,3 +64,25 @@ def test_score_is_the_named_metric():
         assert score(metric, labels, probabilities, "multi-class") == pytest.approx(value, abs=1e-12), metric
     with pytest.raises(ValueError, match="hpo.metric: 'f1'"):
         score("f1", labels, probabilities, "multi-class")
+
+
+@pytest.mark.parametrize("task, n_columns", [("multi-class", 4), ("ordinal-regression", 5), ("binary-class", 2),
+                                              ("multi-label, binary-class", 3)])
+def test_resampled_auc_is_auc_of_each_resample(task, n_columns):
+    """The ranked form of the bootstrap equals medmnist's AUC resample by resample, with ties
+    (scores rounded to one decimal) and with resamples that miss a class (NaN, as auc() gives)."""
+    rng = np.random.default_rng(3)
+    n_images = 30
+    if task.startswith("multi-label"):
+        labels = rng.integers(0, 2, (n_images, n_columns))
+        probabilities = rng.random((n_images, n_columns)).round(1)
+    else:
+        labels = rng.integers(0, n_columns, (n_images, 1))
+        probabilities = rng.dirichlet(np.ones(n_columns), n_images).round(1)
+    images = rng.integers(0, n_images, size=(250, n_images))
+    images[0] = 0  # one image alone: every class but one missing
+    fast = resampled_auc(labels, probabilities, task, images, chunk=64)
+    slow = np.array([auc(labels[rows], probabilities[rows], task) for rows in images])
+    assert np.isnan(fast[0]) and np.isnan(slow[0])
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
+    assert np.isnan(slow).sum() < 250  # most resamples have an AUC: the comparison is not all NaN

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, bootstrap
 
-from darts_bohb.metrics import auc, score
+from darts_bohb.metrics import resampled_auc, score
 from darts_bohb.report.collect import METHOD_LABELS, METRIC_LABELS, ReportInputError, SeedPredictions
 from darts_bohb.report.ensemble import MIN_SEEDS
 from darts_bohb.tasks import MULTI_LABEL_TASK
@@ -101,13 +101,9 @@ def auc_difference_interval(labels: np.ndarray, first: np.ndarray, second: np.nd
                             n_resamples: int = DEFAULT_RESAMPLES) -> tuple[float, float, int]:
     """Paired bootstrap percentile interval of AUC(first) − AUC(second), and how many resamples
     had no AUC (a class missing from them) and were left out."""
-    rng = np.random.default_rng(seed)
     n_images = len(labels)
-    differences = np.empty(n_resamples)
-    for resample in range(n_resamples):
-        images = rng.integers(0, n_images, size=n_images)
-        differences[resample] = (auc(labels[images], first[images], task)
-                                 - auc(labels[images], second[images], task))
+    images = np.random.default_rng(seed).integers(0, n_images, size=(n_resamples, n_images))
+    differences = resampled_auc(labels, first, task, images) - resampled_auc(labels, second, task, images)
     defined = differences[np.isfinite(differences)]
     undefined = n_resamples - len(defined)
     if len(defined) == 0:
