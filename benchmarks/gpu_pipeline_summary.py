@@ -5,8 +5,9 @@
 Reads Snakemake's benchmark records (PIPELINE_DIR/results/benchmarks/{rule}/*.tsv: one per job)
 and the final trainings' metrics.json, and writes DIR/pipeline_stages.tsv (per rule: jobs, sum,
 mean and max of the jobs' seconds) and DIR/pipeline_scores.tsv (per method, seed and output, the
-incumbent or the seed's ensemble: test accuracy and AUC). Jobs run side by side, so the sum of a rule's seconds exceeds its share of the
-wall-clock. The CPU reference is benchmarks/results/retinamnist-default/summary.csv (2 cores).
+incumbent or the seed's ensemble: test accuracy and AUC). Jobs run side by side, so the sum of
+a rule's seconds exceeds its share of the wall-clock. The CPU reference is
+benchmarks/results/retinamnist-default/summary.csv (2 cores).
 """
 
 from __future__ import annotations
