@@ -114,7 +114,9 @@ def test_each_seed_ensemble_averages_its_members_fold_models_and_states_its_esti
         single = json.loads((folder / "metrics.json").read_text())
         incumbent = json.loads((bohb_folder / "incumbent.json").read_text())
         assert single["selection_estimate"] == incumbent["selection_estimate"] == incumbent["validation_score"]
-        assert single["selection_method"].startswith("3-fold stratified CV over train+val (1200 images)")
+        folds = config["hpo"]["cv_folds"]
+        assert single["selection_method"].startswith(f"{folds}-fold stratified CV over train+val (1200 images)")
+        assert all(len(member["fold_states"]) == folds for member in ensemble["members"])
         assert 0 < single["selection_std_error"] < 0.05
 
 
