@@ -17,17 +17,11 @@ import torch
 from scipy.stats import bootstrap
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from darts_bohb.data import Split
+from darts_bohb.data import Split, joined
 from darts_bohb.metrics import score
 
 # Resamples of the bootstrap standard error: its own relative error is about 1/sqrt(2·B), 5% here.
 STD_ERROR_RESAMPLES = 200
-
-
-def train_and_val(train: Split, val: Split) -> Split:
-    """The images cross-validation reads, in RAM: train, then val."""
-    train, val = train.in_memory(), val.in_memory()
-    return Split(torch.cat([train.images, val.images]), torch.cat([train.labels, val.labels]))
 
 
 def stratified_folds(labels: np.ndarray, n_folds: int, seed: int) -> list[np.ndarray]:
@@ -55,7 +49,7 @@ class CrossValidation:
 
     @classmethod
     def over(cls, train: Split, val: Split, n_folds: int, metric: str, task: str, seed: int) -> CrossValidation:
-        data = train_and_val(train, val)
+        data = joined(train, val)
         return cls(data, tuple(stratified_folds(data.labels.numpy(), n_folds, seed)), metric, task, seed)
 
     def fold_splits(self, fold: int) -> tuple[Split, Split]:

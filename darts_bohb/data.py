@@ -271,6 +271,13 @@ class Split:
         return torch.bincount(self.labels, minlength=n_classes)
 
 
+def joined(*splits: Split) -> Split:
+    """The splits one after the other, in RAM: memory-mapped ones make no one array to pick rows
+    from (train+val for the final training and for cross-validation)."""
+    in_memory = [split.in_memory() for split in splits]
+    return Split(torch.cat([split.images for split in in_memory]), torch.cat([split.labels for split in in_memory]))
+
+
 def load_splits(path: str | Path, splits: Sequence[str] = ("train", "val"),
                 map_above_bytes: int = MAP_IMAGES_ABOVE_BYTES) -> dict[str, Split]:
     """Read only the named splits of a MedMNIST .npz (arrays of other splits are never read).

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from darts_bohb.data import Split, load_splits
+from darts_bohb.data import Split, joined, load_splits
 from darts_bohb.deploy.final_outputs import architecture_with_record, write_model_card
 from darts_bohb.hpo_space import training_from_config
 from darts_bohb.io import atomic_path, read_json_object, write_csv, write_json
@@ -73,9 +73,7 @@ def load_incumbent(path: str | Path, method: str | None) -> dict[str, Any]:
 def training_split(splits: dict[str, Split], train_on: str) -> Split:
     if train_on == "train":
         return splits["train"]
-    # Two memory-mapped arrays make no one array to pick rows from: train+val is read into RAM.
-    train, val = splits["train"].in_memory(), splits["val"].in_memory()
-    return Split(torch.cat([train.images, val.images]), torch.cat([train.labels, val.labels]))
+    return joined(splits["train"], splits["val"])
 
 
 def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, seed: int, epochs: int,

@@ -16,7 +16,7 @@ out silently.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -144,9 +144,8 @@ def paired_differences(summary: pd.DataFrame, first: str = "nas", second: str = 
 
 
 def incumbent_rows(summary: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the single incumbents, which the comparisons and the references are of (a
-    summary.csv from before the column `output` holds nothing else)."""
-    return summary[summary["output"] == INCUMBENT] if "output" in summary.columns else summary
+    """The rows of the single incumbents, which the comparisons are of."""
+    return summary[summary["output"] == INCUMBENT]
 
 
 def render_markdown(summary: pd.DataFrame, stage_seconds: pd.DataFrame, ensemble: pd.DataFrame,
@@ -204,18 +203,23 @@ def _header(summary: pd.DataFrame, seeds: SeedsByMethod, dataset: str, size: int
             f"test probabilities (`predictions.csv`).")
 
 
-def _means_section(summary: pd.DataFrame, seeds: SeedsByMethod) -> str:
-    metric = chosen_metric(summary)
-    header = ["method, output", "seeds", *(f"test {METRIC_LABELS[m]}" for m in SCORE_METRICS),
-              f"selection estimate ± SE ({metric})", f"estimate − test ({metric})"]
-    rows = []
+def _runs_by_output(summary: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame]]:
+    """(method, output, its rows) for every method and output that has rows, in report order."""
     for method in METHODS:
         for output in OUTPUT_LABELS:
             values = summary[(summary["method"] == method) & (summary["output"] == output)]
             if not values.empty:
-                rows.append([output_label(method, output), seeds_phrase(len(values)),
-                             *(mean_std(values[f"test_{m}"]) for m in SCORE_METRICS), estimate_cell(values),
-                             mean_std(values["selection_gap"], signed=True)])
+                yield method, output, values
+
+
+def _means_section(summary: pd.DataFrame, seeds: SeedsByMethod) -> str:
+    metric = chosen_metric(summary)
+    header = ["method, output", "seeds", *(f"test {METRIC_LABELS[m]}" for m in SCORE_METRICS),
+              f"selection estimate ± SE ({metric})", f"estimate − test ({metric})"]
+    rows = [[output_label(method, output), seeds_phrase(len(values)),
+             *(mean_std(values[f"test_{m}"]) for m in SCORE_METRICS), estimate_cell(values),
+             mean_std(values["selection_gap"], signed=True)]
+            for method, output, values in _runs_by_output(summary)]
     lines = ["## Test scores per method (mean ± std over seeds)", "",
              "Std is the sample standard deviation over seeds (n − 1). Each method has two outputs per seed: the "
              "incumbent, the one configuration BOHB chose, retrained on train+val; and the per-seed ensemble, the "
@@ -351,15 +355,9 @@ def _reference_section(summary: pd.DataFrame, ensemble: pd.DataFrame, dataset: s
                      f"(the table here is {SOURCE}), so none are compared.")
         return "\n".join(lines)
     rows = [[ref.model, f"{ref.accuracy:.3f}", f"{ref.auc:.3f}"] for ref in references]
-    means = []
-    outputs = summary["output"].unique() if "output" in summary.columns else [INCUMBENT]
-    for method in METHODS:
-        for output in (output for output in OUTPUT_LABELS if output in outputs):
-            values = summary[(summary["method"] == method)
-                             & ((summary["output"] == output) if "output" in summary.columns else True)]
-            if not values.empty:
-                means.append((f"{output_label(method, output)}, this run (mean, {seeds_phrase(len(values))})",
-                              values["test_accuracy"].mean(), values["test_auc"].mean()))
+    means = [(f"{output_label(method, output)}, this run (mean, {seeds_phrase(len(values))})",
+              values["test_accuracy"].mean(), values["test_auc"].mean())
+             for method, output, values in _runs_by_output(summary)]
     rows += [[f"**{label}**", f"{accuracy:.3f}", f"{auc:.3f}"] for label, accuracy, auc in means]
     for _, row in ensemble.iterrows():
         rows.append([f"**{_ensemble_label(row['method'], int(row['n_seeds']))}**",
