@@ -141,15 +141,13 @@ class TrialTarget:
         generator = seed_everything(seed)
         epochs = epochs_of(budget)
         settings = training_from_config(config, epochs)
-        architecture = problem.architecture(config)
-        model = self._network(architecture)  # the holdout's model, or the first fold's
-        info = {"parameters": count_parameters(model)}
+        info = {"parameters": count_parameters(build_network(problem.architecture(config)))}
         try:
             if epochs == self.cv_epochs:
-                value, std_error = self._cross_validate(config, architecture, model, settings, generator)
+                value, std_error = self._cross_validate(config, settings, generator)
                 info["std_error"] = std_error
             else:
-                train_model(model, problem.train, settings, problem.runtime, generator, problem.n_classes)
+                model = self._trained(config, problem.train, settings, generator)
                 probabilities = predict_probabilities(model, problem.val, problem.runtime)
                 value = score(problem.metric, problem.val.labels.numpy(), probabilities, problem.task)
         except TrainingDiverged as error:
@@ -160,17 +158,17 @@ class TrialTarget:
             value = 0.0
         return 1.0 - value, info
 
-    def _network(self, architecture: dict[str, Any]) -> torch.nn.Module:
-        return self.problem.runtime.prepare_model(build_network(architecture))
-
-    def _cross_validate(self, config: Configuration, architecture: dict[str, Any], first_model: torch.nn.Module,
-                        settings, generator) -> tuple[float, float]:
+    def _trained(self, config: Configuration, images: Split, settings, generator) -> torch.nn.Module:
         problem = self.problem
+        model = problem.runtime.prepare_model(build_network(problem.architecture(config)))
+        train_model(model, images, settings, problem.runtime, generator, problem.n_classes)
+        return model
+
+    def _cross_validate(self, config: Configuration, settings, generator) -> tuple[float, float]:
         out_of_fold, fold_states = None, []
         for fold in range(len(self.cv.folds)):
             fitted_on, held_out = self.cv.fold_splits(fold)
-            model = first_model if fold == 0 else self._network(architecture)
-            train_model(model, fitted_on, settings, problem.runtime, generator, problem.n_classes)
+            model = self._trained(config, fitted_on, settings, generator)
             probabilities = predict_probabilities(model, held_out, self.problem.runtime)
             if out_of_fold is None:
                 out_of_fold = np.zeros((len(self.cv.data), probabilities.shape[1]), dtype=np.float32)
