@@ -44,6 +44,7 @@ from darts_bohb.data import Split
 from darts_bohb.ensemble_selection import select_ensemble, weighted_average
 from darts_bohb.hpo_space import architecture_from_config, build_space, plain_values, training_from_config
 from darts_bohb.io import atomic_path, write_csv, write_json
+from darts_bohb.memory import MemoryBudgetError
 from darts_bohb.methods import METHODS
 from darts_bohb.metrics import score
 from darts_bohb.network import build_network, count_parameters
@@ -153,6 +154,9 @@ class TrialTarget:
         except TrainingDiverged as error:
             LOG.info("trial diverged (%s); scored 0", error)
             return 1.0, {**info, "diverged": True}
+        except MemoryBudgetError as error:  # the space reaches networks this job cannot train at this size
+            LOG.warning("trial does not fit in memory (%s); scored 0", error)
+            return 1.0, {**info, "out_of_memory": True}
         if math.isnan(value):  # e.g. AUC while a class has no val sample
             LOG.warning("%s is undefined (a class has no sample); scored 0", problem.metric)
             value = 0.0
@@ -309,6 +313,8 @@ def fingerprint(problem: Problem, hpo: HpoSettings, space: ConfigurationSpace) -
         "train_val_sha256": data_digest(problem.train, problem.val),
         "task": problem.task,
         **problem.runtime.numerics(),
+        # It decides where a batch is cut into micro-batches (memory.py), so the trials' results.
+        "training_memory_bytes": problem.runtime.training_memory_bytes(),
     }
 
 

@@ -32,6 +32,9 @@ def add_job_arguments(parser: argparse.ArgumentParser, section: str) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--memory-mb", type=int,
+                        help="the job's memory (the rule's resources mem_mb): a training batch whose activations "
+                             "do not fit in half of it is cut into micro-batches; unset, batches run whole")
     parser.add_argument("--deterministic", type=true_or_false, default=True,
                         help="CUDA: deterministic kernels (true, the default) or cuDNN autotuning (false)")
     parser.add_argument("--tf32", type=true_or_false, default=False,

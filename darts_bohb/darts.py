@@ -32,6 +32,7 @@ from darts_bohb import source_hash
 from darts_bohb.data import DatasetError, Split, dataset_spec, iterate_batches, load_splits, md5sum
 from darts_bohb.io import atomic_path, write_csv, write_json
 from darts_bohb.losses import loss_for_split
+from darts_bohb.memory import MemoryBudgetError, fitting_micro_batch, loss_shares
 from darts_bohb.ops import OPERATIONS
 from darts_bohb.runtime import Runtime, seed_everything
 from darts_bohb.search_space import SuperNet
@@ -159,6 +160,16 @@ class DartsSearch:
         loss = settings.loss
         self.loss_fn = loss_for_split(loss.name, train, n_classes, loss.gamma,
                                       loss.class_weight_exponent).to(runtime.device)
+        # β at its largest: the surrogate skip's projections add activations (memory.py).
+        beta0 = settings.surrogate_skip.beta0 if settings.surrogate_skip.mode != "none" else 0.0
+        self.micro_batch = fitting_micro_batch(
+            self.model, lambda probe, inputs: probe(inputs, beta0), self.loss_fn, self.weights_half,
+            settings.batch_size, runtime, "search: a supernet step")
+        if settings.order == "second" and self.micro_batch < settings.batch_size:
+            raise MemoryBudgetError(
+                f"search.order: 'second' needs whole batches of search.batch_size {settings.batch_size} images, but "
+                f"the job's memory holds {self.micro_batch} at a time; use order: first (micro-batches), a smaller "
+                "batch_size, or raise resources.search.mem_mb")
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over both halves (0-based `epoch`); returns the row of epochs.csv."""
@@ -198,15 +209,20 @@ class DartsSearch:
             xi = self.weight_optimizer.param_groups[0]["lr"]
             grad, loss, logits = unrolled_alpha_gradient(
                 self.model, self.loss_fn, train_batch, arch_batch, beta, xi, self.weight_optimizer, self.runtime)
+            totals = _batch_totals(loss, logits, labels)
         else:
-            with self.runtime.autocast():
-                logits = self.model(images, beta)
-                loss = self.loss_fn(logits, labels)
-            # Only α's gradient: autograd then computes no weight gradient at all.
-            (grad,) = torch.autograd.grad(loss, [self.model.alpha])
+            grad, totals = None, torch.zeros(2, device=self.runtime.device)
+            for part, share in self._parts(labels):
+                with self.runtime.autocast():
+                    logits = self.model(images[part], beta)
+                    loss = self.loss_fn(logits, labels[part])
+                # Only α's gradient: autograd then computes no weight gradient at all.
+                (part_grad,) = torch.autograd.grad(loss if share is None else loss * share, [self.model.alpha])
+                grad = part_grad if grad is None else grad + part_grad
+                totals += _batch_totals(loss, logits, labels[part])
         self.model.alpha.grad = grad
         self.arch_optimizer.step()
-        return _batch_totals(loss, logits, labels)
+        return totals
 
     def _arch_loss(self, arch_batch, beta: float) -> torch.Tensor:
         images, labels = arch_batch
@@ -218,13 +234,19 @@ class DartsSearch:
     def _weight_step(self, train_batch, beta: float) -> torch.Tensor:
         images, labels = train_batch
         self.weight_optimizer.zero_grad(set_to_none=True)
-        with self.runtime.autocast():
-            logits = self.model(images, beta)
-            loss = self.loss_fn(logits, labels)
-        loss.backward(inputs=self.weights)  # no gradient for α
+        totals = torch.zeros(2, device=self.runtime.device)
+        for part, share in self._parts(labels):
+            with self.runtime.autocast():
+                logits = self.model(images[part], beta)
+                loss = self.loss_fn(logits, labels[part])
+            (loss if share is None else loss * share).backward(inputs=self.weights)  # no gradient for α
+            totals += _batch_totals(loss, logits, labels[part])
         torch.nn.utils.clip_grad_norm_(self.weights, self.settings.weights.grad_clip)
         self.weight_optimizer.step()
-        return _batch_totals(loss, logits, labels)
+        return totals
+
+    def _parts(self, labels: torch.Tensor) -> list[tuple[slice, torch.Tensor | None]]:
+        return loss_shares(self.loss_fn.normaliser, labels, self.micro_batch)
 
     def alpha_rows(self, epoch: int) -> list[dict[str, Any]]:
         """The long-form rows of alphas.csv for the current α."""
@@ -295,6 +317,7 @@ def fingerprint(settings: SearchSettings, seed: int, dataset: str, size: int, da
         "dataset": dataset, "size": size, "data_md5": data_md5, **runtime.numerics(),
         "threads": torch.get_num_threads(),
         "source_sha256": source_hash.package_source_sha256(),
+        "training_memory_bytes": runtime.training_memory_bytes(),  # where batches are cut (memory.py)
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 

@@ -271,11 +271,42 @@ class Split:
         return torch.bincount(self.labels, minlength=n_classes)
 
 
+class StackedImages:
+    """Image arrays read as one, end to end, without joining them: indexing reads only the rows
+    asked for, so memory-mapped arrays stay on disk. Serves as the `images` of a Split with rows."""
+
+    def __init__(self, parts: Sequence[torch.Tensor]):
+        self.parts = tuple(parts)
+        self.starts = torch.tensor([0, *np.cumsum([len(part) for part in self.parts])[:-1].tolist()])
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((sum(len(part) for part in self.parts), *self.parts[0].shape[1:]))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: torch.Tensor) -> torch.Tensor:
+        which = torch.searchsorted(self.starts, rows, right=True) - 1
+        out = torch.empty((len(rows), *self.shape[1:]), dtype=self.parts[0].dtype)
+        for part in torch.unique(which).tolist():
+            chosen = which == part
+            out[chosen] = self.parts[part][rows[chosen] - self.starts[part]]
+        return out
+
+
 def joined(*splits: Split) -> Split:
-    """The splits one after the other, in RAM: memory-mapped ones make no one array to pick rows
-    from (train+val for the final training and for cross-validation)."""
-    in_memory = [split.in_memory() for split in splits]
-    return Split(torch.cat([split.images for split in in_memory]), torch.cat([split.labels for split in in_memory]))
+    """The splits one after the other (train+val for the final training and for cross-validation).
+    Splits in RAM are concatenated; if any is memory-mapped, none is read: the result picks its
+    rows out of the splits' arrays (StackedImages)."""
+    if all(split.rows is None for split in splits):
+        return Split(torch.cat([split.images for split in splits]), torch.cat([split.labels for split in splits]))
+    rows, start = [], 0
+    for split in splits:
+        rows.append(torch.arange(len(split)) + start if split.rows is None else split.rows + start)
+        start += len(split.images)
+    return Split(StackedImages([split.images for split in splits]), torch.cat([split.labels for split in splits]),
+                 torch.cat(rows))
 
 
 def load_splits(path: str | Path, splits: Sequence[str] = ("train", "val"),

@@ -51,6 +51,13 @@ class FocalLoss(nn.Module):
         sample_weight = self.weight[target]
         return (loss * sample_weight).sum() / sample_weight.sum()
 
+    def normaliser(self, target: torch.Tensor) -> torch.Tensor:
+        """What forward divides the summed loss of `target`'s images by: a part of a batch weighs
+        normaliser(part) / normaliser(batch) of the batch's loss."""
+        if self.weight is None:
+            return torch.tensor(float(len(target)), device=target.device)
+        return self.weight[target].sum()
+
 
 def make_loss(name: str, class_counts: torch.Tensor, gamma: float = 2.0,
               class_weight_exponent: float = 0.0) -> FocalLoss:
@@ -94,6 +101,10 @@ class MultiLabelFocalLoss(nn.Module):
             p_t = (target * positive + (1.0 - target) * negative).exp()
             loss = loss * (1.0 - p_t).clamp(min=0.0).pow(self.gamma)
         return loss.mean()
+
+    def normaliser(self, target: torch.Tensor) -> torch.Tensor:
+        """As FocalLoss.normaliser: the mean runs over images (and the labels, a constant)."""
+        return torch.tensor(float(len(target)), device=target.device)
 
 
 def make_multi_label_loss(name: str, positives: torch.Tensor, n_images: int, gamma: float = 2.0,

@@ -36,6 +36,12 @@ PREDICTION_CPU_BYTES = 512 * 2**20  # beside the job's mem_mb, which also holds 
 # cuDNN's choice of kernels, so the predictions from run to run. A sixteenth leaves room for them.
 PREDICTION_GPU_SHARE = 1 / 16
 MAX_PREDICTION_BATCH = 4096
+# A training step's activations may take this share of the job's memory (resources mem_mb); the
+# rest holds torch itself, the data, the weights and the optimizer's state (memory.py).
+TRAINING_CPU_SHARE = 1 / 2
+# Of the card's total memory, as PREDICTION_GPU_SHARE and for the same reason; jobs that share a
+# card (gpu_slots) each get their own share.
+TRAINING_GPU_SHARE = 1 / 4
 
 
 class RuntimeConfigError(ValueError):
@@ -49,6 +55,7 @@ class Runtime:
     channels_last: bool = True
     deterministic: bool = True  # CUDA only: what make_runtime applied
     tf32: bool = False  # CUDA only
+    memory_mb: int | None = None  # the job's memory (resources mem_mb); None: whole training batches
 
     @property
     def precision(self) -> str:
@@ -96,6 +103,15 @@ class Runtime:
             _, total = torch.cuda.mem_get_info(self.device)
             return int(total * PREDICTION_GPU_SHARE)
         return PREDICTION_CPU_BYTES
+
+    def training_memory_bytes(self) -> int | None:
+        """What a training step's activations may take (memory.py); None sets no bound on the CPU.
+        Like the prediction batch, it depends on the config and the card, never on what is free
+        now, so the micro-batches, and with them the results, are the same run to run."""
+        if self.device.type == "cuda":
+            _, total = torch.cuda.mem_get_info(self.device)
+            return int(total * TRAINING_GPU_SHARE)
+        return None if self.memory_mb is None else int(self.memory_mb * 2**20 * TRAINING_CPU_SHARE)
 
     def synchronize(self) -> None:
         """Wait for the device's queued work (for timing only; never inside a training step)."""
@@ -201,7 +217,9 @@ def _set_tf32(enabled: bool) -> None:
 
 
 def make_runtime(device: str = "auto", precision: str = "auto", threads: int | None = None,
-                 deterministic: bool = True, tf32: bool = False) -> Runtime:
+                 deterministic: bool = True, tf32: bool = False, memory_mb: int | None = None) -> Runtime:
+    if memory_mb is not None and memory_mb < 1:
+        raise RuntimeConfigError(f"memory: the job's mem_mb must be at least 1, got {memory_mb}")
     if threads is not None:
         if threads < 1:
             raise RuntimeConfigError(f"threads: must be at least 1, got {threads}")
@@ -210,7 +228,7 @@ def make_runtime(device: str = "auto", precision: str = "auto", threads: int | N
     if resolved.type == "cuda":
         configure_cuda_numerics(deterministic, tf32)
     return Runtime(device=resolved, autocast_dtype=resolve_precision(precision, resolved),
-                   deterministic=deterministic, tf32=tf32)
+                   deterministic=deterministic, tf32=tf32, memory_mb=memory_mb)
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -19,6 +19,7 @@ from torch import nn
 
 from darts_bohb.data import Split, iterate_batches
 from darts_bohb.losses import loss_for_split
+from darts_bohb.memory import fitting_micro_batch, loss_shares
 from darts_bohb.runtime import Runtime
 
 MAX_ROTATION_DEGREES = 15.0
@@ -110,6 +111,8 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
                                class_weight_exponent=settings.class_weight_exponent).to(runtime.device)
     optimizer = make_optimizer(settings, model.parameters())
     scheduler = make_scheduler(settings, optimizer, settings.epochs * steps_per_epoch)
+    # Images that do not fit at once are cut into micro-batches whose gradients add up (memory.py).
+    micro_batch = fitting_micro_batch(model, _forward, criterion, train, batch_size, runtime, "a training step")
     model.train()
     start = time.perf_counter()
     epoch_losses = []
@@ -121,20 +124,27 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
             if settings.augment:
                 inputs = augment_batch(inputs, generator)
             labels = labels.to(runtime.device, non_blocking=True)
-            with runtime.autocast():
-                logits = model(inputs)
-            loss = criterion(logits, labels)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            for part, share in loss_shares(criterion.normaliser, labels, micro_batch):
+                with runtime.autocast():
+                    logits = model(inputs[part])
+                loss = criterion(logits, labels[part])
+                if share is not None:
+                    loss = loss * share
+                loss.backward()
+                running += loss.detach()
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-            running += loss.detach()
         mean_loss = running.item() / steps_per_epoch
         if not math.isfinite(mean_loss):
             raise TrainingDiverged(f"training loss became {mean_loss} in epoch {epoch + 1} of {settings.epochs}")
         epoch_losses.append(mean_loss)
     return TrainingResult(epoch_losses, time.perf_counter() - start, settings.epochs * steps_per_epoch * batch_size)
+
+
+def _forward(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    return model(inputs)
 
 
 @torch.inference_mode()

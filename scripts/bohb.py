@@ -19,6 +19,7 @@ from darts_bohb.cli import add_job_arguments, run_script
 from darts_bohb.data import DatasetError, check_data_file, dataset_spec, load_splits
 from darts_bohb.genotype import GenotypeError, load_genotype
 from darts_bohb.hpo_space import sample_designs
+from darts_bohb.memory import MemoryBudgetError
 from darts_bohb.methods import METHODS
 from darts_bohb.random_cells import design_operations, sample_random_designs
 from darts_bohb.runtime import RuntimeConfigError, make_runtime
@@ -64,7 +65,8 @@ def main() -> int:
             topology = cell_topology(tuple(args.kernel_sizes))
             designs = sample_random_designs(topology, hpo.designs_per_cell, args.seed,
                                             design_operations(include_zero=not args.without_zero))
-        runtime = make_runtime(args.device, args.precision, args.threads, args.deterministic, args.tf32)
+        runtime = make_runtime(args.device, args.precision, args.threads, args.deterministic, args.tf32,
+                               args.memory_mb)
         check_data_file(args.data, spec, args.data_md5)
         splits = load_splits(args.data, ("train", "val"))
         problem = Problem(method=args.method, seed=args.seed, train=splits["train"], val=splits["val"],
@@ -73,7 +75,7 @@ def main() -> int:
         run_bohb(problem, hpo, BohbOutputs(Path(args.incumbent), Path(args.trajectory), Path(args.runhistory),
                                              Path(args.ensemble)))
 
-    return run_script(task, (ConfigError, DatasetError, GenotypeError, RuntimeConfigError))
+    return run_script(task, (ConfigError, DatasetError, GenotypeError, MemoryBudgetError, RuntimeConfigError))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 from darts_bohb.cli import add_job_arguments, run_script
 from darts_bohb.data import DatasetError, check_data_file, dataset_spec
 from darts_bohb.final import FinalOutputs, IncumbentError, run_final
+from darts_bohb.memory import MemoryBudgetError
 from darts_bohb.methods import METHODS
 from darts_bohb.runtime import RuntimeConfigError, make_runtime
 from darts_bohb.seed_ensemble import EnsembleError
@@ -38,14 +39,15 @@ def main() -> int:
         settings = from_json(FinalSettings, args.settings, "final")
         spec = dataset_spec(args.dataset, args.size, args.task, args.data)
         check_data_file(args.data, spec, args.data_md5)
-        runtime = make_runtime(args.device, args.precision, args.threads, args.deterministic, args.tf32)
+        runtime = make_runtime(args.device, args.precision, args.threads, args.deterministic, args.tf32,
+                               args.memory_mb)
         outputs = FinalOutputs(Path(args.metrics), Path(args.predictions), Path(args.model), Path(args.architecture),
                                Path(args.model_card), Path(args.ensemble_metrics), Path(args.ensemble_predictions))
         run_final(args.method, args.incumbent, args.data, args.seed, args.epochs, settings, spec.task,
                   spec.n_classes, runtime, outputs, dataset=spec.flag, ensemble_path=args.ensemble)
 
     return run_script(task, (ConfigError, DatasetError, EnsembleError, IncumbentError, RuntimeConfigError,
-                                     TrainingDiverged))
+                                     TrainingDiverged, MemoryBudgetError))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from darts_bohb.data import iterate_batches, load_splits
+from darts_bohb.data import StackedImages, iterate_batches, joined, load_splits
 from darts_bohb.final import training_split
 from darts_bohb.runtime import make_runtime, seed_everything
 from darts_bohb.training import TrainingSettings, predict_probabilities, train_model
@@ -74,3 +74,18 @@ def test_training_and_prediction_on_a_mapped_split_are_those_in_memory(tmp_path)
         results.append((losses.epoch_losses, predict_probabilities(model, splits["test"], runtime)))
     assert results[0][0] == results[1][0]
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_train_and_val_joined_read_their_rows_from_the_mapped_files(tmp_path):
+    path = write_task_npz(tmp_path / "big.npz", "multi-class", n_classes=3, channels=3)
+    mapped = load_splits(path, ("train", "val"), **MAPPED)
+    both = joined(mapped["train"], mapped["val"].subset(torch.tensor([4, 1, 2])))
+    assert isinstance(both.images, StackedImages)
+    assert [part.data_ptr() for part in both.images.parts] == [mapped[name].images.data_ptr()
+                                                               for name in ("train", "val")]
+    in_memory = load_splits(path, ("train", "val"))
+    expected = torch.cat([in_memory["train"].images, in_memory["val"].images[[4, 1, 2]]])
+    assert len(both) == len(expected) and tuple(both.images.shape[1:]) == tuple(expected.shape[1:])
+    rows = torch.tensor([len(expected) - 1, 0, len(expected) - 3, 7])  # across both files, in any order
+    assert torch.equal(both.images_at(rows), expected[rows])
+    assert torch.equal(both.subset(rows).in_memory().images, expected[rows])

@@ -34,7 +34,7 @@ rule bohb:
         "--dataset {params.dataset} --size {params.size} --seed {wildcards.seed} "
         "--settings {params.settings:q} --device {params.device} --precision {params.precision} "
         "--deterministic {params.deterministic} --tf32 {params.tf32} "
-        "--threads {threads} --incumbent {output.incumbent} --trajectory {output.trajectory} "
+        "--threads {threads} --memory-mb {resources.mem_mb} --incumbent {output.incumbent} --trajectory {output.trajectory} "
         "--runhistory {output.runhistory} --ensemble {output.ensemble} > {log} 2>&1"
 
 
@@ -76,7 +76,7 @@ rule final:
         "--dataset {params.dataset} --size {params.size} --seed {wildcards.seed} "
         "--epochs {params.epochs} --settings {params.settings:q} --device {params.device} "
         "--precision {params.precision} --deterministic {params.deterministic} --tf32 {params.tf32} "
-        "--threads {threads} --metrics {output.metrics} "
+        "--threads {threads} --memory-mb {resources.mem_mb} --metrics {output.metrics} "
         "--predictions {output.predictions} --model {output.model} "
         "--architecture {output.architecture} --model-card {output.model_card} --ensemble {input.ensemble} "
         "--ensemble-metrics {output.ensemble_metrics} --ensemble-predictions {output.ensemble_predictions} "

@@ -31,7 +31,7 @@ rule darts_search:
         "--dataset {params.dataset} --size {params.size} --settings {params.settings:q} "
         "--device {params.device} --precision {params.precision} "
         "--deterministic {params.deterministic} --tf32 {params.tf32} "
-        "--threads {threads} --state-dir {params.state_dir} "
+        "--threads {threads} --memory-mb {resources.mem_mb} --state-dir {params.state_dir} "
         "--alphas {output.alphas} --epochs {output.epochs} --summary {output.summary} > {log} 2>&1"
 
 

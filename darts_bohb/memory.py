@@ -1,0 +1,118 @@
+"""Training steps that fit in the job's memory, whatever the image size.
+
+The activations that a training step keeps for its backward pass grow with the pixels: the DARTS
+supernet of config.yaml keeps about 3.4 MB per image at 28 px and 18 MB at 64 px. Shrinking the
+batch to fit would change the optimisation with the image size. Instead, a batch that does not fit
+is cut into equal micro-batches whose gradients add up to the whole batch's (gradient
+accumulation); only batch norm sees the smaller batches. A batch that fits runs as one, exactly as
+before.
+
+What an image costs is measured, not modelled: the bytes of the tensors that autograd saves during
+a training forward pass on 2 and on 4 images, whose difference is two images' worth without the
+per-batch constants (the weights and their bf16 copies).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import nn
+
+from darts_bohb.data import Split
+from darts_bohb.runtime import Runtime
+
+PROBE_IMAGES = (2, 4)
+# The backward pass holds gradients of the saved maps and workspace beside them. Measured for the
+# default supernet at batch 64: the peak RSS of a search epoch above the idle process (362 MB) is
+# 2.0x, 1.6x and 1.3x its saved bytes at 28, 64 and 128 px (benchmarks/cost_vs_size.py).
+PEAK_PER_SAVED_BYTE = 2.0
+MIN_MICRO_BATCH = 2  # batch norm's statistics need two images
+
+
+class MemoryBudgetError(ValueError):
+    """Not even the smallest micro-batch fits in the memory given to the job."""
+
+
+def saved_bytes(forward: Callable[[], object]) -> int:
+    """Bytes of the distinct storages that autograd saves for backward while `forward` runs."""
+    storages: dict[tuple[int, str], int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        storages[(storage.data_ptr(), str(tensor.device))] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        forward()
+    return sum(storages.values())
+
+
+def activation_bytes_per_image(model: nn.Module, forward_loss: Callable[[nn.Module, int], torch.Tensor],
+                               device: torch.device) -> float:
+    """Saved bytes per image of a training step; `forward_loss(probe, n)` computes the training
+    loss of the model `probe` on n images. It runs on a copy of `model` with the random state put
+    back afterwards, so batch norm's running statistics and the random stream of the training
+    itself stay as they were."""
+    probe = copy.deepcopy(model).train()
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        small, large = (saved_bytes(lambda n=n: forward_loss(probe, n)) for n in PROBE_IMAGES)
+    return max(large - small, 0) / (PROBE_IMAGES[1] - PROBE_IMAGES[0])
+
+
+def micro_batch_size(batch_size: int, bytes_per_image: float, budget_bytes: int | None, what: str) -> int:
+    """Images per micro-batch: the whole batch when it fits in `budget_bytes` (or no budget is
+    set), else the size of the fewest equal parts that fit. Raises MemoryBudgetError when not
+    even MIN_MICRO_BATCH images fit, naming `what` and the memory that would be needed."""
+    if budget_bytes is None or bytes_per_image <= 0:
+        return batch_size
+    fits = int(budget_bytes // (PEAK_PER_SAVED_BYTE * bytes_per_image))
+    if fits >= batch_size:
+        return batch_size
+    if fits < MIN_MICRO_BATCH:
+        needed_mb = math.ceil(MIN_MICRO_BATCH * PEAK_PER_SAVED_BYTE * bytes_per_image / 2**20)
+        raise MemoryBudgetError(
+            f"{what}: a step on {MIN_MICRO_BATCH} images needs about {needed_mb} MB for its activations, but the "
+            f"job gives training {budget_bytes // 2**20} MB; raise the rule's resources mem_mb (config.yaml, "
+            "resources section) or use smaller images or networks")
+    parts = math.ceil(batch_size / fits)
+    return math.ceil(batch_size / parts)
+
+
+def micro_batches(n_images: int, size: int) -> Iterator[slice]:
+    """Consecutive slices of at most `size` images covering a batch of `n_images`."""
+    for start in range(0, n_images, size):
+        yield slice(start, min(start + size, n_images))
+
+
+def fitting_micro_batch(model: nn.Module, logits_of: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+                        criterion: nn.Module, split: Split, batch_size: int, runtime: Runtime, what: str) -> int:
+    """micro_batch_size for training `model` on batches of `split` within the runtime's training
+    memory; `logits_of(model, inputs)` is the training forward pass. Whole batches when the
+    runtime sets no budget or the split is too small to probe."""
+    budget = runtime.training_memory_bytes()
+    n_probe = PROBE_IMAGES[-1]
+    if budget is None or len(split) < n_probe:
+        return batch_size
+    index = torch.arange(n_probe)
+    images, labels = split.images_at(index), runtime.to_device(split.labels[index])
+
+    def forward_loss(probe: nn.Module, n: int) -> torch.Tensor:
+        with runtime.autocast():
+            logits = logits_of(probe, runtime.images_to_device(images[:n]))
+        return criterion(logits, labels[:n])
+
+    return micro_batch_size(batch_size, activation_bytes_per_image(model, forward_loss, runtime.device), budget, what)
+
+
+def loss_shares(normaliser: Callable[[torch.Tensor], torch.Tensor], labels: torch.Tensor, size: int
+                ) -> list[tuple[slice, torch.Tensor | None]]:
+    """(part, share) per micro-batch of a batch with `labels`: a part's loss times its share adds
+    up to the batch's loss (`normaliser` is the loss's). One part with share None when the batch
+    fits whole, so that a step runs exactly as without micro-batches."""
+    if size >= len(labels):
+        return [(slice(None), None)]
+    total = normaliser(labels)
+    return [(part, normaliser(labels[part]) / total) for part in micro_batches(len(labels), size)]
