@@ -17,7 +17,7 @@ from darts_bohb.report.collect import (
     read_trajectories,
 )
 from darts_bohb.report.progress import plot_bohb_progress
-from darts_bohb.report.references import RETINAMNIST_28, published_results
+from darts_bohb.report.references import UNCHECKED_MARK, published_results
 from darts_bohb.report.scores import plot_scores
 from darts_bohb.report.style import save_figure
 from report_fixtures import assert_real_png, assert_real_svg, run_script, write_result_tree
@@ -98,19 +98,24 @@ def test_arch_weights_mark_the_early_stop_of_the_seed_that_stopped_only(tree):
     save_figure(figure, [])
 
 
-def test_scores_show_the_references_only_for_retinamnist_at_28(tree):
+def test_scores_show_the_references_of_the_data_set_at_28_px_only(tree):
     metrics = read_test_metrics(tree.run_files(tree.final_file, "metrics.json"))
-    with_references = plot_scores(metrics, seeds_of(tree), published_results("retinamnist", 28))
-    legend_texts = [text.get_text() for legend in with_references.legends for text in legend.get_texts()]
-    assert legend_texts == [f"{r.model}: ACC {r.accuracy:.3f}, AUC {r.auc:.3f}" for r in RETINAMNIST_28]
-    accuracy_axis, auc_axis, f1_axis = with_references.axes
-    reference_levels = {tuple(line.get_ydata()) for line in accuracy_axis.get_lines() if line.get_xdata()[0] == 0
-                        and list(line.get_xdata()) == [0, 1]}
-    assert {level[0] for level in reference_levels} == {r.accuracy for r in RETINAMNIST_28}
-    assert "no published macro F1" in figure_texts(with_references)
-    save_figure(with_references, [])
+    for flag in ("retinamnist", "dermamnist"):
+        references = published_results(flag, 28)
+        with_references = plot_scores(metrics, seeds_of(tree), references)
+        legend_texts = [text.get_text() for legend in with_references.legends for text in legend.get_texts()]
+        assert legend_texts == [f"{r.label}: ACC {r.accuracy:.3f}, AUC {r.auc:.3f}" for r in references]
+        accuracy_axis, auc_axis, f1_axis = with_references.axes
+        reference_levels = {tuple(line.get_ydata()) for line in accuracy_axis.get_lines()
+                            if list(line.get_xdata()) == [0, 1]}
+        assert {level[0] for level in reference_levels} == {r.accuracy for r in references}
+        assert "no published macro F1" in figure_texts(with_references)
+        # An unchecked row carries the mark, and the legend's title says what it means.
+        title = with_references.legends[0].get_title().get_text()
+        assert (UNCHECKED_MARK in title) == (not all(r.checked for r in references))
+        save_figure(with_references, [])
 
-    for flag, size in (("retinamnist", 64), ("dermamnist", 28)):
+    for flag, size in (("retinamnist", 64), ("mydata", 28)):
         without = plot_scores(metrics, seeds_of(tree), published_results(flag, size))
         assert without.legends == []
         assert not any(list(line.get_xdata()) == [0, 1] for axis in without.axes for line in axis.get_lines())

@@ -11,6 +11,7 @@ import pytest
 
 from darts_bohb.report.collect import SeedPredictions
 from darts_bohb.report.ensemble import ensemble_scores
+from darts_bohb.report.references import UNCHECKED_NOTE, published_results
 from darts_bohb.report.summary import paired_differences
 from report_fixtures import run_script, write_result_tree
 
@@ -149,15 +150,25 @@ def test_no_baseline_seeds_gives_a_statement_not_a_crash(tmp_path):
     assert pd.read_csv(tmp_path / "reports" / "comparisons.csv").empty
 
 
-@pytest.mark.parametrize("dataset, size, shown", [
-    ("retinamnist", 28, True), ("retinamnist", 64, False), ("pathmnist", 28, False),
+@pytest.mark.parametrize("dataset, size, row", [
+    ("retinamnist", 28, "| Google AutoML Vision | 0.531 | 0.750 |"),
+    ("pathmnist", 28, "| ResNet-18 (28) | 0.907 | 0.983 |"),
+    ("dermamnist", 28, "| ResNet-50 (28) † | 0.735 | 0.913 |"),
+    ("retinamnist", 64, None),
+    ("pathmnist", 128, None),
 ])
-def test_the_reference_table_is_only_for_retinamnist_at_28(tmp_path, dataset, size, shown):
+def test_the_reference_table_is_the_data_sets_own_at_28_px(tmp_path, dataset, size, row):
     tree = write_result_tree(tmp_path / "results", dataset=dataset, size=size)
     _, markdown = report_of(tree, tmp_path)
-    assert ("| Google AutoML Vision | 0.531 | 0.750 |" in markdown) is shown
-    assert ("| ResNet-18 (28) | 0.524 | 0.717 |" in markdown) is shown
-    assert (f"No published results are listed for {dataset} at {size}×{size}" in markdown) is not shown
+    references = published_results(dataset, size)
+    assert (f"No published results are listed for {dataset} at {size}×{size}" in markdown) is (row is None)
+    if row is None:
+        assert not references
+        return
+    assert row in markdown
+    assert all(f"| {ref.label} | {ref.accuracy:.3f} | {ref.auc:.3f} |" in markdown for ref in references)
+    # The mark's meaning is spelt out wherever a row carries it.
+    assert (UNCHECKED_NOTE in markdown) is (not all(ref.checked for ref in references))
 
 
 def test_stage_seconds_are_listed_and_a_missing_benchmark_is_named(tree, tmp_path):

@@ -10,13 +10,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from darts_bohb.report.collect import METHOD_LABELS, METHODS, METRIC_LABELS, SeedsByMethod, seeds_phrase
-from darts_bohb.report.references import SOURCE, PublishedResult
+from darts_bohb.report.references import SHORT_SOURCE, UNCHECKED_MARK, PublishedResult
 from darts_bohb.report.style import METHOD_COLORS
 
 PLOTTED_METRICS = ("accuracy", "auc", "macro_f1")
-REFERENCE_STYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)))
+REFERENCE_STYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (3, 1)), (0, (6, 2, 1, 2)))
 # Green to grey from seaborn's "dark" palette: none is close to a method's blue or orange.
-REFERENCE_COLORS = [sns.color_palette("dark")[index] for index in (2, 3, 4, 5, 7, 6)]
+REFERENCE_COLORS = [sns.color_palette("dark")[index] for index in (2, 3, 4, 5, 7, 6, 8, 9)]
 
 
 def plot_scores(metrics: pd.DataFrame, seeds: SeedsByMethod,
@@ -47,8 +47,10 @@ def plot_scores(metrics: pd.DataFrame, seeds: SeedsByMethod,
         axes[list(PLOTTED_METRICS).index("macro_f1")].annotate(
             "no published macro F1", xy=(0.5, 0.02), xycoords="axes fraction", ha="center",
             fontsize="small", color="dimgrey")
-        figure.legend(handles=_reference_handles(references), loc="outside lower center",
-                      ncols=3, title=f"published ({SOURCE})")
+        title = f"published ({SHORT_SOURCE})"
+        if not all(ref.checked for ref in references):
+            title += f"; {UNCHECKED_MARK} one transcription, not cross-checked"
+        figure.legend(handles=_reference_handles(references), loc="outside lower center", ncols=3, title=title)
     figure.suptitle(f"Test scores per seed ({seeds.describe()})")
     return figure
 
@@ -89,6 +91,6 @@ def _spread(count: int) -> np.ndarray:
 def _reference_handles(references: tuple[PublishedResult, ...]) -> list[Line2D]:
     return [
         Line2D([], [], color=REFERENCE_COLORS[index], linestyle=REFERENCE_STYLES[index],
-               label=f"{ref.model}: ACC {ref.accuracy:.3f}, AUC {ref.auc:.3f}")
+               label=f"{ref.label}: ACC {ref.accuracy:.3f}, AUC {ref.auc:.3f}")
         for index, ref in enumerate(references)
     ]

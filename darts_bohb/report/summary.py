@@ -41,7 +41,7 @@ from darts_bohb.report.comparisons import (
 )
 from darts_bohb.report.ensemble import MIN_SEEDS
 from darts_bohb.report.markdown import mean_std, number, seed_list, table
-from darts_bohb.report.references import SOURCE, PublishedResult
+from darts_bohb.report.references import SOURCE, UNCHECKED_NOTE, PublishedResult
 from darts_bohb.report.search import SearchDiagnostics
 from darts_bohb.report.selection import (
     INCUMBENT,
@@ -354,7 +354,7 @@ def _reference_section(summary: pd.DataFrame, ensemble: pd.DataFrame, dataset: s
         lines.append(f"No published results are listed for {dataset} at {size}×{size} "
                      f"(the table here is {SOURCE}), so none are compared.")
         return "\n".join(lines)
-    rows = [[ref.model, f"{ref.accuracy:.3f}", f"{ref.auc:.3f}"] for ref in references]
+    rows = [[ref.label, f"{ref.accuracy:.3f}", f"{ref.auc:.3f}"] for ref in references]
     means = [(f"{output_label(method, output)}, this run (mean, {seeds_phrase(len(values))})",
               values["test_accuracy"].mean(), values["test_auc"].mean())
              for method, output, values in _runs_by_output(summary)]
@@ -364,9 +364,11 @@ def _reference_section(summary: pd.DataFrame, ensemble: pd.DataFrame, dataset: s
                      number(row["test_accuracy"], 3), number(row["test_auc"], 3)])
     lines += [f"{SOURCE}; no macro F1 is published.", "",
               table(["model", "test ACC", "test AUC"], rows)]
+    if not all(ref.checked for ref in references):
+        lines += ["", UNCHECKED_NOTE + "."]
     best = max(references, key=lambda ref: (ref.accuracy, ref.auc))
     above = [label for label, accuracy, auc in means if accuracy > best.accuracy and auc > best.auc]
-    lines += ["", f"Against the best published entry, {best.model} ({best.accuracy:.4f} ACC, {best.auc:.4f} AUC), "
+    lines += ["", f"Against the best published entry, {best.label} ({best.accuracy:.4f} ACC, {best.auc:.4f} AUC), "
                   "of the means over seeds (the cross-seed ensembles are extra rows, not counted): "
               + (f"above it in both ACC and AUC: {'; '.join(above)}." if above
                  else "none is above it in both ACC and AUC.")]
