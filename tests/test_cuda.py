@@ -127,7 +127,7 @@ def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def tiny_search_on_cuda(real_data: Path, folder: Path) -> Path:
-    settings = config_section("search", epochs=2, channels=[8, 16], pool=[True, True])
+    settings = config_section("search", epochs=2, channels=[8, 16], pool=[True, True], arch={"warmup_epochs": 1})
     run_script("darts_search.py", "--data", str(real_data), "--dataset", "retinamnist", "--size", "28",
                "--seed", "1", "--settings", json.dumps(settings), "--state-dir", str(folder / "state"),
                "--alphas", str(folder / "alphas.csv"), "--epochs", str(folder / "epochs.csv"),
@@ -162,8 +162,11 @@ def test_a_bohb_run_and_the_final_training_run_on_cuda(real_data, tmp_path):
                "--settings", json.dumps(config_section("final")), "--epochs", "3",
                "--metrics", str(final / "metrics.json"), "--predictions", str(final / "predictions.csv"),
                "--model", str(final / "model.pt"), "--architecture", str(final / "architecture.json"),
-               "--model-card", str(final / "MODEL_CARD.md"))
-    predictions = pd.read_csv(final / "predictions.csv")
-    assert len(predictions) == 400  # RetinaMNIST's test split
-    probabilities = predictions.filter(like="prob_").to_numpy()
-    assert abs(probabilities.sum(axis=1) - 1).max() < 1e-4
+               "--model-card", str(final / "MODEL_CARD.md"), "--ensemble", str(tmp_path / "ensemble.pt"),
+               "--ensemble-metrics", str(final / "ensemble" / "metrics.json"),
+               "--ensemble-predictions", str(final / "ensemble" / "predictions.csv"))
+    for predictions_file in (final / "predictions.csv", final / "ensemble" / "predictions.csv"):
+        predictions = pd.read_csv(predictions_file)
+        assert len(predictions) == 400  # RetinaMNIST's test split
+        probabilities = predictions.filter(like="prob_").to_numpy()
+        assert abs(probabilities.sum(axis=1) - 1).max() < 1e-4
