@@ -42,6 +42,7 @@ class TrainingSettings:
     focal_gamma: float = 0.0  # 0 = class-weighted cross-entropy
     class_weight_exponent: float = 0.0
     augment: bool = False
+    swa_epochs: int = 0  # SWA: hold the learning rate and average the weights of the last this many epochs
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -113,10 +114,14 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
     scheduler = make_scheduler(settings, optimizer, settings.epochs * steps_per_epoch)
     # Images that do not fit at once are cut into micro-batches whose gradients add up (memory.py).
     micro_batch = fitting_micro_batch(model, _forward, criterion, train, batch_size, runtime, "a training step")
+    averaged = torch.optim.swa_utils.AveragedModel(model) if settings.swa_epochs else None
     model.train()
     start = time.perf_counter()
     epoch_losses = []
+    swa_start = settings.epochs - settings.swa_epochs
     for epoch in range(settings.epochs):
+        # SWA holds the learning rate where the schedule had brought it, and averages each epoch.
+        stepping = scheduler if averaged is None or epoch < swa_start else None
         running = torch.zeros((), device=runtime.device)
         # drop_last: a batch of one image would break batch norm on a 1x1 feature map.
         for images, labels in iterate_batches(train, batch_size, generator, shuffle=True, drop_last=True):
@@ -134,17 +139,44 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
                 loss.backward()
                 running += loss.detach()
             optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
+            if stepping is not None:
+                stepping.step()
         mean_loss = running.item() / steps_per_epoch
         if not math.isfinite(mean_loss):
             raise TrainingDiverged(f"training loss became {mean_loss} in epoch {epoch + 1} of {settings.epochs}")
         epoch_losses.append(mean_loss)
+        if averaged is not None and epoch >= swa_start:
+            averaged.update_parameters(model)
+    if averaged is not None:
+        _take_averaged_weights(model, averaged, train, micro_batch, runtime)
     return TrainingResult(epoch_losses, time.perf_counter() - start, settings.epochs * steps_per_epoch * batch_size)
 
 
 def _forward(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     return model(inputs)
+
+
+@torch.no_grad()
+def _take_averaged_weights(model: nn.Module, averaged: torch.optim.swa_utils.AveragedModel, train: Split,
+                           batch_size: int, runtime: Runtime) -> None:
+    """Stochastic weight averaging's end (Izmailov et al. 2018): the model takes the averaged
+    weights, and batch norm the statistics of the training images under them (a cumulative
+    mean over one pass, in the split's order, without augmentation), which no epoch computed."""
+    for weight, mean in zip(model.parameters(), averaged.module.parameters()):
+        weight.copy_(mean)
+    norms = [module for module in model.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+    model.train()
+    for images, _ in iterate_batches(train, batch_size, shuffle=False):
+        with runtime.autocast():
+            model(runtime.images_to_device(images))
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
 
 
 @torch.inference_mode()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -71,3 +73,25 @@ def test_augmentation_flips_and_rotates_reproducibly():
     assert first.min() >= images.min() - 1e-5 and first.max() <= images.max() + 1e-5
     flat = torch.full((4, 3, 16, 16), 0.25)
     assert torch.allclose(augment_batch(flat, torch.Generator().manual_seed(1)), flat)  # no black corners
+
+
+def test_swa_ends_with_the_mean_of_its_epochs_weights(splits):
+    """Constant SGD without momentum, no batch norm: a run stopped and continued with the same data
+    order steps exactly like one run, so the weights after epochs 2 and 3 can be averaged by hand."""
+    architecture = {**ARCH, "cells": [cell | {"batch_norm": False} for cell in ARCH["cells"]]}
+    settings = TrainingSettings(epochs=3, batch_size=32, optimizer="sgd", lr=0.05, weight_decay=0.0)
+    runtime = make_runtime("cpu", "fp32")
+
+    def fresh():
+        seed_everything(0)
+        return build_network(architecture)
+
+    averaged = fresh()
+    train_model(averaged, splits["train"], dataclasses.replace(settings, swa_epochs=2), runtime,
+                seed_everything(1), n_classes=5)
+    stepwise, generator = fresh(), seed_everything(1)
+    train_model(stepwise, splits["train"], dataclasses.replace(settings, epochs=2), runtime, generator, n_classes=5)
+    after_two = {name: tensor.clone() for name, tensor in stepwise.state_dict().items()}
+    train_model(stepwise, splits["train"], dataclasses.replace(settings, epochs=1), runtime, generator, n_classes=5)
+    for name, tensor in averaged.state_dict().items():
+        torch.testing.assert_close(tensor, (after_two[name] + stepwise.state_dict()[name]) / 2)

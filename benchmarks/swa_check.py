@@ -1,0 +1,124 @@
+"""Would stochastic weight averaging help? Asked of the selection estimate only.
+
+    python benchmarks/swa_check.py RUN_DIR --data ../shared/data/retinamnist.npz \
+        [--swa-epochs 5] [--methods nas random baseline] [--workers 2] [--dataset retinamnist --size 28]
+
+For a finished workflow run (RUN_DIR is the folder Snakemake ran in), each method's incumbent of
+each seed is cross-validated again exactly as its BOHB job did at the largest budget (the same
+trial seed, folds, epochs, one thread), but with SWA over its last --swa-epochs epochs: the
+learning rate held where the schedule had brought it, the weights of each of those epochs
+averaged, and batch norm's statistics recomputed (training.TrainingSettings.swa_epochs). The
+estimate without SWA is the one the BOHB job stored. To show that the retraining is the BOHB
+job's own, the first incumbent is also retrained without SWA and must give the stored
+out-of-fold probabilities exactly. Prints per incumbent the pooled out-of-fold ACC and AUC
+without and with SWA, and the mean paired difference with its 95% t-interval. It reads train and
+val only: the test split plays no part in whether SWA is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+
+from darts_bohb.bohb import CV_FOLDER, SMAC_RUN_NAME, config_key
+from darts_bohb.cv import CrossValidation
+from darts_bohb.data import dataset_spec, load_splits
+from darts_bohb.hpo_space import training_from_config
+from darts_bohb.methods import METHODS, RESULT_PREFIX
+from darts_bohb.metrics import score
+from darts_bohb.network import build_network, count_parameters
+from darts_bohb.runtime import make_runtime, seed_everything
+from darts_bohb.training import predict_probabilities, train_model
+
+
+def trial_seed(bohb: Path, config_id: int, budget: int) -> int:
+    runs = pd.read_csv(bohb / "runhistory.csv")
+    return int(runs[(runs["config_id"] == config_id) & (runs["budget"] == budget)]["seed"].iloc[0])
+
+
+def out_of_fold(incumbent: dict, seed: int, cv: CrossValidation, swa_epochs: int, n_classes: int) -> np.ndarray:
+    """The incumbent's pooled out-of-fold probabilities, trained as TrialTarget trains them."""
+    runtime = make_runtime("cpu", "auto", threads=1)
+    generator = seed_everything(seed)
+    count_parameters(build_network(incumbent["architecture"]))  # the trial's first build draws weights too
+    settings = dataclasses.replace(training_from_config(incumbent["config"], int(incumbent["budget"])),
+                                   swa_epochs=swa_epochs)
+    pooled = None
+    for fold in range(len(cv.folds)):
+        fitted_on, held_out = cv.fold_splits(fold)
+        model = runtime.prepare_model(build_network(incumbent["architecture"]))
+        train_model(model, fitted_on, settings, runtime, generator, n_classes)
+        probabilities = predict_probabilities(model, held_out, runtime)
+        if pooled is None:
+            pooled = np.zeros((len(cv.data), probabilities.shape[1]), dtype=np.float32)
+        pooled[cv.folds[fold]] = probabilities
+    return pooled
+
+
+def check_one(job: dict) -> dict:
+    torch.set_num_threads(1)
+    spec = dataset_spec(job["dataset"], job["size"])
+    splits = load_splits(job["data"], ("train", "val"))
+    bohb = Path(job["bohb"])
+    incumbent = json.loads((bohb / "incumbent.json").read_text())
+    seed = trial_seed(bohb, incumbent["config_id"], incumbent["budget"])
+    cv = CrossValidation.over(splits["train"], splits["val"], job["folds"], incumbent["metric"], spec.task,
+                              incumbent["seed"])
+    stored = torch.load(bohb / SMAC_RUN_NAME / str(incumbent["seed"]) / CV_FOLDER
+                        / f"{config_key(incumbent['config'])}.pt", weights_only=True)
+    before = stored["out_of_fold"].numpy()
+    if abs(score(incumbent["metric"], cv.data.labels.numpy(), before, spec.task) - stored["estimate"]) > 1e-9:
+        raise SystemExit(f"{bohb}: the stored estimate does not come back from its probabilities")
+    if job["verify"]:
+        again = out_of_fold(incumbent, seed, cv, 0, spec.n_classes)
+        if not np.array_equal(again, before):
+            raise SystemExit(f"{bohb}: retraining without SWA does not give the BOHB job's probabilities "
+                             f"(largest difference {np.abs(again - before).max():.3g})")
+    after = out_of_fold(incumbent, seed, cv, job["swa_epochs"], spec.n_classes)
+    labels = cv.data.labels.numpy()
+    return {"method": job["method"], "seed": incumbent["seed"], "config_id": incumbent["config_id"],
+            "verified": job["verify"],
+            **{f"{metric}_{when}": score(metric, labels, probabilities, spec.task)
+               for metric in ("accuracy", "auc") for when, probabilities in (("before", before), ("swa", after))}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--dataset", default="retinamnist")
+    parser.add_argument("--size", type=int, default=28)
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--swa-epochs", type=int, default=5)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    jobs = []
+    for method in args.methods:
+        for bohb in sorted((args.run / "results" / f"{RESULT_PREFIX[method]}bohb").glob("seed*")):
+            jobs.append({"method": method, "bohb": str(bohb), "data": args.data, "dataset": args.dataset,
+                         "size": args.size, "folds": args.folds, "swa_epochs": args.swa_epochs,
+                         "verify": not jobs})
+    with ProcessPoolExecutor(args.workers) as pool:
+        rows = pd.DataFrame(list(pool.map(check_one, jobs)))
+    print(f"SWA over the last {args.swa_epochs} epochs; {args.folds}-fold CV estimates over train+val, "
+          f"{len(rows)} incumbents; the first was retrained without SWA too and matched its BOHB job exactly")
+    print(rows.to_string(index=False, float_format="%.4f"))
+    for metric in ("accuracy", "auc"):
+        difference = rows[f"{metric}_swa"] - rows[f"{metric}_before"]
+        half = stats.t.ppf(0.975, len(difference) - 1) * difference.std(ddof=1) / np.sqrt(len(difference))
+        print(f"{metric}: SWA - without = {difference.mean():+.4f} (95% t-interval {difference.mean() - half:+.4f} "
+              f"to {difference.mean() + half:+.4f}, n={len(difference)}), better on {(difference > 0).sum()} "
+              f"of {len(difference)}")
+
+
+if __name__ == "__main__":
+    main()
