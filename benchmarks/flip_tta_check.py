@@ -15,8 +15,8 @@ the test split plays no part in whether flips are kept.
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,9 @@ from darts_bohb.network import build_network
 from darts_bohb.runtime import make_runtime
 from darts_bohb.topology import CellTopology
 from darts_bohb.training import predict_probabilities
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from finished_run import finished_run_parser  # noqa: E402
 
 
 def mirrored(split: Split) -> Split:
@@ -91,12 +94,7 @@ def scores(labels: np.ndarray, plain: np.ndarray, flipped: np.ndarray, task: str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", type=Path)
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--dataset", default="retinamnist")
-    parser.add_argument("--size", type=int, default=28)
-    parser.add_argument("--folds", type=int, default=3, help="hpo.cv_folds of the run")
+    parser = finished_run_parser(__doc__)
     args = parser.parse_args()
     task = dataset_spec(args.dataset, args.size).task
     runtime = make_runtime("cpu", "auto", 1)

@@ -17,9 +17,9 @@ val only: the test split plays no part in whether SWA is kept.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -37,6 +37,9 @@ from darts_bohb.metrics import score
 from darts_bohb.network import build_network, count_parameters
 from darts_bohb.runtime import make_runtime, seed_everything
 from darts_bohb.training import predict_probabilities, train_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from finished_run import finished_run_parser  # noqa: E402
 
 
 def trial_seed(bohb: Path, config_id: int, budget: int) -> int:
@@ -91,12 +94,7 @@ def check_one(job: dict) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", type=Path)
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--dataset", default="retinamnist")
-    parser.add_argument("--size", type=int, default=28)
-    parser.add_argument("--folds", type=int, default=3)
+    parser = finished_run_parser(__doc__)
     parser.add_argument("--swa-epochs", type=int, default=5)
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--workers", type=int, default=2)
