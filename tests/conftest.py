@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +37,25 @@ def real_data() -> Path:
     return path
 
 
+def without_slurm_controller() -> Path:
+    """A folder whose `scontrol` fails at once, put on PATH in front of the real one.
+
+    Snakemake loads the SLURM executor plugin on every start, local runs too, and the plugin
+    runs `scontrol show config` to read MinJobAge. Where SLURM's commands are installed but no
+    controller answers (CI starts its test cluster only after these tests), that call waits 9 s
+    before it gives up: 9 s on every Snakemake call of the test run, which a local run never
+    needs. A test's own SLURM stand-ins on PATH keep every command but this one."""
+    folder = Path(tempfile.gettempdir()) / f"darts-bohb-tests-{os.getuid()}" / "no-slurm-controller"
+    stand_in = folder / "scontrol"
+    if not stand_in.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".scontrol.{os.getpid()}"
+        temporary.write_text("#!/bin/sh\necho 'scontrol: no SLURM controller in these tests' >&2\nexit 1\n")
+        temporary.chmod(0o755)
+        temporary.replace(stand_in)
+    return folder
+
+
 def copy_workflow(destination: Path, data: Path) -> Path:
     """A runnable copy of the workflow whose test config reads `data` by absolute path."""
     destination.mkdir(parents=True, exist_ok=True)
@@ -53,9 +73,11 @@ def copy_workflow(destination: Path, data: Path) -> Path:
 
 
 def snakemake(workdir: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
-    """Run Snakemake from this interpreter's environment, so rules find the same `python`."""
+    """Run Snakemake from this interpreter's environment, so rules find the same `python`, and
+    without asking a SLURM controller anything (see without_slurm_controller)."""
     env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), str(without_slurm_controller()),
+                                   env.get("PATH", "")])
     return subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
         cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout,
