@@ -40,7 +40,8 @@ from finished_run import finished_run_parser  # noqa: E402
 
 
 def mirrored(split: Split) -> Split:
-    return Split(split.images.flip(-1), split.labels)
+    in_memory = split.in_memory()  # a fold of memory-mapped splits picks its rows from the files
+    return Split(in_memory.images.flip(-1), in_memory.labels)
 
 
 def out_of_fold(cv: CrossValidation, architecture: dict, fold_states: list, runtime) -> tuple[np.ndarray, np.ndarray]:

@@ -47,9 +47,10 @@ def trial_seed(bohb: Path, config_id: int, budget: int) -> int:
     return int(runs[(runs["config_id"] == config_id) & (runs["budget"] == budget)]["seed"].iloc[0])
 
 
-def out_of_fold(incumbent: dict, seed: int, cv: CrossValidation, swa_epochs: int, n_classes: int) -> np.ndarray:
+def out_of_fold(incumbent: dict, seed: int, cv: CrossValidation, swa_epochs: int, n_classes: int,
+                job: dict) -> np.ndarray:
     """The incumbent's pooled out-of-fold probabilities, trained as TrialTarget trains them."""
-    runtime = make_runtime("cpu", "auto", threads=1)
+    runtime = make_runtime("cpu", "auto", threads=1, memory_mb=job["memory_mb"])
     generator = seed_everything(seed)
     count_parameters(build_network(incumbent["architecture"]))  # the trial's first build draws weights too
     settings = dataclasses.replace(training_from_config(incumbent["config"], int(incumbent["budget"])),
@@ -81,11 +82,11 @@ def check_one(job: dict) -> dict:
     if abs(score(incumbent["metric"], cv.data.labels.numpy(), before, spec.task) - stored["estimate"]) > 1e-9:
         raise SystemExit(f"{bohb}: the stored estimate does not come back from its probabilities")
     if job["verify"]:
-        again = out_of_fold(incumbent, seed, cv, 0, spec.n_classes)
+        again = out_of_fold(incumbent, seed, cv, 0, spec.n_classes, job)
         if not np.array_equal(again, before):
             raise SystemExit(f"{bohb}: retraining without SWA does not give the BOHB job's probabilities "
                              f"(largest difference {np.abs(again - before).max():.3g})")
-    after = out_of_fold(incumbent, seed, cv, job["swa_epochs"], spec.n_classes)
+    after = out_of_fold(incumbent, seed, cv, job["swa_epochs"], spec.n_classes, job)
     labels = cv.data.labels.numpy()
     return {"method": job["method"], "seed": incumbent["seed"], "config_id": incumbent["config_id"],
             "verified": job["verify"],
@@ -98,12 +99,16 @@ def main() -> None:
     parser.add_argument("--swa-epochs", type=int, default=5)
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--memory-mb", type=int,
+                        help="the run's resources.hpo.mem_mb, if its BOHB jobs were given one: it decides where "
+                             "batches were cut into micro-batches")
     args = parser.parse_args()
     jobs = []
     for method in args.methods:
         for bohb in sorted((args.run / "results" / f"{RESULT_PREFIX[method]}bohb").glob("seed*")):
             jobs.append({"method": method, "bohb": str(bohb), "data": args.data, "dataset": args.dataset,
                          "size": args.size, "folds": args.folds, "swa_epochs": args.swa_epochs,
+                         "memory_mb": args.memory_mb,
                          "verify": not jobs})
     with ProcessPoolExecutor(args.workers) as pool:
         rows = pd.DataFrame(list(pool.map(check_one, jobs)))

@@ -353,7 +353,7 @@ def reason_not_to_continue(run_dir: Path, stored_fingerprint: Path, wanted: dict
         if stored_identity.get("source_sha256") != wanted["source_sha256"]:
             return "the package source (darts_bohb/*.py) changed since it was started"
         if stored_identity != json.loads(json.dumps(wanted)):
-            return "the space, designs, data or hpo settings differ from the stored run's"
+            return "the space, designs, data, hpo settings or training memory differ from the stored run's"
         for name in SMAC_STATE_FILES:
             json.loads((run_dir / name).read_text())
         stored = Scenario.make_serializable(Scenario.load(run_dir))

@@ -217,9 +217,10 @@ class DartsSearch:
                     logits = self.model(images[part], beta)
                     loss = self.loss_fn(logits, labels[part])
                 # Only α's gradient: autograd then computes no weight gradient at all.
-                (part_grad,) = torch.autograd.grad(loss if share is None else loss * share, [self.model.alpha])
+                loss = loss if share is None else loss * share
+                (part_grad,) = torch.autograd.grad(loss, [self.model.alpha])
                 grad = part_grad if grad is None else grad + part_grad
-                totals += _batch_totals(loss, logits, labels[part])
+                totals += _part_totals(loss, logits, labels, part)
         self.model.alpha.grad = grad
         self.arch_optimizer.step()
         return totals
@@ -239,8 +240,9 @@ class DartsSearch:
             with self.runtime.autocast():
                 logits = self.model(images[part], beta)
                 loss = self.loss_fn(logits, labels[part])
-            (loss if share is None else loss * share).backward(inputs=self.weights)  # no gradient for α
-            totals += _batch_totals(loss, logits, labels[part])
+            loss = loss if share is None else loss * share
+            loss.backward(inputs=self.weights)  # no gradient for α
+            totals += _part_totals(loss, logits, labels, part)
         torch.nn.utils.clip_grad_norm_(self.weights, self.settings.weights.grad_clip)
         self.weight_optimizer.step()
         return totals
@@ -302,6 +304,14 @@ def _batch_totals(loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor
     return torch.stack([loss.detach().float() * len(labels), correct.float()])
 
 
+def _part_totals(loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, part: slice) -> torch.Tensor:
+    """_batch_totals of one micro-batch, whose `loss` is already its share of the batch's: the
+    parts' totals add up to the whole batch's (a whole batch is the one part slice(None))."""
+    if part == slice(None):
+        return _batch_totals(loss, logits, labels)
+    return _batch_totals(loss * len(labels) / len(labels[part]), logits, labels[part])
+
+
 @dataclass
 class SearchResult:
     alphas: pd.DataFrame
@@ -310,14 +320,15 @@ class SearchResult:
 
 
 def fingerprint(settings: SearchSettings, seed: int, dataset: str, size: int, data_md5: str,
-                runtime: Runtime) -> str:
+                runtime: Runtime, micro_batch: int) -> str:
     """What must match for a saved state to be resumed: anything that changes the α."""
     identity = {
         "state_version": STATE_VERSION, "settings": settings.to_dict(), "seed": seed,
         "dataset": dataset, "size": size, "data_md5": data_md5, **runtime.numerics(),
         "threads": torch.get_num_threads(),
         "source_sha256": source_hash.package_source_sha256(),
-        "training_memory_bytes": runtime.training_memory_bytes(),  # where batches are cut (memory.py)
+        # Where batches are cut (memory.py), not the memory: more memory that cuts nothing resumes.
+        "micro_batch": micro_batch,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
@@ -336,8 +347,8 @@ def load_state(state_dir: Path, expected: str) -> dict[str, Any] | None:
             LOG.warning("state in %s was saved by other package source (darts_bohb/*.py changed); starting fresh",
                         state_dir)
             return None
-        LOG.warning("state in %s belongs to other settings, seed, data, threads or precision; starting fresh",
-                    state_dir)
+        LOG.warning("state in %s belongs to other settings, seed, data, threads, precision or micro-batches "
+                    "(the job's memory); starting fresh", state_dir)
         return None
     return state
 
@@ -369,7 +380,7 @@ def run_search(data_path: str | Path, seed: int, dataset: str, size: int, settin
     LOG.info("data: %s (MD5 %s): %d train images, %d for the weights and %d for α",
              data_path, data_md5, len(train), len(search.weights_half), len(search.arch_half))
 
-    key = fingerprint(settings, seed, dataset, size, data_md5, runtime)
+    key = fingerprint(settings, seed, dataset, size, data_md5, runtime, search.micro_batch)
     state = load_state(state_dir, key)
     if state is None:
         resumed_from, alpha_rows, epoch_rows, stop_reason = None, search.alpha_rows(0), [], None

@@ -283,12 +283,16 @@ class StackedImages:
     def shape(self) -> torch.Size:
         return torch.Size((sum(len(part) for part in self.parts), *self.parts[0].shape[1:]))
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.parts[0].dtype
+
     def __len__(self) -> int:
         return self.shape[0]
 
     def __getitem__(self, rows: torch.Tensor) -> torch.Tensor:
         which = torch.searchsorted(self.starts, rows, right=True) - 1
-        out = torch.empty((len(rows), *self.shape[1:]), dtype=self.parts[0].dtype)
+        out = torch.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
         for part in torch.unique(which).tolist():
             chosen = which == part
             out[chosen] = self.parts[part][rows[chosen] - self.starts[part]]

@@ -51,11 +51,11 @@ class FocalLoss(nn.Module):
         sample_weight = self.weight[target]
         return (loss * sample_weight).sum() / sample_weight.sum()
 
-    def normaliser(self, target: torch.Tensor) -> torch.Tensor:
+    def normaliser(self, target: torch.Tensor) -> torch.Tensor | float:
         """What forward divides the summed loss of `target`'s images by: a part of a batch weighs
         normaliser(part) / normaliser(batch) of the batch's loss."""
         if self.weight is None:
-            return torch.tensor(float(len(target)), device=target.device)
+            return float(len(target))
         return self.weight[target].sum()
 
 
@@ -102,9 +102,9 @@ class MultiLabelFocalLoss(nn.Module):
             loss = loss * (1.0 - p_t).clamp(min=0.0).pow(self.gamma)
         return loss.mean()
 
-    def normaliser(self, target: torch.Tensor) -> torch.Tensor:
+    def normaliser(self, target: torch.Tensor) -> float:
         """As FocalLoss.normaliser: the mean runs over images (and the labels, a constant)."""
-        return torch.tensor(float(len(target)), device=target.device)
+        return float(len(target))
 
 
 def make_multi_label_loss(name: str, positives: torch.Tensor, n_images: int, gamma: float = 2.0,

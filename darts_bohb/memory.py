@@ -15,6 +15,7 @@ per-batch constants (the weights and their bf16 copies).
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from collections.abc import Callable, Iterator
 
@@ -24,6 +25,7 @@ from torch import nn
 from darts_bohb.data import Split
 from darts_bohb.runtime import Runtime
 
+LOG = logging.getLogger(__name__)
 PROBE_IMAGES = (2, 4)
 # The backward pass holds gradients of the saved maps and workspace beside them. Measured for the
 # default supernet at batch 64: the peak RSS of a search epoch above the idle process (362 MB) is
@@ -82,9 +84,15 @@ def micro_batch_size(batch_size: int, bytes_per_image: float, budget_bytes: int 
 
 
 def micro_batches(n_images: int, size: int) -> Iterator[slice]:
-    """Consecutive slices of at most `size` images covering a batch of `n_images`."""
-    for start in range(0, n_images, size):
-        yield slice(start, min(start + size, n_images))
+    """The fewest consecutive slices of at most `size` images that cover a batch of `n_images`,
+    their sizes differing by one at most: no last part of a single image, which batch norm cannot
+    take, unless the batch itself is that small."""
+    n_parts = math.ceil(n_images / size)
+    start = 0
+    for part in range(n_parts):
+        stop = start + n_images // n_parts + (part < n_images % n_parts)
+        yield slice(start, stop)
+        start = stop
 
 
 def fitting_micro_batch(model: nn.Module, logits_of: Callable[[nn.Module, torch.Tensor], torch.Tensor],
@@ -104,7 +112,12 @@ def fitting_micro_batch(model: nn.Module, logits_of: Callable[[nn.Module, torch.
             logits = logits_of(probe, runtime.images_to_device(images[:n]))
         return criterion(logits, labels[:n])
 
-    return micro_batch_size(batch_size, activation_bytes_per_image(model, forward_loss, runtime.device), budget, what)
+    per_image = activation_bytes_per_image(model, forward_loss, runtime.device)
+    micro_batch = micro_batch_size(batch_size, per_image, budget, what)
+    if micro_batch < batch_size:
+        LOG.info("%s: batches of %d cut into micro-batches of at most %d (%.1f MB of activations an image, "
+                 "%d MB for training)", what, batch_size, micro_batch, per_image / 2**20, budget // 2**20)
+    return micro_batch
 
 
 def loss_shares(normaliser: Callable[[torch.Tensor], torch.Tensor], labels: torch.Tensor, size: int

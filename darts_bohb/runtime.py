@@ -39,9 +39,9 @@ MAX_PREDICTION_BATCH = 4096
 # A training step's activations may take this share of the job's memory (resources mem_mb); the
 # rest holds torch itself, the data, the weights and the optimizer's state (memory.py).
 TRAINING_CPU_SHARE = 1 / 2
-# Of the card's total memory, as PREDICTION_GPU_SHARE and for the same reason; jobs that share a
-# card (gpu_slots) each get their own share.
-TRAINING_GPU_SHARE = 1 / 4
+# Of the card's total memory, as PREDICTION_GPU_SHARE and for the same reason: a sixteenth, so
+# that the up to 16 jobs the README lets share one card (gpu_slots) fit beside each other.
+TRAINING_GPU_SHARE = 1 / 16
 
 
 class RuntimeConfigError(ValueError):

@@ -172,7 +172,8 @@ def _take_averaged_weights(model: nn.Module, averaged: torch.optim.swa_utils.Ave
         norm.reset_running_stats()
         norm.momentum = None
     model.train()
-    for images, _ in iterate_batches(train, batch_size, shuffle=False):
+    # drop_last: a last batch of one image would break batch norm, as in training.
+    for images, _ in iterate_batches(train, batch_size, shuffle=False, drop_last=True):
         with runtime.autocast():
             model(runtime.images_to_device(images))
     for norm, momentum in zip(norms, momenta):

@@ -252,7 +252,7 @@ def test_a_changed_or_damaged_run_starts_fresh_without_asking(tmp_path, data_dir
 
     changed = tiny_hpo(total_epochs=6, designs_per_cell=2)
     run_in_process(tmp_path, data, changed)
-    assert "not continued because the space, designs, data or hpo settings differ" in caplog.text
+    assert "not continued because the space, designs, data, hpo settings or training memory differ" in caplog.text
     caplog.clear()
 
     scenario = json.loads((run_dir / "scenario.json").read_text())
