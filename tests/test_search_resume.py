@@ -141,10 +141,12 @@ def test_state_of_other_settings_is_not_resumed(real_data, tmp_path, caplog):
     settings = search_settings(epochs=1)
     runtime = make_runtime("cpu", "auto", THREADS)
     md5 = "bd4c0672f1bba3e3a89f0e4e876791e4"
-    other = fingerprint(search_settings(epochs=1, batch_size=32), 1, "retinamnist", 28, md5, runtime)
-    assert other != fingerprint(settings, 1, "retinamnist", 28, md5, runtime)
-    other_seed = fingerprint(settings, 2, "retinamnist", 28, md5, runtime)
-    assert other_seed != fingerprint(settings, 1, "retinamnist", 28, md5, runtime)
+    wanted = fingerprint(settings, 1, "retinamnist", 28, md5, runtime, settings.batch_size)
+    other = fingerprint(search_settings(epochs=1, batch_size=32), 1, "retinamnist", 28, md5, runtime, 32)
+    assert other != wanted
+    assert fingerprint(settings, 2, "retinamnist", 28, md5, runtime, settings.batch_size) != wanted
+    # batches cut by less memory are another search; more memory that cuts nothing is the same one
+    assert fingerprint(settings, 1, "retinamnist", 28, md5, runtime, settings.batch_size // 2) != wanted
     save_state(tmp_path / "state", {"fingerprint": other, "source_sha256": source_hash.package_source_sha256(),
                                     "epoch_rows": [{"epoch": 1}]})
     with caplog.at_level(logging.INFO, logger="darts_bohb.darts"):
