@@ -209,18 +209,17 @@ class DartsSearch:
             xi = self.weight_optimizer.param_groups[0]["lr"]
             grad, loss, logits = unrolled_alpha_gradient(
                 self.model, self.loss_fn, train_batch, arch_batch, beta, xi, self.weight_optimizer, self.runtime)
-            totals = _batch_totals(loss, logits, labels)
+            totals = _batch_totals(loss, logits, labels, len(labels))
         else:
             grad, totals = None, torch.zeros(2, device=self.runtime.device)
             for part, share in self._parts(labels):
                 with self.runtime.autocast():
                     logits = self.model(images[part], beta)
-                    loss = self.loss_fn(logits, labels[part])
+                    loss = self.loss_fn(logits, labels[part]) * share
                 # Only α's gradient: autograd then computes no weight gradient at all.
-                loss = loss if share is None else loss * share
                 (part_grad,) = torch.autograd.grad(loss, [self.model.alpha])
                 grad = part_grad if grad is None else grad + part_grad
-                totals += _part_totals(loss, logits, labels, part)
+                totals += _batch_totals(loss, logits, labels[part], len(labels))
         self.model.alpha.grad = grad
         self.arch_optimizer.step()
         return totals
@@ -230,7 +229,7 @@ class DartsSearch:
         with torch.no_grad(), self.runtime.autocast():
             logits = self.model(images, beta)
             loss = self.loss_fn(logits, labels)
-        return _batch_totals(loss, logits, labels)
+        return _batch_totals(loss, logits, labels, len(labels))
 
     def _weight_step(self, train_batch, beta: float) -> torch.Tensor:
         images, labels = train_batch
@@ -239,15 +238,14 @@ class DartsSearch:
         for part, share in self._parts(labels):
             with self.runtime.autocast():
                 logits = self.model(images[part], beta)
-                loss = self.loss_fn(logits, labels[part])
-            loss = loss if share is None else loss * share
+                loss = self.loss_fn(logits, labels[part]) * share
             loss.backward(inputs=self.weights)  # no gradient for α
-            totals += _part_totals(loss, logits, labels, part)
+            totals += _batch_totals(loss, logits, labels[part], len(labels))
         torch.nn.utils.clip_grad_norm_(self.weights, self.settings.weights.grad_clip)
         self.weight_optimizer.step()
         return totals
 
-    def _parts(self, labels: torch.Tensor) -> list[tuple[slice, torch.Tensor | None]]:
+    def _parts(self, labels: torch.Tensor) -> list[tuple[slice, torch.Tensor | float]]:
         return loss_shares(self.loss_fn.normaliser, labels, self.micro_batch)
 
     def alpha_rows(self, epoch: int) -> list[dict[str, Any]]:
@@ -294,22 +292,17 @@ class DartsSearch:
         self.data_order.set_state(rng["data_order"])
 
 
-def _batch_totals(loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Summed loss and correct images; for multi-label labels, the share of labels right per image
-    (sigmoid > 0.5, medmnist's multi-label ACC), summed."""
+def _batch_totals(loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor,
+                  batch_images: int) -> torch.Tensor:
+    """The loss times the images of its batch, and the correct images of `labels`; for multi-label
+    labels, the share of labels right per image (sigmoid > 0.5, medmnist's multi-label ACC),
+    summed. For a micro-batch, `loss` is its share of the batch's loss, so the parts' totals add
+    up to the batch's."""
     if labels.ndim == 2:
         correct = ((logits.detach() > 0) == labels.bool()).float().mean(dim=1).sum()
-        return torch.stack([loss.detach().float() * len(labels), correct])
+        return torch.stack([loss.detach().float() * batch_images, correct])
     correct = (logits.detach().argmax(dim=1) == labels).sum()
-    return torch.stack([loss.detach().float() * len(labels), correct.float()])
-
-
-def _part_totals(loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, part: slice) -> torch.Tensor:
-    """_batch_totals of one micro-batch, whose `loss` is already its share of the batch's: the
-    parts' totals add up to the whole batch's (a whole batch is the one part slice(None))."""
-    if part == slice(None):
-        return _batch_totals(loss, logits, labels)
-    return _batch_totals(loss * len(labels) / len(labels[part]), logits, labels[part])
+    return torch.stack([loss.detach().float() * batch_images, correct.float()])
 
 
 @dataclass

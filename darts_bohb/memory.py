@@ -120,12 +120,13 @@ def fitting_micro_batch(model: nn.Module, logits_of: Callable[[nn.Module, torch.
     return micro_batch
 
 
-def loss_shares(normaliser: Callable[[torch.Tensor], torch.Tensor], labels: torch.Tensor, size: int
-                ) -> list[tuple[slice, torch.Tensor | None]]:
-    """(part, share) per micro-batch of a batch with `labels`: a part's loss times its share adds
-    up to the batch's loss (`normaliser` is the loss's). One part with share None when the batch
-    fits whole, so that a step runs exactly as without micro-batches."""
+def loss_shares(normaliser: Callable[[torch.Tensor], torch.Tensor | float], labels: torch.Tensor, size: int
+                ) -> list[tuple[slice, torch.Tensor | float]]:
+    """(part, share) per micro-batch of a batch with `labels`: the parts' losses times their shares
+    add up to the batch's loss (`normaliser` is the loss's). A batch that fits is one part of share
+    1.0, and multiplying by 1.0 is exact, loss and gradients alike: the step is the one without
+    micro-batches, bit for bit."""
     if size >= len(labels):
-        return [(slice(None), None)]
+        return [(slice(None), 1.0)]
     total = normaliser(labels)
     return [(part, normaliser(labels[part]) / total) for part in micro_batches(len(labels), size)]

@@ -133,9 +133,7 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
             for part, share in loss_shares(criterion.normaliser, labels, micro_batch):
                 with runtime.autocast():
                     logits = model(inputs[part])
-                loss = criterion(logits, labels[part])
-                if share is not None:
-                    loss = loss * share
+                loss = criterion(logits, labels[part]) * share
                 loss.backward()
                 running += loss.detach()
             optimizer.step()
@@ -160,24 +158,15 @@ def _forward(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
 def _take_averaged_weights(model: nn.Module, averaged: torch.optim.swa_utils.AveragedModel, train: Split,
                            batch_size: int, runtime: Runtime) -> None:
     """Stochastic weight averaging's end (Izmailov et al. 2018): the model takes the averaged
-    weights, and batch norm the statistics of the training images under them (a cumulative
-    mean over one pass, in the split's order, without augmentation), which no epoch computed."""
+    weights, and batch norm the statistics of the training images under them (torch's update_bn:
+    a cumulative mean over one pass, here in the split's order, without augmentation)."""
     for weight, mean in zip(model.parameters(), averaged.module.parameters()):
         weight.copy_(mean)
-    norms = [module for module in model.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return
-    momenta = [norm.momentum for norm in norms]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None
-    model.train()
     # drop_last: a last batch of one image would break batch norm, as in training.
-    for images, _ in iterate_batches(train, batch_size, shuffle=False, drop_last=True):
-        with runtime.autocast():
-            model(runtime.images_to_device(images))
-    for norm, momentum in zip(norms, momenta):
-        norm.momentum = momentum
+    batches = (runtime.images_to_device(images)
+               for images, _ in iterate_batches(train, batch_size, shuffle=False, drop_last=True))
+    with runtime.autocast():
+        torch.optim.swa_utils.update_bn(batches, model)
 
 
 @torch.inference_mode()

@@ -91,7 +91,7 @@ def test_the_parts_losses_times_their_shares_add_up_to_the_batch_loss(criterion,
     assert [part.stop - part.start for part, _ in parts] == [4, 3, 3]  # near-equal: no part of one image
     total = sum(criterion(logits[part], labels[part]) * share for part, share in parts)
     torch.testing.assert_close(total, criterion(logits, labels))
-    assert loss_shares(criterion.normaliser, labels, 10) == [(slice(None), None)]
+    assert loss_shares(criterion.normaliser, labels, 10) == [(slice(None), 1.0)]
 
 
 def test_training_in_micro_batches_takes_the_steps_of_whole_batches(monkeypatch):

@@ -34,6 +34,11 @@ class PublishedResult:
         return self.model if self.checked else f"{self.model} {UNCHECKED_MARK}"
 
 
+def unchecked_note(references: tuple[PublishedResult, ...]) -> str | None:
+    """UNCHECKED_NOTE where a row carries the mark, for the table and the figure alike."""
+    return None if all(ref.checked for ref in references) else UNCHECKED_NOTE
+
+
 # (flag, model, test ACC, test AUC, checked)
 MEDMNIST_V2_28 = (
     ("pathmnist", "ResNet-18 (28)", 0.907, 0.983, True),

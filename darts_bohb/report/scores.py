@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from darts_bohb.report.collect import METHOD_LABELS, METHODS, METRIC_LABELS, SeedsByMethod, seeds_phrase
-from darts_bohb.report.references import SHORT_SOURCE, UNCHECKED_MARK, PublishedResult
+from darts_bohb.report.references import SHORT_SOURCE, PublishedResult, unchecked_note
 from darts_bohb.report.style import METHOD_COLORS
 
 PLOTTED_METRICS = ("accuracy", "auc", "macro_f1")
@@ -48,8 +48,8 @@ def plot_scores(metrics: pd.DataFrame, seeds: SeedsByMethod,
             "no published macro F1", xy=(0.5, 0.02), xycoords="axes fraction", ha="center",
             fontsize="small", color="dimgrey")
         title = f"published ({SHORT_SOURCE})"
-        if not all(ref.checked for ref in references):
-            title += f"; {UNCHECKED_MARK} one transcription, not cross-checked"
+        if note := unchecked_note(references):
+            title += f"\n{note}"
         figure.legend(handles=_reference_handles(references), loc="outside lower center", ncols=3, title=title)
     figure.suptitle(f"Test scores per seed ({seeds.describe()})")
     return figure

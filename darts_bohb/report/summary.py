@@ -41,7 +41,7 @@ from darts_bohb.report.comparisons import (
 )
 from darts_bohb.report.ensemble import MIN_SEEDS
 from darts_bohb.report.markdown import mean_std, number, seed_list, table
-from darts_bohb.report.references import SOURCE, UNCHECKED_NOTE, PublishedResult
+from darts_bohb.report.references import SOURCE, PublishedResult, unchecked_note
 from darts_bohb.report.search import SearchDiagnostics
 from darts_bohb.report.selection import (
     INCUMBENT,
@@ -364,8 +364,8 @@ def _reference_section(summary: pd.DataFrame, ensemble: pd.DataFrame, dataset: s
                      number(row["test_accuracy"], 3), number(row["test_auc"], 3)])
     lines += [f"{SOURCE}; no macro F1 is published.", "",
               table(["model", "test ACC", "test AUC"], rows)]
-    if not all(ref.checked for ref in references):
-        lines += ["", UNCHECKED_NOTE + "."]
+    if note := unchecked_note(references):
+        lines += ["", note + "."]
     best = max(references, key=lambda ref: (ref.accuracy, ref.auc))
     above = [label for label, accuracy, auc in means if accuracy > best.accuracy and auc > best.auc]
     lines += ["", f"Against the best published entry, {best.label} ({best.accuracy:.4f} ACC, {best.auc:.4f} AUC), "
