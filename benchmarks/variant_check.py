@@ -1,18 +1,21 @@
-"""Would stochastic weight averaging help? Asked of the selection estimate only.
+"""Would a change to how the incumbents train help? Asked of the selection estimate only.
 
-    python benchmarks/swa_check.py RUN_DIR --data ../shared/data/retinamnist.npz \
+    python benchmarks/variant_check.py RUN_DIR --data ../shared/data/retinamnist.npz --variant swa|ordinal \
         [--swa-epochs 5] [--methods nas random baseline] [--workers 2] [--dataset retinamnist --size 28]
 
 For a finished workflow run (RUN_DIR is the folder Snakemake ran in), each method's incumbent of
 each seed is cross-validated again exactly as its BOHB job did at the largest budget (the same
-trial seed, folds, epochs, one thread), but with SWA over its last --swa-epochs epochs: the
-learning rate held where the schedule had brought it, the weights of each of those epochs
-averaged, and batch norm's statistics recomputed (training.TrainingSettings.swa_epochs). The
-estimate without SWA is the one the BOHB job stored. To show that the retraining is the BOHB
-job's own, the first incumbent is also retrained without SWA and must give the stored
+trial seed, folds, epochs, one thread), with one change, the variant:
+- swa: stochastic weight averaging over the last --swa-epochs epochs: the learning rate held
+  where the schedule had brought it, the weights of each of those epochs averaged, and batch
+  norm's statistics recomputed (training.TrainingSettings.swa_epochs);
+- ordinal: CORN's ordinal output layer instead of the softmax classifier (darts_bohb.ordinal;
+  ordered classes only), everything else the incumbent's own.
+The estimate without the change is the one the BOHB job stored. To show that the retraining is the
+BOHB job's own, the first incumbent is also retrained without the change and must give the stored
 out-of-fold probabilities exactly. Prints per incumbent the pooled out-of-fold ACC and AUC
-without and with SWA, and the mean paired difference with its 95% t-interval. It reads train and
-val only: the test split plays no part in whether SWA is kept.
+without and with the change, and the mean paired difference with its 95% t-interval. It reads
+train and val only: the test split plays no part in whether a variant is kept.
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ from darts_bohb.hpo_space import training_from_config
 from darts_bohb.methods import METHODS, RESULT_PREFIX
 from darts_bohb.metrics import score
 from darts_bohb.network import build_network, count_parameters
+from darts_bohb.ordinal import ORDINAL_OUTPUT
 from darts_bohb.runtime import make_runtime, seed_everything
-from darts_bohb.training import predict_probabilities, train_model
+from darts_bohb.training import TrainingSettings, predict_probabilities, train_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from finished_run import finished_run_parser  # noqa: E402
@@ -47,18 +51,31 @@ def trial_seed(bohb: Path, config_id: int, budget: int) -> int:
     return int(runs[(runs["config_id"] == config_id) & (runs["budget"] == budget)]["seed"].iloc[0])
 
 
-def out_of_fold(incumbent: dict, seed: int, cv: CrossValidation, swa_epochs: int, n_classes: int,
+def variant(incumbent: dict, name: str | None, swa_epochs: int) -> tuple[dict, TrainingSettings]:
+    """The incumbent's architecture and training settings, with the variant's change (None: none)."""
+    architecture = incumbent["architecture"]
+    settings = training_from_config(incumbent["config"], int(incumbent["budget"]))
+    if name == "swa":
+        settings = dataclasses.replace(settings, swa_epochs=swa_epochs)
+    elif name == "ordinal":
+        architecture = {**architecture, "head": {**architecture["head"], "output": ORDINAL_OUTPUT}}
+    elif name is not None:
+        raise ValueError(f"unknown variant {name!r}")
+    return architecture, settings
+
+
+def out_of_fold(incumbent: dict, seed: int, cv: CrossValidation, name: str | None, n_classes: int,
                 job: dict) -> np.ndarray:
     """The incumbent's pooled out-of-fold probabilities, trained as TrialTarget trains them."""
     runtime = make_runtime("cpu", "auto", threads=1, memory_mb=job["memory_mb"])
     generator = seed_everything(seed)
-    count_parameters(build_network(incumbent["architecture"]))  # the trial's first build draws weights too
-    settings = dataclasses.replace(training_from_config(incumbent["config"], int(incumbent["budget"])),
-                                   swa_epochs=swa_epochs)
+    architecture, settings = variant(incumbent, name, job["swa_epochs"])
+    # The trial's first build, of its own architecture, draws weights too.
+    count_parameters(build_network(incumbent["architecture"]))
     pooled = None
     for fold in range(len(cv.folds)):
         fitted_on, held_out = cv.fold_splits(fold)
-        model = runtime.prepare_model(build_network(incumbent["architecture"]))
+        model = runtime.prepare_model(build_network(architecture))
         train_model(model, fitted_on, settings, runtime, generator, n_classes)
         probabilities = predict_probabilities(model, held_out, runtime)
         if pooled is None:
@@ -82,21 +99,23 @@ def check_one(job: dict) -> dict:
     if abs(score(incumbent["metric"], cv.data.labels.numpy(), before, spec.task) - stored["estimate"]) > 1e-9:
         raise SystemExit(f"{bohb}: the stored estimate does not come back from its probabilities")
     if job["verify"]:
-        again = out_of_fold(incumbent, seed, cv, 0, spec.n_classes, job)
+        again = out_of_fold(incumbent, seed, cv, None, spec.n_classes, job)
         if not np.array_equal(again, before):
-            raise SystemExit(f"{bohb}: retraining without SWA does not give the BOHB job's probabilities "
+            raise SystemExit(f"{bohb}: retraining without the change does not give the BOHB job's probabilities "
                              f"(largest difference {np.abs(again - before).max():.3g})")
-    after = out_of_fold(incumbent, seed, cv, job["swa_epochs"], spec.n_classes, job)
+    after = out_of_fold(incumbent, seed, cv, job["variant"], spec.n_classes, job)
     labels = cv.data.labels.numpy()
     return {"method": job["method"], "seed": incumbent["seed"], "config_id": incumbent["config_id"],
             "verified": job["verify"],
             **{f"{metric}_{when}": score(metric, labels, probabilities, spec.task)
-               for metric in ("accuracy", "auc") for when, probabilities in (("before", before), ("swa", after))}}
+               for metric in ("accuracy", "auc")
+               for when, probabilities in (("before", before), (job["variant"], after))}}
 
 
 def main() -> None:
     parser = finished_run_parser(__doc__)
-    parser.add_argument("--swa-epochs", type=int, default=5)
+    parser.add_argument("--variant", required=True, choices=("swa", "ordinal"))
+    parser.add_argument("--swa-epochs", type=int, default=5, help="--variant swa: the epochs averaged")
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory-mb", type=int,
@@ -107,20 +126,21 @@ def main() -> None:
     for method in args.methods:
         for bohb in sorted((args.run / "results" / f"{RESULT_PREFIX[method]}bohb").glob("seed*")):
             jobs.append({"method": method, "bohb": str(bohb), "data": args.data, "dataset": args.dataset,
-                         "size": args.size, "folds": args.folds, "swa_epochs": args.swa_epochs,
+                         "size": args.size, "folds": args.folds, "variant": args.variant, "swa_epochs": args.swa_epochs,
                          "memory_mb": args.memory_mb,
                          "verify": not jobs})
     with ProcessPoolExecutor(args.workers) as pool:
         rows = pd.DataFrame(list(pool.map(check_one, jobs)))
-    print(f"SWA over the last {args.swa_epochs} epochs; {args.folds}-fold CV estimates over train+val, "
-          f"{len(rows)} incumbents; the first was retrained without SWA too and matched its BOHB job exactly")
+    change = f"SWA over the last {args.swa_epochs} epochs" if args.variant == "swa" else "CORN's ordinal output"
+    print(f"{change}; {args.folds}-fold CV estimates over train+val, {len(rows)} incumbents; the first was "
+          "retrained without the change too and matched its BOHB job exactly")
     print(rows.to_string(index=False, float_format="%.4f"))
     for metric in ("accuracy", "auc"):
-        difference = rows[f"{metric}_swa"] - rows[f"{metric}_before"]
+        difference = rows[f"{metric}_{args.variant}"] - rows[f"{metric}_before"]
         half = stats.t.ppf(0.975, len(difference) - 1) * difference.std(ddof=1) / np.sqrt(len(difference))
-        print(f"{metric}: SWA - without = {difference.mean():+.4f} (95% t-interval {difference.mean() - half:+.4f} "
-              f"to {difference.mean() + half:+.4f}, n={len(difference)}), better on {(difference > 0).sum()} "
-              f"of {len(difference)}")
+        mean, n = difference.mean(), len(difference)
+        print(f"{metric}: {args.variant} - without = {mean:+.4f} (95% t-interval {mean - half:+.4f} to "
+              f"{mean + half:+.4f}, n={n}), better on {(difference > 0).sum()} of {n}")
 
 
 if __name__ == "__main__":
