@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "config.yaml", "workflow", "scripts", "profiles", "envs", ".test")
+WORKFLOW_FILES = ("Snakefile", "config.yaml", "configs", "workflow", "scripts", "profiles", "envs", ".test")
 
 
 def real_data_path() -> Path:

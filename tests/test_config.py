@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -48,6 +49,18 @@ def test_dry_run_plans_search_for_every_seed(workflow_copy):
     seeds = len(yaml.safe_load((workflow_copy / ".test" / "config.yaml").read_text())["seeds"])
     assert jobs["download_dataset"] == 1
     assert jobs["darts_search"] == seeds and jobs["export_genotype"] == seeds
+
+
+@pytest.mark.parametrize("preset", sorted(path.name for path in (REPO / "configs").glob("*.yaml")))
+def test_a_preset_overrides_only_its_own_keys_of_the_default_run(workflow_copy, preset):
+    """configs/*.yaml are given after config.yaml: the same jobs, with the preset's values."""
+    default = snakemake(workflow_copy, "-n", "-p")
+    given = snakemake(workflow_copy, "-n", "-p", "--configfile", f"configs/{preset}")
+    assert default.returncode == 0 and given.returncode == 0, given.stderr
+    assert planned_jobs(given.stdout + given.stderr) == planned_jobs(default.stdout + default.stderr)
+    overrides = yaml.safe_load((workflow_copy / "configs" / preset).read_text())
+    for key, value in overrides.get("hpo", {}).items():
+        assert f'"{key}": {json.dumps(value)}' in given.stdout, key
 
 
 @pytest.mark.parametrize("key, value, named", [
