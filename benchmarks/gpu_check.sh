@@ -19,6 +19,7 @@ usage() {
   cat <<EOF
 usage: bash benchmarks/gpu_check.sh [--out DIR] [--wheels DIR] [--data PATH] [--cores N]
                                     [--budget S] [--only STEPS] [--python PY] [--device cuda|cpu]
+                                    [--preset configs/NAME.yaml]
        bash benchmarks/gpu_check.sh --prepare-wheels DIR     (on a machine with internet)
        bash benchmarks/gpu_check.sh --print-requirements
 
@@ -44,6 +45,8 @@ and writes everything, logs included, to --out. It fails if no CUDA device is vi
                         what is left and reports what it finished
   --only STEPS          a comma-separated subset of tests,benchmarks,pipeline (default: all),
                         e.g. --only pipeline to give a second call the whole budget
+  --preset FILE         run the pipeline with this preset over config.yaml (e.g. configs/long.yaml,
+                        twice BOHB's budget); the default experiment without it
   --python PY           the interpreter with the node's CUDA torch (default: python3)
   --device cpu          a smoke test of this script on a machine without GPU: the cuda tests
                         are skipped, the benchmarks and the pipeline run on the CPU
@@ -89,6 +92,7 @@ prepare_wheels() {
 }
 
 OUT="" WHEELS="" DATA="$REPO/../shared/data/retinamnist.npz" CORES=$(nproc) BUDGET=570 PYTHON=python3 DEVICE=cuda
+PRESET=""
 ONLY="tests,benchmarks,pipeline"
 while [ $# -gt 0 ]; do
   case $1 in
@@ -106,6 +110,7 @@ while [ $# -gt 0 ]; do
     --only) ONLY=$2 ;;
     --python) PYTHON=$2 ;;
     --device) DEVICE=$2 ;;
+    --preset) PRESET=$2 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
   shift 2
@@ -120,6 +125,7 @@ mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 [ -f "$DATA" ] || die "--data $DATA: no such file (the RetinaMNIST 28 px .npz)"
 DATA=$(cd "$(dirname "$DATA")" && pwd)/$(basename "$DATA")
 [ -z "$WHEELS" ] || [ -d "$WHEELS" ] || die "--wheels $WHEELS: no such folder"
+[ -z "$PRESET" ] || [ -f "$REPO/$PRESET" ] || die "--preset $PRESET: no such file in $REPO (e.g. configs/long.yaml)"
 exec > >(tee -a "$OUT/gpu_check.log") 2>&1
 STARTED=$(date +%s)
 printf 'step\texit_code\tseconds\n' > "$OUT/steps.tsv"
@@ -200,10 +206,10 @@ pipeline() {
   limit=$(( BUDGET - ($(date +%s) - STARTED) - 15 ))  # 15 s for the summary
   [ $limit -gt 30 ] || { echo "no time left for the pipeline (--budget $BUDGET)"; return 1; }
   rm -rf "$workdir" && mkdir -p "$workdir"  # a fresh run: the timings are of every job
-  for name in Snakefile config.yaml workflow scripts profiles envs; do cp -r "$REPO/$name" "$workdir/"; done
+  for name in Snakefile config.yaml configs workflow scripts profiles envs; do cp -r "$REPO/$name" "$workdir/"; done
   printf 'device: %s\ndataset:\n  source: %s\n' "$DEVICE" "$DATA" > "$workdir/gpu.yaml"
   if "$PYTHON" -c 'import matplotlib, seaborn, onnx, onnxruntime, onnxscript' 2>/dev/null; then
-    echo "running every target of the default pipeline"
+    echo "running every target of the pipeline${PRESET:+ with $PRESET}"
   else
     # --until: the default DAG up to these rules (the training stages), without plots and ONNX.
     for rule in final baseline_final random_final; do
@@ -215,7 +221,7 @@ pipeline() {
   started=$(date +%s)
   echo "time limit: $limit s"
   (cd "$workdir" && timeout --kill-after=20 "$limit" "$PYTHON" -m snakemake --cores "$CORES" \
-    --configfile gpu.yaml --scheduler greedy ${targets[@]+"${targets[@]}"}) > "$OUT/pipeline.log" 2>&1
+    --configfile ${PRESET:+"$PRESET"} gpu.yaml --scheduler greedy ${targets[@]+"${targets[@]}"}) > "$OUT/pipeline.log" 2>&1
   rc=$?
   tail -n 25 "$OUT/pipeline.log"
   [ $rc -eq 124 ] && echo "pipeline stopped after $limit s: the check's --budget ran out"
