@@ -46,7 +46,9 @@ and writes everything, logs included, to --out. It fails if no CUDA device is vi
   --only STEPS          a comma-separated subset of tests,benchmarks,pipeline (default: all),
                         e.g. --only pipeline to give a second call the whole budget
   --preset FILE         run the pipeline with this preset over config.yaml (e.g. configs/long.yaml,
-                        twice BOHB's budget); the default experiment without it
+                        twice BOHB's budget) and compare with its recorded CPU run
+                        (benchmarks/results/retinamnist-NAME/); give it with --only pipeline,
+                        so that the pipeline gets the whole budget
   --python PY           the interpreter with the node's CUDA torch (default: python3)
   --device cpu          a smoke test of this script on a machine without GPU: the cuda tests
                         are skipped, the benchmarks and the pipeline run on the CPU
@@ -125,7 +127,12 @@ mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 [ -f "$DATA" ] || die "--data $DATA: no such file (the RetinaMNIST 28 px .npz)"
 DATA=$(cd "$(dirname "$DATA")" && pwd)/$(basename "$DATA")
 [ -z "$WHEELS" ] || [ -d "$WHEELS" ] || die "--wheels $WHEELS: no such folder"
-[ -z "$PRESET" ] || [ -f "$REPO/$PRESET" ] || die "--preset $PRESET: no such file in $REPO (e.g. configs/long.yaml)"
+REFERENCE="$REPO/benchmarks/results/retinamnist-default/summary.csv"
+if [ -n "$PRESET" ]; then
+  [ -f "$PRESET" ] || die "--preset $PRESET: no such file (e.g. configs/long.yaml)"
+  PRESET=$(cd "$(dirname "$PRESET")" && pwd)/$(basename "$PRESET")
+  REFERENCE="$REPO/benchmarks/results/retinamnist-$(basename "$PRESET" .yaml)/summary.csv"
+fi
 exec > >(tee -a "$OUT/gpu_check.log") 2>&1
 STARTED=$(date +%s)
 printf 'step\texit_code\tseconds\n' > "$OUT/steps.tsv"
@@ -206,8 +213,9 @@ pipeline() {
   limit=$(( BUDGET - ($(date +%s) - STARTED) - 15 ))  # 15 s for the summary
   [ $limit -gt 30 ] || { echo "no time left for the pipeline (--budget $BUDGET)"; return 1; }
   rm -rf "$workdir" && mkdir -p "$workdir"  # a fresh run: the timings are of every job
-  for name in Snakefile config.yaml configs workflow scripts profiles envs; do cp -r "$REPO/$name" "$workdir/"; done
+  for name in Snakefile config.yaml workflow scripts profiles envs; do cp -r "$REPO/$name" "$workdir/"; done
   printf 'device: %s\ndataset:\n  source: %s\n' "$DEVICE" "$DATA" > "$workdir/gpu.yaml"
+  [ -z "$PRESET" ] || cp "$PRESET" "$workdir/preset.yaml"
   if "$PYTHON" -c 'import matplotlib, seaborn, onnx, onnxruntime, onnxscript' 2>/dev/null; then
     echo "running every target of the pipeline${PRESET:+ with $PRESET}"
   else
@@ -221,12 +229,12 @@ pipeline() {
   started=$(date +%s)
   echo "time limit: $limit s"
   (cd "$workdir" && timeout --kill-after=20 "$limit" "$PYTHON" -m snakemake --cores "$CORES" \
-    --configfile ${PRESET:+"$PRESET"} gpu.yaml --scheduler greedy ${targets[@]+"${targets[@]}"}) > "$OUT/pipeline.log" 2>&1
+    --configfile ${PRESET:+preset.yaml} gpu.yaml --scheduler greedy ${targets[@]+"${targets[@]}"}) > "$OUT/pipeline.log" 2>&1
   rc=$?
   tail -n 25 "$OUT/pipeline.log"
   [ $rc -eq 124 ] && echo "pipeline stopped after $limit s: the check's --budget ran out"
   "$PYTHON" "$REPO/benchmarks/gpu_pipeline_summary.py" "$workdir" --wall-clock "$(( $(date +%s) - started ))" \
-    --out "$OUT" | tee "$OUT/pipeline_summary.txt"
+    --out "$OUT" --reference "$REFERENCE" | tee "$OUT/pipeline_summary.txt"
   return $rc
 }
 

@@ -1,13 +1,14 @@
 """Seconds per stage and test scores of a pipeline run, beside the recorded CPU run.
 
-    python benchmarks/gpu_pipeline_summary.py PIPELINE_DIR --wall-clock SECONDS --out DIR
+    python benchmarks/gpu_pipeline_summary.py PIPELINE_DIR --wall-clock SECONDS --out DIR [--reference CSV]
 
 Reads Snakemake's benchmark records (PIPELINE_DIR/results/benchmarks/{rule}/*.tsv: one per job)
 and the final trainings' metrics.json, and writes DIR/pipeline_stages.tsv (per rule: jobs, sum,
 mean and max of the jobs' seconds) and DIR/pipeline_scores.tsv (per method, seed and output, the
 incumbent or the seed's ensemble: test accuracy and AUC). Jobs run side by side, so the sum of
-a rule's seconds exceeds its share of the wall-clock. The CPU reference is
-benchmarks/results/retinamnist-default/summary.csv (2 cores).
+a rule's seconds exceeds its share of the wall-clock. The CPU reference, the recorded run of the
+same config on 2 cores, is benchmarks/results/retinamnist-default/summary.csv unless --reference
+names another (a preset's run); a reference that does not exist is left out.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import pandas as pd
 
 from darts_bohb.methods import METHODS, RESULT_PREFIX
 
-REFERENCE = Path(__file__).resolve().parent / "results" / "retinamnist-default" / "summary.csv"
+RECORDED = Path(__file__).resolve().parent / "results"
+REFERENCE = RECORDED / "retinamnist-default" / "summary.csv"
 FINAL_FOLDERS = {method: f"results/{RESULT_PREFIX[method]}final" for method in METHODS}
 
 
@@ -58,6 +60,8 @@ def main() -> None:
     parser.add_argument("pipeline", type=Path, help="the folder Snakemake ran in")
     parser.add_argument("--wall-clock", type=float, required=True, help="seconds the pipeline took")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--reference", type=Path, default=REFERENCE,
+                        help="summary.csv of the recorded CPU run of the same config")
     args = parser.parse_args()
 
     stages = stage_seconds(args.pipeline)
@@ -76,12 +80,14 @@ def main() -> None:
         return
     print("\ntest scores of this run, per method (mean, std over seeds, seeds):")
     print(spread(scores).to_string())
-    if REFERENCE.is_file():
-        reference = pd.read_csv(REFERENCE)
+    if not args.reference.is_file():
+        print(f"\nno recorded CPU run of this config to compare with ({args.reference} does not exist)")
+    else:
+        reference = pd.read_csv(args.reference)
         reference = reference[pd.to_numeric(reference["seed"], errors="coerce").notna()]
         if "output" not in reference:  # recorded before the seed ensembles: incumbents only
             reference["output"] = "incumbent"
-        print(f"\nthe recorded CPU run ({REFERENCE.relative_to(REFERENCE.parents[3])}):")
+        print(f"\nthe recorded CPU run of the same config ({args.reference}):")
         print(spread(reference[["method", "output", "test_accuracy", "test_auc"]]).to_string())
 
 

@@ -1,7 +1,8 @@
 """Would a change to how the incumbents train help? Asked of the selection estimate only.
 
-    python benchmarks/variant_check.py RUN_DIR --data ../shared/data/retinamnist.npz --variant swa|ordinal \
-        [--swa-epochs 5] [--methods nas random baseline] [--workers 2] [--dataset retinamnist --size 28]
+    python benchmarks/variant_check.py RUN_DIR --data ../shared/data/retinamnist.npz --variant swa|ordinal|corn \
+        [--swa-epochs 5] [--methods nas random baseline] [--workers 2] [--memory-mb MB] \
+        [--dataset retinamnist --size 28]
 
 For a finished workflow run (RUN_DIR is the folder Snakemake ran in), each method's incumbent of
 each seed is cross-validated again exactly as its BOHB job did at the largest budget (the same
@@ -10,7 +11,9 @@ trial seed, folds, epochs, one thread), with one change, the variant:
   where the schedule had brought it, the weights of each of those epochs averaged, and batch
   norm's statistics recomputed (training.TrainingSettings.swa_epochs);
 - ordinal: CORN's ordinal output layer instead of the softmax classifier (darts_bohb.ordinal;
-  ordered classes only), everything else the incumbent's own.
+  ordered classes only), everything else the incumbent's own, its class-weighted focal loss too;
+- corn: the ordinal layer trained as CORN trains it, by its plain likelihood: focal gamma 0 and
+  no class weights.
 The estimate without the change is the one the BOHB job stored. To show that the retraining is the
 BOHB job's own, the first incumbent is also retrained without the change and must give the stored
 out-of-fold probabilities exactly. Prints per incumbent the pooled out-of-fold ACC and AUC
@@ -57,8 +60,10 @@ def variant(incumbent: dict, name: str | None, swa_epochs: int) -> tuple[dict, T
     settings = training_from_config(incumbent["config"], int(incumbent["budget"]))
     if name == "swa":
         settings = dataclasses.replace(settings, swa_epochs=swa_epochs)
-    elif name == "ordinal":
+    elif name in ("ordinal", "corn"):
         architecture = {**architecture, "head": {**architecture["head"], "output": ORDINAL_OUTPUT}}
+        if name == "corn":
+            settings = dataclasses.replace(settings, focal_gamma=0.0, class_weight_exponent=0.0)
     elif name is not None:
         raise ValueError(f"unknown variant {name!r}")
     return architecture, settings
@@ -114,7 +119,7 @@ def check_one(job: dict) -> dict:
 
 def main() -> None:
     parser = finished_run_parser(__doc__)
-    parser.add_argument("--variant", required=True, choices=("swa", "ordinal"))
+    parser.add_argument("--variant", required=True, choices=("swa", "ordinal", "corn"))
     parser.add_argument("--swa-epochs", type=int, default=5, help="--variant swa: the epochs averaged")
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--workers", type=int, default=2)
@@ -131,7 +136,8 @@ def main() -> None:
                          "verify": not jobs})
     with ProcessPoolExecutor(args.workers) as pool:
         rows = pd.DataFrame(list(pool.map(check_one, jobs)))
-    change = f"SWA over the last {args.swa_epochs} epochs" if args.variant == "swa" else "CORN's ordinal output"
+    change = {"swa": f"SWA over the last {args.swa_epochs} epochs", "ordinal": "CORN's ordinal output",
+              "corn": "CORN's ordinal output and plain likelihood (no focal factor, no class weights)"}[args.variant]
     print(f"{change}; {args.folds}-fold CV estimates over train+val, {len(rows)} incumbents; the first was "
           "retrained without the change too and matched its BOHB job exactly")
     print(rows.to_string(index=False, float_format="%.4f"))

@@ -3,13 +3,17 @@
 
 The classifier gives K - 1 logits; logit k is the log-odds that an image's grade is above k, given
 that it is at least k. The probability of grade k is the chance of passing every earlier step and
-stopping at step k, so the K probabilities sum to one and P(grade > k) falls with k whatever the
-logits are: the predictions are rank-consistent.
+stopping at step k, so the K probabilities sum to one, and P(grade > k), a product of the first
+k + 1 steps, is the same number CORN's rank-consistent rule thresholds.
 
 The layer returns log P(grade = k). Their softmax is the probabilities themselves (they already sum
 to one), so the training loss, the prediction code, the metrics and the ONNX export treat this
-output like any other network's logits. Cross-entropy on it is the negative log-likelihood of the
-conditional model, which is CORN's loss summed over the binary tasks each image takes part in.
+output like any other network's logits, and the predicted grade is the most probable one (CORN
+counts the steps with P(grade > k) > 0.5 instead). Cross-entropy on it is the negative
+log-likelihood of the conditional model: CORN's binary losses summed over the tasks each image
+takes part in, averaged over images (CORN averages over image-task pairs). The training's focal
+factor and class weights apply to it as to the softmax head. For ordered classes only: nothing
+checks that a hand-written architecture does not give it to another task.
 """
 
 from __future__ import annotations

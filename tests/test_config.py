@@ -53,14 +53,22 @@ def test_dry_run_plans_search_for_every_seed(workflow_copy):
 
 @pytest.mark.parametrize("preset", sorted(path.name for path in (REPO / "configs").glob("*.yaml")))
 def test_a_preset_overrides_only_its_own_keys_of_the_default_run(workflow_copy, preset):
-    """configs/*.yaml are given after config.yaml: the same jobs, with the preset's values."""
+    """configs/*.yaml are given after config.yaml: the same jobs, with the preset's values for its
+    keys (hpo settings and rule resources) and the default's for every other key."""
     default = snakemake(workflow_copy, "-n", "-p")
     given = snakemake(workflow_copy, "-n", "-p", "--configfile", f"configs/{preset}")
     assert default.returncode == 0 and given.returncode == 0, given.stderr
     assert planned_jobs(given.stdout + given.stderr) == planned_jobs(default.stdout + default.stderr)
     overrides = yaml.safe_load((workflow_copy / "configs" / preset).read_text())
-    for key, value in overrides.get("hpo", {}).items():
-        assert f'"{key}": {json.dumps(value)}' in given.stdout, key
+    assert set(overrides) <= {"hpo", "resources"}, "a preset that changes more needs this test to check it"
+    defaults = yaml.safe_load((workflow_copy / "config.yaml").read_text())
+    for key, value in defaults["hpo"].items():
+        expected = overrides.get("hpo", {}).get(key, value)
+        assert f'"{key}": {json.dumps(expected, sort_keys=True)}' in given.stdout, key
+    for family, resources in overrides.get("resources", {}).items():
+        for name, value in resources.items():
+            if name != "threads":  # threads is capped by --cores, not printed as given
+                assert f"{name}={value}" in given.stdout, f"resources.{family}.{name}"
 
 
 @pytest.mark.parametrize("key, value, named", [

@@ -1,6 +1,6 @@
-"""CORN's ordinal output (darts_bohb.ordinal): probabilities that sum to one and are rank-consistent,
-a cross-entropy that is CORN's likelihood, a network head that gives it, and an ONNX export that
-reproduces it."""
+"""CORN's ordinal output (darts_bohb.ordinal): probabilities that sum to one, in fp32 under bf16
+too, a cross-entropy that is the sum of CORN's binary losses, a network head that gives it, and an
+ONNX export that reproduces it."""
 
 from __future__ import annotations
 
@@ -32,10 +32,15 @@ def test_the_class_probabilities_sum_to_one_and_are_their_own_softmax():
     torch.testing.assert_close(torch.softmax(log_probabilities, dim=1), probabilities, atol=1e-6, rtol=0)
 
 
-def test_the_chance_of_a_higher_grade_never_grows_with_the_grade():
-    probabilities = ConditionalOrdinalOutput()(conditional_logits(seed=1)).exp()
-    above = 1 - probabilities.cumsum(dim=1)[:, :-1]  # P(grade > k), k = 0..K-2
-    assert (above[:, 1:] <= above[:, :-1] + 1e-6).all()
+def test_under_bf16_autocast_it_still_gives_fp32_probabilities_that_sum_to_one():
+    """Logits of a bf16 network: the layer computes in fp32, where sums of log-sigmoids of large
+    logits do not lose the rare grades."""
+    logits = (conditional_logits(seed=1) * 5).bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        log_probabilities = ConditionalOrdinalOutput()(logits)
+    assert log_probabilities.dtype == torch.float32
+    torch.testing.assert_close(log_probabilities.exp().sum(dim=1), torch.ones(64), atol=1e-6, rtol=0)
+    assert torch.isfinite(log_probabilities).all()
 
 
 def test_each_probability_is_passing_the_earlier_steps_and_stopping_at_its_own():
@@ -46,9 +51,10 @@ def test_each_probability_is_passing_the_earlier_steps_and_stopping_at_its_own()
     torch.testing.assert_close(ConditionalOrdinalOutput()(logits).exp()[0], torch.stack(expected))
 
 
-def test_cross_entropy_on_it_is_cornes_loss_over_the_tasks_each_image_takes_part_in():
+def test_cross_entropy_on_it_sums_cornes_binary_losses_over_the_tasks_each_image_takes_part_in():
     """Task k (is the grade above k?) takes the images graded k or higher (CORN's conditional
-    training subsets); an image's loss is the sum of its tasks' binary cross-entropies."""
+    training subsets); an image's loss is the sum of its tasks' binary cross-entropies. The mean
+    runs over images; CORN's own loss divides by the (image, task) pairs instead."""
     logits = conditional_logits(n=200, seed=2).requires_grad_()
     grades = torch.randint(0, 5, (200,), generator=torch.Generator().manual_seed(3))
     ours = FocalLoss(gamma=0.0)(ConditionalOrdinalOutput()(logits), grades)
