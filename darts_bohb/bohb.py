@@ -458,7 +458,7 @@ def run_bohb(problem: Problem, hpo: HpoSettings, outputs: BohbOutputs) -> dict[s
                      "fold_states": members[key]["fold_states"]} for key, weight in weights.items()],
     }
     parameters = count_parameters(build_network(record["architecture"]))
-    LOG.info("incumbent: config %d, val %s %.4f at %d epochs, %d parameters; %d trials, %d epochs, "
+    LOG.info("incumbent: config %d, out-of-fold %s %.4f at %d epochs, %d parameters; %d trials, %d epochs, "
              "%.1f s in this session", config_id, problem.metric, best["score"], best["budget"], parameters,
              len(rows), sum(row["budget"] for row in rows), time.perf_counter() - start)
 

@@ -104,7 +104,7 @@ def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, se
     generator = seed_everything(seed)
     model = runtime.prepare_model(build_network(architecture))
     training = training_from_config(incumbent["config"], epochs)
-    LOG.info("%s final, seed %d: config %d (val %s %.4f at %d epochs), %d parameters, %d epochs on %s "
+    LOG.info("%s final, seed %d: config %d (chosen at %s %.4f, %d epochs), %d parameters, %d epochs on %s "
              "(%d images); %s", method, seed, incumbent["config_id"], incumbent["metric"],
              incumbent["validation_score"], incumbent["budget"], count_parameters(model), epochs,
              settings.train_on, len(train), runtime.describe())

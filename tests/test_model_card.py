@@ -10,7 +10,7 @@ import torch
 from darts_bohb.deploy.flops import flops_per_image
 from darts_bohb.deploy.record import medmnist_class_names
 from darts_bohb.network import build_network, count_parameters
-from deploy_fixtures import train_final_model
+from deploy_fixtures import SELECTION_METHOD, train_final_model
 from hpo_fixtures import one_torch_thread  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -33,7 +33,7 @@ def test_the_card_states_size_cost_training_and_test_scores(final_folder):
     assert "2 cell(s)" in card and "| 2 | plain 3x3 conv block | 16 | no | yes |" in card
     assert "k7: zero, k9: identity" in card
     assert "Trained from scratch for 2 epochs on the train split(s) of retinamnist (200 images), seed 3" in card
-    assert "BOHB's incumbent (config 7)" in card and "accuracy 0.6000 at 2 epochs" in card
+    assert f"BOHB's incumbent (config 7), chosen by {SELECTION_METHOD}: accuracy 0.6000 at 2 epochs" in card
     assert "On the test split: 60 images" in card
     assert f"| accuracy | {metrics['accuracy']:.4f} |" in card and f"| AUC | {metrics['auc']:.4f} |" in card
     assert "**not a diagnostic device**" in card and "28 px benchmark" in card

@@ -113,9 +113,9 @@ def _training_lines(facts: ModelFacts, dataset: str) -> list[str]:
         f"split(s) of {dataset} ({facts.train_images} images), seed {facts.seed}, with "
         + ("a sigmoid focal loss per label with positive weights." if facts.architecture["deployment"]["output"]["task"]
            == MULTI_LABEL_TASK else "class-weighted focal loss."),
-        f"The configuration is BOHB's incumbent (config {facts.incumbent['config_id']}), chosen on the "
-        f"validation split: {facts.incumbent['metric']} {facts.incumbent['validation_score']:.4f} at "
-        f"{facts.incumbent['budget']} epochs.",
+        f"The configuration is BOHB's incumbent (config {facts.incumbent['config_id']}), chosen by "
+        f"{facts.incumbent.get('selection_method', 'the validation split')}: {facts.incumbent['metric']} "
+        f"{facts.incumbent['validation_score']:.4f} at {facts.incumbent['budget']} epochs.",
         f"Settings: {settings}.",
     ]
 
