@@ -14,11 +14,13 @@ seeds' interaction with them, nothing else.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from paired_difference import mean_with_t_interval  # noqa: E402
 
 COLUMNS = ("selection_estimate", "test_accuracy", "test_auc")
 
@@ -35,12 +37,11 @@ def paired(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
     for (method, output), group in both.groupby(level=["method", "output"], sort=False):
         for column in COLUMNS:
             difference = group[f"{column}_second"] - group[f"{column}_first"]
-            n = len(difference)
-            half = stats.t.ppf(0.975, n - 1) * difference.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-            rows.append({"method": method, "output": output, "score": column, "seeds": n,
+            mean, low, high = mean_with_t_interval(difference)
+            rows.append({"method": method, "output": output, "score": column, "seeds": len(difference),
                          "first": group[f"{column}_first"].mean(), "second": group[f"{column}_second"].mean(),
-                         "difference": difference.mean(), "ci_low": difference.mean() - half,
-                         "ci_high": difference.mean() + half, "second_higher": int((difference > 0).sum())})
+                         "difference": mean, "ci_low": low, "ci_high": high,
+                         "second_higher": int((difference > 0).sum())})
     return pd.DataFrame(rows)
 
 

@@ -21,8 +21,7 @@ import pandas as pd
 
 from darts_bohb.methods import METHODS, RESULT_PREFIX
 
-RECORDED = Path(__file__).resolve().parent / "results"
-REFERENCE = RECORDED / "retinamnist-default" / "summary.csv"
+REFERENCE = Path(__file__).resolve().parent / "results" / "retinamnist-default" / "summary.csv"
 FINAL_FOLDERS = {method: f"results/{RESULT_PREFIX[method]}final" for method in METHODS}
 
 

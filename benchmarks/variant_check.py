@@ -32,9 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 
-from darts_bohb.bohb import CV_FOLDER, SMAC_RUN_NAME, config_key
+from darts_bohb.bohb import CV_FOLDER, SMAC_RUN_NAME, config_key, cross_validate
 from darts_bohb.cv import CrossValidation
 from darts_bohb.data import dataset_spec, load_splits
 from darts_bohb.hpo_space import training_from_config
@@ -43,10 +42,11 @@ from darts_bohb.metrics import score
 from darts_bohb.network import build_network, count_parameters
 from darts_bohb.ordinal import ORDINAL_OUTPUT
 from darts_bohb.runtime import make_runtime, seed_everything
-from darts_bohb.training import TrainingSettings, predict_probabilities, train_model
+from darts_bohb.training import TrainingSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from finished_run import finished_run_parser  # noqa: E402
+from paired_difference import mean_with_t_interval  # noqa: E402
 
 
 def trial_seed(bohb: Path, config_id: int, budget: int) -> int:
@@ -71,22 +71,14 @@ def variant(incumbent: dict, name: str | None, swa_epochs: int) -> tuple[dict, T
 
 def out_of_fold(incumbent: dict, seed: int, cv: CrossValidation, name: str | None, n_classes: int,
                 job: dict) -> np.ndarray:
-    """The incumbent's pooled out-of-fold probabilities, trained as TrialTarget trains them."""
+    """The incumbent's pooled out-of-fold probabilities, by the BOHB job's own cross-validation."""
     runtime = make_runtime("cpu", "auto", threads=1, memory_mb=job["memory_mb"])
     generator = seed_everything(seed)
     architecture, settings = variant(incumbent, name, job["swa_epochs"])
     # The trial's first build, of its own architecture, draws weights too.
     count_parameters(build_network(incumbent["architecture"]))
-    pooled = None
-    for fold in range(len(cv.folds)):
-        fitted_on, held_out = cv.fold_splits(fold)
-        model = runtime.prepare_model(build_network(architecture))
-        train_model(model, fitted_on, settings, runtime, generator, n_classes)
-        probabilities = predict_probabilities(model, held_out, runtime)
-        if pooled is None:
-            pooled = np.zeros((len(cv.data), probabilities.shape[1]), dtype=np.float32)
-        pooled[cv.folds[fold]] = probabilities
-    return pooled
+    probabilities, _ = cross_validate(cv, architecture, settings, runtime, generator, n_classes)
+    return probabilities
 
 
 def check_one(job: dict) -> dict:
@@ -143,10 +135,9 @@ def main() -> None:
     print(rows.to_string(index=False, float_format="%.4f"))
     for metric in ("accuracy", "auc"):
         difference = rows[f"{metric}_{args.variant}"] - rows[f"{metric}_before"]
-        half = stats.t.ppf(0.975, len(difference) - 1) * difference.std(ddof=1) / np.sqrt(len(difference))
-        mean, n = difference.mean(), len(difference)
-        print(f"{metric}: {args.variant} - without = {mean:+.4f} (95% t-interval {mean - half:+.4f} to "
-              f"{mean + half:+.4f}, n={n}), better on {(difference > 0).sum()} of {n}")
+        (mean, low, high), n = mean_with_t_interval(difference), len(difference)
+        print(f"{metric}: {args.variant} - without = {mean:+.4f} (95% t-interval {low:+.4f} to {high:+.4f}, "
+              f"n={n}), better on {(difference > 0).sum()} of {n}")
 
 
 if __name__ == "__main__":

@@ -51,7 +51,13 @@ from darts_bohb.network import build_network, count_parameters
 from darts_bohb.runtime import Runtime, seed_everything
 from darts_bohb.settings import HpoSettings, hyperband_brackets
 from darts_bohb.topology import CellTopology
-from darts_bohb.training import TrainingDiverged, portable_state, predict_probabilities, train_model
+from darts_bohb.training import (
+    TrainingDiverged,
+    TrainingSettings,
+    portable_state,
+    predict_probabilities,
+    train_model,
+)
 
 LOG = logging.getLogger(__name__)
 SMAC_RUN_NAME = "smac"
@@ -148,7 +154,8 @@ class TrialTarget:
                 value, std_error = self._cross_validate(config, settings, generator)
                 info["std_error"] = std_error
             else:
-                model = self._trained(config, problem.train, settings, generator)
+                model = problem.runtime.prepare_model(build_network(problem.architecture(config)))
+                train_model(model, problem.train, settings, problem.runtime, generator, problem.n_classes)
                 probabilities = predict_probabilities(model, problem.val, problem.runtime)
                 value = score(problem.metric, problem.val.labels.numpy(), probabilities, problem.task)
         except TrainingDiverged as error:
@@ -162,27 +169,32 @@ class TrialTarget:
             value = 0.0
         return 1.0 - value, info
 
-    def _trained(self, config: Configuration, images: Split, settings, generator) -> torch.nn.Module:
-        problem = self.problem
-        model = problem.runtime.prepare_model(build_network(problem.architecture(config)))
-        train_model(model, images, settings, problem.runtime, generator, problem.n_classes)
-        return model
-
     def _cross_validate(self, config: Configuration, settings, generator) -> tuple[float, float]:
-        out_of_fold, fold_states = None, []
-        for fold in range(len(self.cv.folds)):
-            fitted_on, held_out = self.cv.fold_splits(fold)
-            model = self._trained(config, fitted_on, settings, generator)
-            probabilities = predict_probabilities(model, held_out, self.problem.runtime)
-            if out_of_fold is None:
-                out_of_fold = np.zeros((len(self.cv.data), probabilities.shape[1]), dtype=np.float32)
-            out_of_fold[self.cv.folds[fold]] = probabilities
-            fold_states.append(portable_state(model))
+        problem = self.problem
+        out_of_fold, fold_states = cross_validate(self.cv, problem.architecture(config), settings, problem.runtime,
+                                                  generator, problem.n_classes)
         value, std_error = self.cv.estimate(out_of_fold)
         with atomic_path(self.store / f"{config_key(config)}.pt") as tmp:
             torch.save({"config": plain_values(config), "out_of_fold": torch.from_numpy(out_of_fold),
                         "fold_states": fold_states, "estimate": value, "std_error": std_error}, tmp)
         return value, std_error
+
+
+def cross_validate(cv: CrossValidation, architecture: dict[str, Any], settings: TrainingSettings, runtime: Runtime,
+                   generator: torch.Generator, n_classes: int) -> tuple[np.ndarray, list[dict[str, torch.Tensor]]]:
+    """One network per fold of `cv`, trained on the other folds in turn from one random stream:
+    the pooled out-of-fold probabilities, in train+val's order, and the fold models' states."""
+    out_of_fold, fold_states = None, []
+    for fold in range(len(cv.folds)):
+        fitted_on, held_out = cv.fold_splits(fold)
+        model = runtime.prepare_model(build_network(architecture))
+        train_model(model, fitted_on, settings, runtime, generator, n_classes)
+        probabilities = predict_probabilities(model, held_out, runtime)
+        if out_of_fold is None:
+            out_of_fold = np.zeros((len(cv.data), probabilities.shape[1]), dtype=np.float32)
+        out_of_fold[cv.folds[fold]] = probabilities
+        fold_states.append(portable_state(model))
+    return out_of_fold, fold_states
 
 
 def ensemble_members(runhistory, rows: list[dict[str, Any]], store: Path) -> dict[int, dict[str, Any]]:
