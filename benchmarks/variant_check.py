@@ -1,8 +1,8 @@
 """Would a change to how the incumbents train help? Asked of the selection estimate only.
 
-    python benchmarks/variant_check.py RUN_DIR --data ../shared/data/retinamnist.npz --variant swa|ordinal|corn \
-        [--swa-epochs 5] [--methods nas random baseline] [--workers 2] [--memory-mb MB] \
-        [--dataset retinamnist --size 28]
+    python benchmarks/variant_check.py RUN_DIR --data ../shared/data/retinamnist.npz \
+        --variant swa|ordinal|corn|colour|mixup [--swa-epochs 5] [--colour-jitter 0.2] [--mixup-alpha 0.2] \
+        [--methods nas random baseline] [--workers 2] [--memory-mb MB] [--dataset retinamnist --size 28]
 
 For a finished workflow run (RUN_DIR is the folder Snakemake ran in), each method's incumbent of
 each seed is cross-validated again exactly as its BOHB job did at the largest budget (the same
@@ -13,7 +13,10 @@ trial seed, folds, epochs, one thread), with one change, the variant:
 - ordinal: CORN's ordinal output layer instead of the softmax classifier (darts_bohb.ordinal;
   ordered classes only), everything else the incumbent's own, its class-weighted focal loss too;
 - corn: the ordinal layer trained as CORN trains it, by its plain likelihood: focal gamma 0 and
-  no class weights.
+  no class weights;
+- colour: colour augmentation of every training image, brightness, contrast and saturation each
+  scaled by up to ±--colour-jitter, on top of the incumbent's own geometric augmentation or none;
+- mixup: mixup of training pairs with weights from Beta(--mixup-alpha, --mixup-alpha).
 The estimate without the change is the one the BOHB job stored. To show that the retraining is the
 BOHB job's own, the first incumbent is also retrained without the change and must give the stored
 out-of-fold probabilities exactly. Prints per incumbent the pooled out-of-fold ACC and AUC
@@ -54,12 +57,17 @@ def trial_seed(bohb: Path, config_id: int, budget: int) -> int:
     return int(runs[(runs["config_id"] == config_id) & (runs["budget"] == budget)]["seed"].iloc[0])
 
 
-def variant(incumbent: dict, name: str | None, swa_epochs: int) -> tuple[dict, TrainingSettings]:
-    """The incumbent's architecture and training settings, with the variant's change (None: none)."""
+def variant(incumbent: dict, name: str | None, strengths: dict) -> tuple[dict, TrainingSettings]:
+    """The incumbent's architecture and training settings, with the variant's change (None: none);
+    `strengths` holds the --swa-epochs, --colour-jitter and --mixup-alpha settings."""
     architecture = incumbent["architecture"]
     settings = training_from_config(incumbent["config"], int(incumbent["budget"]))
     if name == "swa":
-        settings = dataclasses.replace(settings, swa_epochs=swa_epochs)
+        settings = dataclasses.replace(settings, swa_epochs=strengths["swa_epochs"])
+    elif name == "colour":
+        settings = dataclasses.replace(settings, colour_jitter=strengths["colour_jitter"])
+    elif name == "mixup":
+        settings = dataclasses.replace(settings, mixup_alpha=strengths["mixup_alpha"])
     elif name in ("ordinal", "corn"):
         architecture = {**architecture, "head": {**architecture["head"], "output": ORDINAL_OUTPUT}}
         if name == "corn":
@@ -74,7 +82,7 @@ def out_of_fold(incumbent: dict, seed: int, cv: CrossValidation, name: str | Non
     """The incumbent's pooled out-of-fold probabilities, by the BOHB job's own cross-validation."""
     runtime = make_runtime("cpu", "auto", threads=1, memory_mb=job["memory_mb"])
     generator = seed_everything(seed)
-    architecture, settings = variant(incumbent, name, job["swa_epochs"])
+    architecture, settings = variant(incumbent, name, job["strengths"])
     # The trial's first build, of its own architecture, draws weights too.
     count_parameters(build_network(incumbent["architecture"]))
     probabilities, _ = cross_validate(cv, architecture, settings, runtime, generator, n_classes)
@@ -111,8 +119,11 @@ def check_one(job: dict) -> dict:
 
 def main() -> None:
     parser = finished_run_parser(__doc__)
-    parser.add_argument("--variant", required=True, choices=("swa", "ordinal", "corn"))
+    parser.add_argument("--variant", required=True, choices=("swa", "ordinal", "corn", "colour", "mixup"))
     parser.add_argument("--swa-epochs", type=int, default=5, help="--variant swa: the epochs averaged")
+    parser.add_argument("--colour-jitter", type=float, default=0.2,
+                        help="--variant colour: the largest relative change of brightness, contrast, saturation")
+    parser.add_argument("--mixup-alpha", type=float, default=0.2, help="--variant mixup: Beta(alpha, alpha)")
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory-mb", type=int,
@@ -123,13 +134,17 @@ def main() -> None:
     for method in args.methods:
         for bohb in sorted((args.run / "results" / f"{RESULT_PREFIX[method]}bohb").glob("seed*")):
             jobs.append({"method": method, "bohb": str(bohb), "data": args.data, "dataset": args.dataset,
-                         "size": args.size, "folds": args.folds, "variant": args.variant, "swa_epochs": args.swa_epochs,
+                         "size": args.size, "folds": args.folds, "variant": args.variant,
+                         "strengths": {"swa_epochs": args.swa_epochs, "colour_jitter": args.colour_jitter,
+                                       "mixup_alpha": args.mixup_alpha},
                          "memory_mb": args.memory_mb,
                          "verify": not jobs})
     with ProcessPoolExecutor(args.workers) as pool:
         rows = pd.DataFrame(list(pool.map(check_one, jobs)))
     change = {"swa": f"SWA over the last {args.swa_epochs} epochs", "ordinal": "CORN's ordinal output",
-              "corn": "CORN's ordinal output and plain likelihood (no focal factor, no class weights)"}[args.variant]
+              "corn": "CORN's ordinal output and plain likelihood (no focal factor, no class weights)",
+              "colour": f"colour augmentation (brightness, contrast, saturation ±{args.colour_jitter})",
+              "mixup": f"mixup with Beta({args.mixup_alpha}, {args.mixup_alpha}) weights"}[args.variant]
     print(f"{change}; {args.folds}-fold CV estimates over train+val, {len(rows)} incumbents; the first was "
           "retrained without the change too and matched its BOHB job exactly")
     print(rows.to_string(index=False, float_format="%.4f"))

@@ -43,6 +43,8 @@ class TrainingSettings:
     class_weight_exponent: float = 0.0
     augment: bool = False
     swa_epochs: int = 0  # SWA: hold the learning rate and average the weights of the last this many epochs
+    colour_jitter: float = 0.0  # brightness, contrast and saturation each scaled by up to ±this, per image
+    mixup_alpha: float = 0.0  # mixup (Zhang et al. 2018): batch pairs blended with weight ~ Beta(alpha, alpha)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -103,6 +105,30 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator) -> torch.Ten
         memory_format=torch.channels_last) else warped
 
 
+def jitter_colours(images: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
+    """Brightness, contrast and saturation of each image scaled by factors drawn from
+    [1 - strength, 1 + strength] (saturation only where there are three channels), clipped to the
+    range of a normalised image, [-1, 1]. Random numbers from the CPU generator, as augment_batch."""
+    factors = 1.0 + (torch.rand(images.shape[0], 3, generator=generator) * 2 - 1) * strength
+    brightness, contrast, saturation = (factors[:, index].to(images.device, images.dtype)[:, None, None, None]
+                                        for index in range(3))
+    intensity = (images + 1.0) * 0.5 * brightness  # [0, 1] scale, where the factors act as torchvision's do
+    mean = intensity.mean(dim=(1, 2, 3), keepdim=True)
+    intensity = (intensity - mean) * contrast + mean
+    if images.shape[1] == 3:
+        grey = intensity.mean(dim=1, keepdim=True)
+        intensity = (intensity - grey) * saturation + grey
+    return intensity.clamp(0.0, 1.0) * 2.0 - 1.0
+
+
+def mixup_partners(n: int, alpha: float, generator: torch.Generator) -> tuple[torch.Tensor, float]:
+    """A permutation pairing each image of a batch with a partner, and the weight of the image's own
+    side, drawn from Beta(alpha, alpha) by the CPU generator (torch's Beta sampler takes none)."""
+    partner = torch.randperm(n, generator=generator)
+    draw = int(torch.randint(2**62, (1,), generator=generator))
+    return partner, float(np.random.default_rng(draw).beta(alpha, alpha))
+
+
 def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runtime: Runtime,
                 generator: torch.Generator, n_classes: int) -> TrainingResult:
     """Train `model` in place for settings.epochs epochs; raise TrainingDiverged on a NaN loss."""
@@ -128,12 +154,23 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
             inputs = runtime.images_to_device(images)
             if settings.augment:
                 inputs = augment_batch(inputs, generator)
+            if settings.colour_jitter:
+                inputs = jitter_colours(inputs, settings.colour_jitter, generator)
             labels = labels.to(runtime.device, non_blocking=True)
+            # Each side of a mixed batch is weighed as a whole batch of its own labels would be.
+            targets = [(labels, 1.0)]
+            if settings.mixup_alpha:
+                partner, own = mixup_partners(len(labels), settings.mixup_alpha, generator)
+                partner = partner.to(runtime.device, non_blocking=True)
+                inputs = inputs * own + inputs[partner] * (1.0 - own)
+                targets = [(labels, own), (labels[partner], 1.0 - own)]
+            shares = [loss_shares(criterion.normaliser, target, micro_batch) for target, _ in targets]
             optimizer.zero_grad(set_to_none=True)
-            for part, share in loss_shares(criterion.normaliser, labels, micro_batch):
+            for index, (part, _) in enumerate(shares[0]):
                 with runtime.autocast():
                     logits = model(inputs[part])
-                loss = criterion(logits, labels[part]) * share
+                loss = sum(criterion(logits, target[part]) * (mix * target_shares[index][1])
+                           for (target, mix), target_shares in zip(targets, shares))
                 loss.backward()
                 running += loss.detach()
             optimizer.step()
