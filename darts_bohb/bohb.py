@@ -148,7 +148,8 @@ class TrialTarget:
         generator = seed_everything(seed)
         epochs = epochs_of(budget)
         settings = training_from_config(config, epochs)
-        info = {"parameters": count_parameters(build_network(problem.architecture(config)))}
+        info = {"parameters": count_parameters(build_network(problem.architecture(config))),
+                "scored_on": "out-of-fold" if epochs == self.cv_epochs else "val"}
         try:
             if epochs == self.cv_epochs:
                 value, std_error = self._cross_validate(config, settings, generator)
@@ -239,13 +240,20 @@ class TrialLogger(Callback):
         elapsed = smbo.used_walltime
         eta = elapsed / max(done_epochs, 1) * max(self.planned - done_epochs, 0)
         status = StatusType(value.status).name
-        scored_on = "out-of-fold" if "std_error" in value.additional_info else "val"
-        LOG.info("trial %d/%d: config %d, %d epochs, %s %s %.4f (%s, %.1f s) | incumbent %s | "
-                 "elapsed %s, ETA %s", len(rows), self.n_trials, config_id, epochs_of(info.budget), scored_on,
-                 self.metric, 1.0 - value.cost, status, value.time, incumbent_text,
-                 format_seconds(elapsed), format_seconds(eta))
+        LOG.info("trial %d/%d: config %d, %d epochs, %s (%s, %.1f s) | incumbent %s | elapsed %s, ETA %s",
+                 len(rows), self.n_trials, config_id, epochs_of(info.budget),
+                 trial_outcome(value.additional_info, self.metric, 1.0 - value.cost), status, value.time,
+                 incumbent_text, format_seconds(elapsed), format_seconds(eta))
         if value.status == StatusType.CRASHED:
             LOG.warning("trial crashed:\n%s", value.additional_info.get("traceback", value.additional_info))
+
+
+def trial_outcome(info: dict, metric: str, value: float) -> str:
+    """'val accuracy 0.5123', 'out-of-fold accuracy 0.5123', or why a trial was scored 0 without a score."""
+    for flag, reason in (("diverged", "training diverged"), ("out_of_memory", "did not fit in memory")):
+        if info.get(flag):
+            return f"{reason}, scored 0"
+    return f"{info.get('scored_on', 'val')} {metric} {value:.4f}"
 
 
 def format_seconds(seconds: float) -> str:

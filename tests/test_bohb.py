@@ -21,7 +21,7 @@ from smac.intensifier.hyperband_utils import determine_HB
 
 import darts_bohb.bohb as bohb
 from config_defaults import config_section
-from darts_bohb.bohb import BohbOutputs, Problem, plan_trials, run_bohb
+from darts_bohb.bohb import BohbOutputs, Problem, plan_trials, run_bohb, trial_outcome
 from darts_bohb.data import load_splits, md5sum
 from darts_bohb.genotype import save_genotype
 from darts_bohb.hpo_space import sample_designs
@@ -142,6 +142,12 @@ def test_first_bracket_epochs_is_the_widest_brackets_sum():
     assert first_bracket_epochs(2, 2, 3) == 2
 
 
+def test_a_trial_scored_0_for_failing_says_why_instead_of_a_score():
+    assert trial_outcome({"scored_on": "out-of-fold"}, "auc", 0.71234) == "out-of-fold auc 0.7123"
+    assert trial_outcome({"scored_on": "out-of-fold", "diverged": True}, "auc", 0.0) == "training diverged, scored 0"
+    assert trial_outcome({"out_of_memory": True}, "accuracy", 0.0) == "did not fit in memory, scored 0"
+
+
 def test_bohb_writes_a_complete_smac_run_beside_our_csvs(script_runs):
     out = script_runs["first"]
     smac_dir = out / "smac" / str(SEED)
@@ -183,6 +189,9 @@ def test_bohb_writes_a_complete_smac_run_beside_our_csvs(script_runs):
     assert trajectory["cumulative_epochs"].is_monotonic_increasing and trajectory["wallclock_s"].is_monotonic_increasing
     log = (out / "log.txt").read_text()
     assert "trial 4/4" in log and "ETA" in log
+    # a line per trial, named by what scored it, and the incumbent's closing line
+    assert log.count("out-of-fold accuracy") == len(at_max) + 1
+    assert log.count("val accuracy") == len(runhistory) - len(at_max)
 
 
 def test_same_seed_in_another_process_gives_the_same_incumbent(script_runs):
