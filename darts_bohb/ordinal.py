@@ -12,8 +12,8 @@ output like any other network's logits, and the predicted grade is the most prob
 counts the steps with P(grade > k) > 0.5 instead). Cross-entropy on it is the negative
 log-likelihood of the conditional model: CORN's binary losses summed over the tasks each image
 takes part in, averaged over images (CORN averages over image-task pairs). The training's focal
-factor and class weights apply to it as to the softmax head. For ordered classes only: nothing
-checks that a hand-written architecture does not give it to another task.
+factor and class weights apply to it as to the softmax head. For ordered classes only: the final
+training refuses it for another task (check_output_suits_task).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from torch import nn
 SOFTMAX_OUTPUT = "softmax"
 ORDINAL_OUTPUT = "ordinal"
 OUTPUTS = (SOFTMAX_OUTPUT, ORDINAL_OUTPUT)
+# Two classes are trivially ordered: there the conditional model is plain logistic regression.
+ORDERED_TASKS = ("ordinal-regression", "binary-class")
 
 
 class ConditionalOrdinalOutput(nn.Module):
@@ -41,3 +43,11 @@ class ConditionalOrdinalOutput(nn.Module):
 def classifier_width(output: str, n_classes: int) -> int:
     """How many values the last linear layer gives for `output`."""
     return n_classes - 1 if output == ORDINAL_OUTPUT else n_classes
+
+
+def check_output_suits_task(output: str, task: str) -> None:
+    """Raise ValueError for an ordinal output on classes without an order, or on multi-label tasks,
+    whose outputs are one independent probability per label."""
+    if output == ORDINAL_OUTPUT and task not in ORDERED_TASKS:
+        raise ValueError(f"head output {ORDINAL_OUTPUT!r} is for ordered classes (tasks {', '.join(ORDERED_TASKS)}); "
+                         f"this data set's task is {task!r}")
