@@ -57,17 +57,17 @@ def trial_seed(bohb: Path, config_id: int, budget: int) -> int:
     return int(runs[(runs["config_id"] == config_id) & (runs["budget"] == budget)]["seed"].iloc[0])
 
 
-def variant(incumbent: dict, name: str | None, strengths: dict) -> tuple[dict, TrainingSettings]:
+def variant(incumbent: dict, name: str | None, options: dict) -> tuple[dict, TrainingSettings]:
     """The incumbent's architecture and training settings, with the variant's change (None: none);
-    `strengths` holds the --swa-epochs, --colour-jitter and --mixup-alpha settings."""
+    `options` holds the --swa-epochs, --colour-jitter and --mixup-alpha settings."""
     architecture = incumbent["architecture"]
     settings = training_from_config(incumbent["config"], int(incumbent["budget"]))
     if name == "swa":
-        settings = dataclasses.replace(settings, swa_epochs=strengths["swa_epochs"])
+        settings = dataclasses.replace(settings, swa_epochs=options["swa_epochs"])
     elif name == "colour":
-        settings = dataclasses.replace(settings, colour_jitter=strengths["colour_jitter"])
+        settings = dataclasses.replace(settings, colour_jitter=options["colour_jitter"])
     elif name == "mixup":
-        settings = dataclasses.replace(settings, mixup_alpha=strengths["mixup_alpha"])
+        settings = dataclasses.replace(settings, mixup_alpha=options["mixup_alpha"])
     elif name in ("ordinal", "corn"):
         architecture = {**architecture, "head": {**architecture["head"], "output": ORDINAL_OUTPUT}}
         if name == "corn":
@@ -82,7 +82,7 @@ def out_of_fold(incumbent: dict, seed: int, cv: CrossValidation, name: str | Non
     """The incumbent's pooled out-of-fold probabilities, by the BOHB job's own cross-validation."""
     runtime = make_runtime("cpu", "auto", threads=1, memory_mb=job["memory_mb"])
     generator = seed_everything(seed)
-    architecture, settings = variant(incumbent, name, job["strengths"])
+    architecture, settings = variant(incumbent, name, job["options"])
     # The trial's first build, of its own architecture, draws weights too.
     count_parameters(build_network(incumbent["architecture"]))
     probabilities, _ = cross_validate(cv, architecture, settings, runtime, generator, n_classes)
@@ -135,7 +135,7 @@ def main() -> None:
         for bohb in sorted((args.run / "results" / f"{RESULT_PREFIX[method]}bohb").glob("seed*")):
             jobs.append({"method": method, "bohb": str(bohb), "data": args.data, "dataset": args.dataset,
                          "size": args.size, "folds": args.folds, "variant": args.variant,
-                         "strengths": {"swa_epochs": args.swa_epochs, "colour_jitter": args.colour_jitter,
+                         "options": {"swa_epochs": args.swa_epochs, "colour_jitter": args.colour_jitter,
                                        "mixup_alpha": args.mixup_alpha},
                          "memory_mb": args.memory_mb,
                          "verify": not jobs})

@@ -167,7 +167,7 @@ class TrialTarget:
             return 1.0, {**info, "out_of_memory": True}
         if math.isnan(value):  # e.g. AUC while a class has no val sample
             LOG.warning("%s is undefined (a class has no sample); scored 0", problem.metric)
-            value = 0.0
+            value, info["undefined"] = 0.0, True
         return 1.0 - value, info
 
     def _cross_validate(self, config: Configuration, settings, generator) -> tuple[float, float]:
@@ -240,9 +240,10 @@ class TrialLogger(Callback):
         elapsed = smbo.used_walltime
         eta = elapsed / max(done_epochs, 1) * max(self.planned - done_epochs, 0)
         status = StatusType(value.status).name
+        outcome = ("crashed, scored 0" if value.status == StatusType.CRASHED
+                   else trial_outcome(value.additional_info, self.metric, 1.0 - value.cost))
         LOG.info("trial %d/%d: config %d, %d epochs, %s (%s, %.1f s) | incumbent %s | elapsed %s, ETA %s",
-                 len(rows), self.n_trials, config_id, epochs_of(info.budget),
-                 trial_outcome(value.additional_info, self.metric, 1.0 - value.cost), status, value.time,
+                 len(rows), self.n_trials, config_id, epochs_of(info.budget), outcome, status, value.time,
                  incumbent_text, format_seconds(elapsed), format_seconds(eta))
         if value.status == StatusType.CRASHED:
             LOG.warning("trial crashed:\n%s", value.additional_info.get("traceback", value.additional_info))
@@ -250,7 +251,8 @@ class TrialLogger(Callback):
 
 def trial_outcome(info: dict, metric: str, value: float) -> str:
     """'val accuracy 0.5123', 'out-of-fold accuracy 0.5123', or why a trial was scored 0 without a score."""
-    for flag, reason in (("diverged", "training diverged"), ("out_of_memory", "did not fit in memory")):
+    for flag, reason in (("diverged", "training diverged"), ("out_of_memory", "did not fit in memory"),
+                         ("undefined", f"{metric} undefined")):
         if info.get(flag):
             return f"{reason}, scored 0"
     return f"{info.get('scored_on', 'val')} {metric} {value:.4f}"

@@ -100,10 +100,14 @@ def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, se
         raise IncumbentError(
             f"{incumbent_path}: the architecture takes {architecture['in_channels']} channels and "
             f"{architecture['n_classes']} classes, the data has {train.images.shape[1]} and {n_classes}")
-    try:
-        check_output_suits_task(architecture["head"].get("output", SOFTMAX_OUTPUT), task)
-    except ValueError as error:
-        raise IncumbentError(f"{incumbent_path}: {error}") from None
+    networks = [(str(incumbent_path), architecture)] + [
+        (f"{ensemble_path}: members[{index}]", member["architecture"])
+        for index, member in enumerate(ensemble["members"] if ensemble else [])]
+    for where, network in networks:
+        try:
+            check_output_suits_task(network["head"].get("output", SOFTMAX_OUTPUT), task)
+        except ValueError as error:
+            raise IncumbentError(f"{where}: {error}") from None
 
     start = time.perf_counter()
     generator = seed_everything(seed)

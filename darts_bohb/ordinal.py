@@ -26,7 +26,7 @@ SOFTMAX_OUTPUT = "softmax"
 ORDINAL_OUTPUT = "ordinal"
 OUTPUTS = (SOFTMAX_OUTPUT, ORDINAL_OUTPUT)
 # Two classes are trivially ordered: there the conditional model is plain logistic regression.
-ORDERED_TASKS = ("ordinal-regression", "binary-class")
+ORDERED_TASKS = ("ordinal-regression", "binary-class")  # medmnist's task names (tasks.MEDMNIST_TASKS)
 
 
 class ConditionalOrdinalOutput(nn.Module):
@@ -50,4 +50,4 @@ def check_output_suits_task(output: str, task: str) -> None:
     whose outputs are one independent probability per label."""
     if output == ORDINAL_OUTPUT and task not in ORDERED_TASKS:
         raise ValueError(f"head output {ORDINAL_OUTPUT!r} is for ordered classes (tasks {', '.join(ORDERED_TASKS)}); "
-                         f"this data set's task is {task!r}")
+                         f"this data set's task is {task!r}, whose outputs have no order")

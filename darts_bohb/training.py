@@ -46,6 +46,13 @@ class TrainingSettings:
     colour_jitter: float = 0.0  # brightness, contrast and saturation each scaled by up to ±this, per image
     mixup_alpha: float = 0.0  # mixup (Zhang et al. 2018): batch pairs blended with weight ~ Beta(alpha, alpha)
 
+    def __post_init__(self) -> None:
+        # Checked here, not at the first batch: a factor below 0 would invert an image's colours.
+        if not 0.0 <= self.colour_jitter <= 1.0:
+            raise ValueError(f"colour_jitter must be in [0, 1], got {self.colour_jitter}")
+        if self.mixup_alpha < 0.0:
+            raise ValueError(f"mixup_alpha must be >= 0, got {self.mixup_alpha}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -110,9 +117,11 @@ def jitter_colours(images: torch.Tensor, strength: float, generator: torch.Gener
     [1 - strength, 1 + strength] (saturation only where there are three channels), clipped to the
     range of a normalised image, [-1, 1]. Random numbers from the CPU generator, as augment_batch."""
     factors = 1.0 + (torch.rand(images.shape[0], 3, generator=generator) * 2 - 1) * strength
-    brightness, contrast, saturation = (factors[:, index].to(images.device, images.dtype)[:, None, None, None]
-                                        for index in range(3))
-    intensity = (images + 1.0) * 0.5 * brightness  # [0, 1] scale, where the factors act as torchvision's do
+    factors = factors.to(images.device, images.dtype, non_blocking=True)
+    brightness, contrast, saturation = (factors[:, index, None, None, None] for index in range(3))
+    # On the [0, 1] scale, as torchvision's ColorJitter, but pivoting on plain channel means rather
+    # than its luma weights, in a fixed order, and clipped once at the end.
+    intensity = (images + 1.0) * 0.5 * brightness
     mean = intensity.mean(dim=(1, 2, 3), keepdim=True)
     intensity = (intensity - mean) * contrast + mean
     if images.shape[1] == 3:
@@ -166,11 +175,12 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
                 targets = [(labels, own), (labels[partner], 1.0 - own)]
             shares = [loss_shares(criterion.normaliser, target, micro_batch) for target, _ in targets]
             optimizer.zero_grad(set_to_none=True)
-            for index, (part, _) in enumerate(shares[0]):
+            for parts in zip(*shares):  # the same slices for every target, each with its own share
+                part = parts[0][0]
                 with runtime.autocast():
                     logits = model(inputs[part])
-                loss = sum(criterion(logits, target[part]) * (mix * target_shares[index][1])
-                           for (target, mix), target_shares in zip(targets, shares))
+                loss = sum(criterion(logits, target[part]) * (mix * share)
+                           for (target, mix), (_, share) in zip(targets, parts))
                 loss.backward()
                 running += loss.detach()
             optimizer.step()

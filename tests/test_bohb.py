@@ -146,6 +146,8 @@ def test_a_trial_scored_0_for_failing_says_why_instead_of_a_score():
     assert trial_outcome({"scored_on": "out-of-fold"}, "auc", 0.71234) == "out-of-fold auc 0.7123"
     assert trial_outcome({"scored_on": "out-of-fold", "diverged": True}, "auc", 0.0) == "training diverged, scored 0"
     assert trial_outcome({"out_of_memory": True}, "accuracy", 0.0) == "did not fit in memory, scored 0"
+    assert trial_outcome({"scored_on": "val", "undefined": True}, "auc", 0.0) == "auc undefined, scored 0"
+    assert trial_outcome({"scored_on": "val"}, "accuracy", 0.5) == "val accuracy 0.5000"
 
 
 def test_bohb_writes_a_complete_smac_run_beside_our_csvs(script_runs):

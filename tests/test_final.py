@@ -113,6 +113,15 @@ def test_an_ordinal_head_is_refused_for_classes_without_an_order(tmp_path, task)
                   task=task, n_classes=5, runtime=make_runtime("cpu", "auto"), outputs=outputs(tmp_path))
     assert str(incumbent) in str(error.value)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["data.npz", "incumbent.json"]  # nothing written
+    # an ensemble member is checked alike, with the incumbent's softmax head
+    plain = write_incumbent(tmp_path / "incumbent.json")
+    ensemble = write_ensemble(tmp_path / "ensemble.pt", [{"config_id": 2, "weight": 1.0, "config": CONFIG,
+                                                          "architecture": ordinal, "fold_states": fold_states([1])}])
+    with pytest.raises(IncumbentError, match=r"ensemble.pt: members\[0\]: head output 'ordinal'"):
+        run_final("baseline", plain, data, seed=1, epochs=1, settings=FinalSettings(train_on="train"), task=task,
+                  n_classes=5, runtime=make_runtime("cpu", "auto"), outputs=ensemble_outputs(tmp_path),
+                  ensemble_path=ensemble)
+    assert not (tmp_path / "metrics.json").exists()
     for ordered in ("ordinal-regression", "binary-class"):  # two classes are ordered too
         check_output_suits_task("ordinal", ordered)
     check_output_suits_task("softmax", task)

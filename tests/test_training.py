@@ -118,8 +118,35 @@ def test_colour_jitter_scales_brightness_within_its_range_and_keeps_grey_images_
     torch.testing.assert_close(jitter_colours(images, 0.0, torch.Generator().manual_seed(1)), images)
     grey = jitter_colours(images[:, :1].expand(-1, 3, -1, -1), 0.2, torch.Generator().manual_seed(1))
     torch.testing.assert_close(grey[:, 1:], grey[:, :1].expand(-1, 2, -1, -1))
-    bright = torch.full((4, 3, 8, 8), 0.99)
+    bright, dark = torch.full((4, 3, 8, 8), 0.99), torch.full((4, 3, 8, 8), -0.99)
     assert jitter_colours(bright, 0.5, torch.Generator().manual_seed(2)).max() <= 1.0  # clipped to the image range
+    assert jitter_colours(dark, 0.5, torch.Generator().manual_seed(2)).min() >= -1.0
+
+
+def test_colour_jitter_applies_brightness_contrast_and_saturation_as_drawn():
+    """The same draws by hand: a grey image's spread scales by brightness times contrast (saturation
+    leaves it grey), and a colour image's spread across its channels by all three factors."""
+    strength, images = 0.3, torch.rand(16, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.5 - 0.25
+    brightness, contrast, saturation = (1 + (torch.rand(16, 3, generator=torch.Generator().manual_seed(5)) * 2 - 1)
+                                        * strength).unbind(1)
+    grey = images[:, :1].expand(-1, 3, -1, -1)
+    spread = ((jitter_colours(grey, strength, torch.Generator().manual_seed(5)) + 1) / 2).std(dim=(1, 2, 3))
+    torch.testing.assert_close(spread, ((grey + 1) / 2).std(dim=(1, 2, 3)) * brightness * contrast)
+
+    def across_channels(batch):
+        return (batch - batch.mean(dim=1, keepdim=True)).std(dim=(1, 2, 3))
+
+    jittered = (jitter_colours(images, strength, torch.Generator().manual_seed(5)) + 1) / 2
+    torch.testing.assert_close(across_channels(jittered),
+                               across_channels((images + 1) / 2) * brightness * contrast * saturation)
+
+
+@pytest.mark.parametrize("changes, message", [({"colour_jitter": 1.5}, "colour_jitter must be in"),
+                                              ({"colour_jitter": -0.1}, "colour_jitter must be in"),
+                                              ({"mixup_alpha": -1.0}, "mixup_alpha must be")])
+def test_impossible_augmentation_strengths_are_refused_before_training(changes, message):
+    with pytest.raises(ValueError, match=message):
+        TrainingSettings(epochs=1, batch_size=32, optimizer="sgd", lr=0.1, weight_decay=0.0, **changes)
 
 
 def test_mixup_pairs_each_image_with_one_partner_by_a_beta_weight():
