@@ -52,7 +52,7 @@ def ensemble_out_of_fold(bohb: Path, labels: np.ndarray, task: str) -> np.ndarra
 
 
 def main() -> None:
-    args = finished_run_parser(__doc__).parse_args()
+    args = finished_run_parser(__doc__, folds=False).parse_args()  # the stored estimates need no folds
     task = dataset_spec(args.dataset, args.size).task
     splits = load_splits(args.data, ("train", "val"))
     labels = joined(splits["train"], splits["val"]).labels.numpy()
