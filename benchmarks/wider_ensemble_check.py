@@ -17,7 +17,6 @@ test split plays no part.
 from __future__ import annotations
 
 import itertools
-import json
 import sys
 from pathlib import Path
 
@@ -38,14 +37,13 @@ from finished_run import finished_run_parser  # noqa: E402
 def ensemble_out_of_fold(bohb: Path, labels: np.ndarray, task: str) -> np.ndarray:
     """The seed ensemble's out-of-fold probabilities over train+val (in cv.py's order, train then
     val, whatever the seed), which must give back its stored estimate."""
-    incumbent = json.loads((bohb / "incumbent.json").read_text())
     ensemble = torch.load(bohb / "ensemble.pt", weights_only=True)
-    store = bohb / SMAC_RUN_NAME / str(incumbent["seed"]) / CV_FOLDER
+    store = bohb / SMAC_RUN_NAME / str(ensemble["seed"]) / CV_FOLDER
     members = {member["config_id"]: torch.load(store / f"{config_key(member['config'])}.pt",
                                                weights_only=True)["out_of_fold"].numpy()
                for member in ensemble["members"]}
     probabilities = weighted_average(members, {member["config_id"]: member["weight"] for member in ensemble["members"]})
-    if abs(score(incumbent["metric"], labels, probabilities, task) - ensemble["selection_estimate"]) > 1e-9:
+    if abs(score(ensemble["metric"], labels, probabilities, task) - ensemble["selection_estimate"]) > 1e-9:
         raise SystemExit(f"{bohb}: the ensemble's stored estimate does not come back from its members; "
                          "another data file?")
     return probabilities

@@ -148,14 +148,16 @@ class TrialTarget:
         generator = seed_everything(seed)
         epochs = epochs_of(budget)
         settings = training_from_config(config, epochs)
-        info = {"parameters": count_parameters(build_network(problem.architecture(config))),
-                "scored_on": "out-of-fold" if epochs == self.cv_epochs else "val"}
+        architecture = problem.architecture(config)
+        cross_validated = epochs == self.cv_epochs
+        info = {"parameters": count_parameters(build_network(architecture)),
+                "scored_on": "out-of-fold" if cross_validated else "val"}
         try:
-            if epochs == self.cv_epochs:
-                value, std_error = self._cross_validate(config, settings, generator)
+            if cross_validated:
+                value, std_error = self._cross_validate(config, architecture, settings, generator)
                 info["std_error"] = std_error
             else:
-                model = problem.runtime.prepare_model(build_network(problem.architecture(config)))
+                model = problem.runtime.prepare_model(build_network(architecture))
                 train_model(model, problem.train, settings, problem.runtime, generator, problem.n_classes)
                 probabilities = predict_probabilities(model, problem.val, problem.runtime)
                 value = score(problem.metric, problem.val.labels.numpy(), probabilities, problem.task)
@@ -170,10 +172,11 @@ class TrialTarget:
             value, info["undefined"] = 0.0, True
         return 1.0 - value, info
 
-    def _cross_validate(self, config: Configuration, settings, generator) -> tuple[float, float]:
+    def _cross_validate(self, config: Configuration, architecture: dict[str, Any], settings, generator
+                        ) -> tuple[float, float]:
         problem = self.problem
-        out_of_fold, fold_states = cross_validate(self.cv, problem.architecture(config), settings, problem.runtime,
-                                                  generator, problem.n_classes)
+        out_of_fold, fold_states = cross_validate(self.cv, architecture, settings, problem.runtime, generator,
+                                                  problem.n_classes)
         value, std_error = self.cv.estimate(out_of_fold)
         with atomic_path(self.store / f"{config_key(config)}.pt") as tmp:
             torch.save({"config": plain_values(config), "out_of_fold": torch.from_numpy(out_of_fold),
