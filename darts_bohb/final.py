@@ -22,7 +22,6 @@ from darts_bohb.hpo_space import training_from_config
 from darts_bohb.io import atomic_path, read_json_object, write_csv, write_json
 from darts_bohb.metrics import classification_metrics
 from darts_bohb.network import ArchitectureError, build_network, check_architecture, count_parameters
-from darts_bohb.ordinal import SOFTMAX_OUTPUT, check_output_suits_task
 from darts_bohb.runtime import Runtime, seed_everything
 from darts_bohb.seed_ensemble import ensemble_probabilities, load_ensemble
 from darts_bohb.settings import FinalSettings
@@ -100,14 +99,6 @@ def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, se
         raise IncumbentError(
             f"{incumbent_path}: the architecture takes {architecture['in_channels']} channels and "
             f"{architecture['n_classes']} classes, the data has {train.images.shape[1]} and {n_classes}")
-    networks = [(str(incumbent_path), architecture)] + [
-        (f"{ensemble_path}: members[{index}]", member["architecture"])
-        for index, member in enumerate(ensemble["members"] if ensemble else [])]
-    for where, network in networks:
-        try:
-            check_output_suits_task(network["head"].get("output", SOFTMAX_OUTPUT), task)
-        except ValueError as error:
-            raise IncumbentError(f"{where}: {error}") from None
 
     start = time.perf_counter()
     generator = seed_everything(seed)

@@ -6,16 +6,14 @@ beside the weights rebuilds exactly the same module tree:
     {"in_channels": 3, "n_classes": 5,
      "cells": [{"design": {"k3": "conv_block", ...} | "plain_conv",
                 "channels": 32, "batch_norm": true, "pool": true}, ...],
-     "head": {"widths": [64], "dropout": 0.2, "output": "softmax"},  # output: optional, softmax | ordinal
+     "head": {"widths": [64], "dropout": 0.2},
      "topology": CellTopology.to_dict()}      # only needed when a cell has a searched design
 
 A searched cell wires its nodes as the topology says (darts_bohb.topology.run_cell). A node
 whose operation is "zero", or whose input node is cut, contributes nothing; when no path from
 the cell input reaches an output node, the cell outputs zeros of its channel count (the design
 really is cut, and BOHB sees the poor score of such a network). The baseline marker "plain_conv"
-makes the cell one 3x3 conv -> BN -> ReLU block. The head's "ordinal" output (ordered classes only)
-ends in CORN's conditional layer (darts_bohb.ordinal); files written before it existed have no
-"output" and get the softmax head. The 2x2 max-pool after a cell is skipped
+makes the cell one 3x3 conv -> BN -> ReLU block. The 2x2 max-pool after a cell is skipped
 once the feature map is smaller than 2 px, so any number of pooled cells fits any image size.
 """
 
@@ -28,7 +26,6 @@ import torch
 from torch import nn
 
 from darts_bohb.ops import OPERATIONS, conv_norm, make_operation
-from darts_bohb.ordinal import ORDINAL_OUTPUT, OUTPUTS, SOFTMAX_OUTPUT, ConditionalOrdinalOutput, classifier_width
 from darts_bohb.topology import CellTopology, live_nodes, run_cell, wiring_problem
 
 PLAIN_CONV = "plain_conv"  # the baseline's cell: one 3x3 conv block instead of a searched design
@@ -100,17 +97,12 @@ def build_network(architecture: Mapping[str, Any]) -> CellNetwork:
 
 
 def make_head(features: int, head: Mapping[str, Any], n_classes: int) -> nn.Sequential:
-    """Global average pooling, then (dropout, linear, ReLU) per hidden width, dropout, classifier,
-    and for the ordinal output CORN's layer that turns K - 1 conditional logits into K class
-    log-probabilities."""
+    """Global average pooling, then (dropout, linear, ReLU) per hidden width, dropout, classifier."""
     layers: list[nn.Module] = [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
     for width in head["widths"]:
         layers += [nn.Dropout(head["dropout"]), nn.Linear(features, width), nn.ReLU()]
         features = width
-    output = head.get("output", SOFTMAX_OUTPUT)
-    layers += [nn.Dropout(head["dropout"]), nn.Linear(features, classifier_width(output, n_classes))]
-    if output == ORDINAL_OUTPUT:
-        layers.append(ConditionalOrdinalOutput())
+    layers += [nn.Dropout(head["dropout"]), nn.Linear(features, n_classes)]
     return nn.Sequential(*layers)
 
 
@@ -159,8 +151,6 @@ def check_architecture(architecture: Any, source: str = "architecture") -> None:
     dropout = head["dropout"]
     if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout < 1:
         raise fail("head.dropout", f"expected a probability in [0, 1), got {dropout!r}")
-    if head.get("output", SOFTMAX_OUTPUT) not in OUTPUTS:
-        raise fail("head.output", f"expected one of {OUTPUTS}, got {head['output']!r}")
 
 
 def _check_topology(topology: Any, fail) -> tuple[str, ...] | None:

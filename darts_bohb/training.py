@@ -42,16 +42,6 @@ class TrainingSettings:
     focal_gamma: float = 0.0  # 0 = class-weighted cross-entropy
     class_weight_exponent: float = 0.0
     augment: bool = False
-    swa_epochs: int = 0  # SWA: hold the learning rate and average the weights of the last this many epochs
-    colour_jitter: float = 0.0  # brightness, contrast and saturation each scaled by up to ±this, per image
-    mixup_alpha: float = 0.0  # mixup (Zhang et al. 2018): batch pairs blended with weight ~ Beta(alpha, alpha)
-
-    def __post_init__(self) -> None:
-        # Checked here, not at the first batch: a factor below 0 would invert an image's colours.
-        if not 0.0 <= self.colour_jitter <= 1.0:
-            raise ValueError(f"colour_jitter must be in [0, 1], got {self.colour_jitter}")
-        if self.mixup_alpha < 0.0:
-            raise ValueError(f"mixup_alpha must be >= 0, got {self.mixup_alpha}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,32 +102,6 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator) -> torch.Ten
         memory_format=torch.channels_last) else warped
 
 
-def jitter_colours(images: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
-    """Brightness, contrast and saturation of each image scaled by factors drawn from
-    [1 - strength, 1 + strength] (saturation only where there are three channels), clipped to the
-    range of a normalised image, [-1, 1]. Random numbers from the CPU generator, as augment_batch."""
-    factors = 1.0 + (torch.rand(images.shape[0], 3, generator=generator) * 2 - 1) * strength
-    factors = factors.to(images.device, images.dtype, non_blocking=True)
-    brightness, contrast, saturation = (factors[:, index, None, None, None] for index in range(3))
-    # On the [0, 1] scale, as torchvision's ColorJitter, but pivoting on plain channel means rather
-    # than its luma weights, in a fixed order, and clipped once at the end.
-    intensity = (images + 1.0) * 0.5 * brightness
-    mean = intensity.mean(dim=(1, 2, 3), keepdim=True)
-    intensity = (intensity - mean) * contrast + mean
-    if images.shape[1] == 3:
-        grey = intensity.mean(dim=1, keepdim=True)
-        intensity = (intensity - grey) * saturation + grey
-    return intensity.clamp(0.0, 1.0) * 2.0 - 1.0
-
-
-def mixup_partners(n: int, alpha: float, generator: torch.Generator) -> tuple[torch.Tensor, float]:
-    """A permutation pairing each image of a batch with a partner, and the weight of the image's own
-    side, drawn from Beta(alpha, alpha) by the CPU generator (torch's Beta sampler takes none)."""
-    partner = torch.randperm(n, generator=generator)
-    draw = int(torch.randint(2**62, (1,), generator=generator))
-    return partner, float(np.random.default_rng(draw).beta(alpha, alpha))
-
-
 def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runtime: Runtime,
                 generator: torch.Generator, n_classes: int) -> TrainingResult:
     """Train `model` in place for settings.epochs epochs; raise TrainingDiverged on a NaN loss."""
@@ -149,71 +113,35 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
     scheduler = make_scheduler(settings, optimizer, settings.epochs * steps_per_epoch)
     # Images that do not fit at once are cut into micro-batches whose gradients add up (memory.py).
     micro_batch = fitting_micro_batch(model, _forward, criterion, train, batch_size, runtime, "a training step")
-    averaged = torch.optim.swa_utils.AveragedModel(model) if settings.swa_epochs else None
     model.train()
     start = time.perf_counter()
     epoch_losses = []
-    swa_start = settings.epochs - settings.swa_epochs
     for epoch in range(settings.epochs):
-        # SWA holds the learning rate where the schedule had brought it, and averages each epoch.
-        stepping = scheduler if averaged is None or epoch < swa_start else None
         running = torch.zeros((), device=runtime.device)
         # drop_last: a batch of one image would break batch norm on a 1x1 feature map.
         for images, labels in iterate_batches(train, batch_size, generator, shuffle=True, drop_last=True):
             inputs = runtime.images_to_device(images)
             if settings.augment:
                 inputs = augment_batch(inputs, generator)
-            if settings.colour_jitter:
-                inputs = jitter_colours(inputs, settings.colour_jitter, generator)
             labels = labels.to(runtime.device, non_blocking=True)
-            # Each side of a mixed batch is weighed as a whole batch of its own labels would be.
-            targets = [(labels, 1.0)]
-            if settings.mixup_alpha:
-                partner, own = mixup_partners(len(labels), settings.mixup_alpha, generator)
-                partner = partner.to(runtime.device, non_blocking=True)
-                inputs = inputs * own + inputs[partner] * (1.0 - own)
-                targets = [(labels, own), (labels[partner], 1.0 - own)]
-            shares = [loss_shares(criterion.normaliser, target, micro_batch) for target, _ in targets]
             optimizer.zero_grad(set_to_none=True)
-            for parts in zip(*shares):  # the same slices for every target, each with its own share
-                part = parts[0][0]
+            for part, share in loss_shares(criterion.normaliser, labels, micro_batch):
                 with runtime.autocast():
-                    logits = model(inputs[part])
-                loss = sum(criterion(logits, target[part]) * (mix * share)
-                           for (target, mix), (_, share) in zip(targets, parts))
+                    loss = criterion(model(inputs[part]), labels[part]) * share
                 loss.backward()
                 running += loss.detach()
             optimizer.step()
-            if stepping is not None:
-                stepping.step()
+            if scheduler is not None:
+                scheduler.step()
         mean_loss = running.item() / steps_per_epoch
         if not math.isfinite(mean_loss):
             raise TrainingDiverged(f"training loss became {mean_loss} in epoch {epoch + 1} of {settings.epochs}")
         epoch_losses.append(mean_loss)
-        if averaged is not None and epoch >= swa_start:
-            averaged.update_parameters(model)
-    if averaged is not None:
-        _take_averaged_weights(model, averaged, train, micro_batch, runtime)
     return TrainingResult(epoch_losses, time.perf_counter() - start, settings.epochs * steps_per_epoch * batch_size)
 
 
 def _forward(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     return model(inputs)
-
-
-@torch.no_grad()
-def _take_averaged_weights(model: nn.Module, averaged: torch.optim.swa_utils.AveragedModel, train: Split,
-                           batch_size: int, runtime: Runtime) -> None:
-    """Stochastic weight averaging's end (Izmailov et al. 2018): the model takes the averaged
-    weights, and batch norm the statistics of the training images under them (torch's update_bn:
-    a cumulative mean over one pass, here in the split's order, without augmentation)."""
-    for weight, mean in zip(model.parameters(), averaged.module.parameters()):
-        weight.copy_(mean)
-    # drop_last: a last batch of one image would break batch norm, as in training.
-    batches = (runtime.images_to_device(images)
-               for images, _ in iterate_batches(train, batch_size, shuffle=False, drop_last=True))
-    with runtime.autocast():
-        torch.optim.swa_utils.update_bn(batches, model)
 
 
 @torch.inference_mode()

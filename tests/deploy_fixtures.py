@@ -25,8 +25,7 @@ CONFIG = {"n_cells": 2, "head_layers": 1, "dropout": 0.1, "optimizer": "adam", "
           "augment": False}
 
 
-def train_final_model(folder: Path, method: str = "nas", precision: str = "fp32",
-                      head_output: str = "softmax") -> Path:
+def train_final_model(folder: Path, method: str = "nas", precision: str = "fp32") -> Path:
     """run_final into `folder` (with the synthetic data as data.npz beside it); returns the folder."""
     folder.mkdir(parents=True, exist_ok=True)
     data = write_synthetic_npz(folder / "data.npz")
@@ -35,7 +34,7 @@ def train_final_model(folder: Path, method: str = "nas", precision: str = "fp32"
         "method": method, "seed": 3, "metric": "accuracy", "validation_score": 0.6, "budget": 2, "config_id": 7,
         "selection_estimate": 0.6, "selection_std_error": 0.03, "selection_method": SELECTION_METHOD,
         "config": CONFIG, "designs": None,
-        "architecture": {**ARCHITECTURE, "head": {**ARCHITECTURE["head"], "output": head_output}}}))
+        "architecture": ARCHITECTURE}))
     outputs = FinalOutputs(*(folder / name for name in ("metrics.json", "predictions.csv", "model.pt",
                                                         "architecture.json", "MODEL_CARD.md")))
     run_final(method, incumbent, data, seed=3, epochs=2, settings=FinalSettings(train_on="train"),

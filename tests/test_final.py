@@ -13,7 +13,6 @@ from medmnist.evaluator import getACC, getAUC
 from darts_bohb.data import load_splits
 from darts_bohb.final import FinalOutputs, IncumbentError, load_incumbent, run_final
 from darts_bohb.network import build_network
-from darts_bohb.ordinal import check_output_suits_task
 from darts_bohb.runtime import make_runtime
 from darts_bohb.seed_ensemble import EnsembleError, load_ensemble
 from darts_bohb.settings import FinalSettings
@@ -101,30 +100,6 @@ def test_a_malformed_incumbent_is_named_before_training(tmp_path, damage, messag
     with pytest.raises(IncumbentError) as error:
         load_incumbent(path, "baseline")
     assert str(path) in str(error.value) and message in str(error.value)
-
-
-@pytest.mark.parametrize("task", ["multi-class", "multi-label, binary-class"])
-def test_an_ordinal_head_is_refused_for_classes_without_an_order(tmp_path, task):
-    data = write_synthetic_npz(tmp_path / "data.npz")
-    ordinal = {**ARCHITECTURE, "head": {**ARCHITECTURE["head"], "output": "ordinal"}}
-    incumbent = write_incumbent(tmp_path / "incumbent.json", architecture=ordinal)
-    with pytest.raises(IncumbentError, match=f"'ordinal' is for ordered classes.*task is '{task}'") as error:
-        run_final("baseline", incumbent, data, seed=1, epochs=1, settings=FinalSettings(train_on="train"),
-                  task=task, n_classes=5, runtime=make_runtime("cpu", "auto"), outputs=outputs(tmp_path))
-    assert str(incumbent) in str(error.value)
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["data.npz", "incumbent.json"]  # nothing written
-    # an ensemble member is checked alike, with the incumbent's softmax head
-    plain = write_incumbent(tmp_path / "incumbent.json")
-    ensemble = write_ensemble(tmp_path / "ensemble.pt", [{"config_id": 2, "weight": 1.0, "config": CONFIG,
-                                                          "architecture": ordinal, "fold_states": fold_states([1])}])
-    with pytest.raises(IncumbentError, match=r"ensemble.pt: members\[0\]: head output 'ordinal'"):
-        run_final("baseline", plain, data, seed=1, epochs=1, settings=FinalSettings(train_on="train"), task=task,
-                  n_classes=5, runtime=make_runtime("cpu", "auto"), outputs=ensemble_outputs(tmp_path),
-                  ensemble_path=ensemble)
-    assert not (tmp_path / "metrics.json").exists()
-    for ordered in ("ordinal-regression", "binary-class"):  # two classes are ordered too
-        check_output_suits_task("ordinal", ordered)
-    check_output_suits_task("softmax", task)
 
 
 def test_an_incumbent_of_either_method_loads_when_no_method_is_asked(tmp_path):

@@ -101,7 +101,6 @@ def test_head_has_one_hidden_layer_per_width_and_dropout():
     (lambda a: a["cells"][1].pop("channels"), "cells[1].channels"),
     (lambda a: a["cells"][1].update(pool="yes"), "cells[1].pool"),
     (lambda a: a["head"].update(dropout=1.5), "head.dropout"),
-    (lambda a: a["head"].update(output="cumulative"), "head.output"),
     (lambda a: a.pop("topology"), "topology"),
     (lambda a: a.update(cells=[]), "cells"),
     # The wiring checks the genotype loader shares (topology.wiring_problem).
