@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check in one call: the CUDA tests, both throughput benchmarks and the full default
-# pipeline on device: cuda, with every output in one folder. See --help and README ("GPUs").
+# pipeline on runtime.device: cuda, with every output in one folder. See --help and README ("GPUs").
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,7 +29,7 @@ On a machine with one CUDA GPU, in this repository, it runs
      no host sync inside a training step;
   2. benchmarks/search_throughput.py --device cuda --cpu-reference and
      benchmarks/train_throughput.py --device cuda;
-  3. the full default pipeline (config.yaml, device: cuda; its training stages, and the
+  3. the full default pipeline (config.yaml, runtime.device: cuda; its training stages, and the
      report too when matplotlib, seaborn and onnx are importable), then prints its wall-clock
      and the seconds per stage from results/benchmarks/*/*.tsv;
 and writes everything, logs included, to --out. It fails if no CUDA device is visible.
@@ -52,6 +52,7 @@ and writes everything, logs included, to --out. It fails if no CUDA device is vi
   --python PY           the interpreter with the node's CUDA torch (default: python3)
   --device cpu          a smoke test of this script on a machine without GPU: the cuda tests
                         are skipped, the benchmarks and the pipeline run on the CPU
+  --print-config        print the config the pipeline gives after config.yaml, and stop
 
 Preparing --wheels (Python 3.12, manylinux x86-64; about 59 MB), on a machine with internet:
   bash benchmarks/gpu_check.sh --prepare-wheels gpu-wheels
@@ -94,12 +95,13 @@ prepare_wheels() {
 }
 
 OUT="" WHEELS="" DATA="$REPO/../shared/data/retinamnist.npz" CORES=$(nproc) BUDGET=570 PYTHON=python3 DEVICE=cuda
-PRESET=""
+PRESET="" PRINT_CONFIG=""
 ONLY="tests,benchmarks,pipeline"
 while [ $# -gt 0 ]; do
   case $1 in
     -h|--help) usage; exit 0 ;;
     --print-requirements) print_requirements; exit 0 ;;
+    --print-config) PRINT_CONFIG=1; shift; continue ;;
   esac
   [ $# -ge 2 ] || { usage >&2; die "$1 needs a value (or is unknown)"; }
   case $1 in
@@ -119,6 +121,10 @@ while [ $# -gt 0 ]; do
 done
 
 [[ $DEVICE == cuda || $DEVICE == cpu ]] || die "--device: cuda or cpu, not $DEVICE"
+pipeline_config() {  # the config the pipeline step gives after config.yaml (and --preset)
+  printf 'runtime:\n  device: %s\ndataset:\n  source: %s\n' "$DEVICE" "$DATA"
+}
+if [ -n "$PRINT_CONFIG" ]; then pipeline_config; exit 0; fi
 for wanted_step in ${ONLY//,/ }; do
   [[ " tests benchmarks pipeline " == *" $wanted_step "* ]] || die "--only: unknown step $wanted_step"
 done
@@ -214,7 +220,7 @@ pipeline() {
   [ $limit -gt 30 ] || { echo "no time left for the pipeline (--budget $BUDGET)"; return 1; }
   rm -rf "$workdir" && mkdir -p "$workdir"  # a fresh run: the timings are of every job
   for name in Snakefile config.yaml workflow scripts profiles envs; do cp -r "$REPO/$name" "$workdir/"; done
-  printf 'device: %s\ndataset:\n  source: %s\n' "$DEVICE" "$DATA" > "$workdir/gpu.yaml"
+  pipeline_config > "$workdir/gpu.yaml"
   [ -z "$PRESET" ] || cp "$PRESET" "$workdir/preset.yaml"
   if "$PYTHON" -c 'import matplotlib, seaborn, onnx, onnxruntime, onnxscript' 2>/dev/null; then
     echo "running every target of the pipeline${PRESET:+ with $PRESET}"

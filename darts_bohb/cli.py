@@ -21,7 +21,7 @@ class _SourceFormatter(logging.Formatter):
 
 
 def add_job_arguments(parser: argparse.ArgumentParser, section: str) -> None:
-    """The data, seed, config section and runtime that darts_search, bohb and final all take."""
+    """The data, seed, config sections and job resources that darts_search, bohb and final all take."""
     parser.add_argument("--data", required=True, help="the MedMNIST .npz")
     parser.add_argument("--dataset", required=True, help="MedMNIST flag, e.g. retinamnist")
     parser.add_argument("--size", required=True, type=int)
@@ -29,23 +29,19 @@ def add_job_arguments(parser: argparse.ArgumentParser, section: str) -> None:
                                        "MedMNIST's sets take theirs from medmnist.INFO")
     parser.add_argument("--seed", required=True, type=int)
     parser.add_argument("--settings", required=True, help=f"the config's {section} section as JSON")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--runtime", required=True, help="the config's runtime section as JSON")
     parser.add_argument("--threads", type=int)
     parser.add_argument("--memory-mb", type=int,
                         help="the job's memory (the rule's resources mem_mb): a training batch whose activations "
                              "do not fit in half of it is cut into micro-batches; unset, batches run whole")
-    parser.add_argument("--deterministic", type=true_or_false, default=True,
-                        help="CUDA: deterministic kernels (true, the default) or cuDNN autotuning (false)")
-    parser.add_argument("--tf32", type=true_or_false, default=False,
-                        help="CUDA: TF32 for fp32 convolutions and matrix products")
 
 
-def true_or_false(text: str) -> bool:
-    """A config switch as the rules pass it: Snakemake writes Python's True/False."""
-    if text.lower() not in ("true", "false"):
-        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-    return text.lower() == "true"
+def job_runtime(args: argparse.Namespace):
+    """The Runtime of a job: the config's runtime section, the rule's threads and memory."""
+    from darts_bohb.runtime import make_runtime
+    from darts_bohb.settings import parse_json
+
+    return make_runtime(**parse_json(args.runtime, "runtime"), threads=args.threads, memory_mb=args.memory_mb)
 
 
 def run_script(task: Callable[[], object], expected: tuple[type[Exception], ...]) -> int:

@@ -29,7 +29,7 @@ import torch
 from torch.func import functional_call
 
 from darts_bohb import source_hash
-from darts_bohb.data import DatasetError, Split, dataset_spec, iterate_batches, load_splits, md5sum
+from darts_bohb.data import Split, dataset_spec, iterate_batches, load_splits, md5sum
 from darts_bohb.io import atomic_path, write_csv, write_json
 from darts_bohb.losses import loss_for_split
 from darts_bohb.memory import MemoryBudgetError, fitting_micro_batch, loss_shares
@@ -356,16 +356,9 @@ def run_search(data_path: str | Path, seed: int, dataset: str, size: int, settin
     """Search (or resume), epoch by epoch, until the planned epochs or an early stop."""
     state_dir = Path(state_dir)
     settings.check_image_size(size, "--size")
-    if not Path(data_path).is_file():
-        raise DatasetError(f"--data {data_path}: no such file")
     spec = dataset_spec(dataset, size, task, data_path)
-    data_md5 = md5sum(data_path)
-    if spec.md5 is not None and data_md5 != spec.md5:
-        raise DatasetError(f"--data {data_path}: MD5 {data_md5} is not that of {spec.file_name} ({spec.md5})")
+    data_md5 = md5sum(data_path)  # resumes only on the same data (the download checked the file)
     train = load_splits(data_path, ("train",))["train"]
-    if tuple(train.images.shape[1:]) != (spec.n_channels, size, size):
-        raise DatasetError(f"--data {data_path}: train images have shape {tuple(train.images.shape[1:])}, "
-                           f"expected {(spec.n_channels, size, size)}")
 
     LOG.info("runtime: %s", runtime.describe())
     LOG.info("settings: %s", json.dumps(settings.to_dict(), sort_keys=True))

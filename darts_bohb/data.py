@@ -21,9 +21,8 @@ import torch
 from medmnist.info import INFO
 
 from darts_bohb.io import atomic_path
-from darts_bohb.tasks import MEDMNIST_SIZES, MULTI_LABEL_TASK, DatasetChoiceError, dataset_task
+from darts_bohb.tasks import MULTI_LABEL_TASK, DatasetChoiceError, dataset_task
 
-SIZES = MEDMNIST_SIZES
 SPLITS = ("train", "val", "test")
 # Larger image arrays are memory-mapped, not read into RAM: PathMNIST at 224 px is 16 GB.
 MAP_IMAGES_ABOVE_BYTES = 1 << 30
@@ -57,9 +56,7 @@ class DatasetSpec:
 def dataset_spec(flag: str, size: int, task: str | None = None, data_path: str | Path | None = None) -> DatasetSpec:
     """URL, MD5 and task of a MedMNIST 2D data set; for a flag not in medmnist.INFO, a data set of
     the user's own, whose `task` must be given and whose channels and classes (or labels) are read
-    from the file at `data_path`, validated. Names what is wrong otherwise."""
-    if size not in SIZES:
-        raise DatasetError(f"dataset.size: {size!r} is not a MedMNIST size; choose one of {SIZES}")
+    from the file at `data_path` (validated once, by fetch_dataset). Names what is wrong otherwise."""
     try:
         task = dataset_task(flag, task, None if data_path is None else str(data_path), INFO)
     except DatasetChoiceError as error:
@@ -80,14 +77,28 @@ def dataset_spec(flag: str, size: int, task: str | None = None, data_path: str |
 
 
 def custom_dataset_spec(path: str | Path, flag: str, size: int, task: str) -> DatasetSpec:
-    """The spec of a data set of the user's own, its channels and classes (or labels) read from the
-    .npz at `path`, which must have MedMNIST's layout (README, "Giving the data set offline"):
-    {train,val,test}_images uint8 (N, size, size) or (N, size, size, C) with C 1 or 3, and
-    {train,val,test}_labels of an integer type, (N, 1) (or (N,)) class indices from 0, or for a
-    multi-label task (N, L) of 0 and 1. Each fault raises DatasetError naming the file and array."""
+    """The spec of a data set of the user's own: its channels from the train images' shape, its
+    classes (the largest label of any split plus one; 2 for a binary task) or labels (the columns)."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"dataset.source: {path} does not exist or is not a file")
+    shape, _ = _array_headers(path)["train_images"]
+    labels = _read_labels(path)
+    if task == MULTI_LABEL_TASK:
+        n_classes = int(labels["train"].shape[1])
+    elif task == "binary-class":
+        n_classes = 2
+    else:
+        n_classes = int(max(values.max() for values in labels.values())) + 1
+    return DatasetSpec(flag=flag, size=size, url=None, md5=None, task=task,
+                       n_channels=1 if len(shape) == 3 else shape[3], n_classes=n_classes)
+
+
+def check_custom_file(path: Path, size: int, task: str) -> None:
+    """A data set of the user's own must have MedMNIST's layout (README, "Your own data set"):
+    {train,val,test}_images uint8 (N, size, size) or (N, size, size, C) with C 1 or 3, and
+    {train,val,test}_labels of an integer type, (N, 1) (or (N,)) class indices from 0, or for a
+    multi-label task (N, L) of 0 and 1. Each fault raises DatasetError naming the file and array."""
     shapes = _array_headers(path)
     channels = set()
     for split in SPLITS:
@@ -113,10 +124,14 @@ def custom_dataset_spec(path: str | Path, flag: str, size: int, task: str) -> Da
                                f"{label_shape} (dataset.task {MULTI_LABEL_TASK!r} takes one column per label)")
     if len(channels) != 1:
         raise DatasetError(f"{path}: the splits' images have different channels {sorted(channels)}")
-    labels = _read_labels(path)
-    n_classes = _label_count(path, labels, task)
-    return DatasetSpec(flag=flag, size=size, url=None, md5=None, task=task, n_channels=channels.pop(),
-                       n_classes=n_classes)
+    for split, values in _read_labels(path).items():
+        if values.size and values.min() < 0:
+            raise DatasetError(f"{path}: {split}_labels has the negative value {values.min()}; labels count from 0")
+        if task in (MULTI_LABEL_TASK, "binary-class") and values.size and values.max() > 1:
+            raise DatasetError(f"{path}: {split}_labels has the value {values.max()}; a {task!r} task takes 0 and 1 "
+                               "only")
+    if task not in (MULTI_LABEL_TASK, "binary-class") and custom_dataset_spec(path, "", size, task).n_classes < 2:
+        raise DatasetError(f"{path}: every label is 0; a {task!r} task needs at least two classes")
 
 
 def _array_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
@@ -150,24 +165,6 @@ def _read_labels(path: Path) -> dict[str, np.ndarray]:
         return {split: np.asarray(archive[f"{split}_labels"]) for split in SPLITS}
 
 
-def _label_count(path: Path, labels: dict[str, np.ndarray], task: str) -> int:
-    """Labels of a multi-label task, classes otherwise, checking every split's values."""
-    for split, values in labels.items():
-        if values.size and values.min() < 0:
-            raise DatasetError(f"{path}: {split}_labels has the negative value {values.min()}; labels count from 0")
-        if task in (MULTI_LABEL_TASK, "binary-class") and values.size and values.max() > 1:
-            raise DatasetError(f"{path}: {split}_labels has the value {values.max()}; a {task!r} task takes 0 and 1 "
-                               "only")
-    if task == MULTI_LABEL_TASK:
-        return int(labels["train"].shape[1])
-    if task == "binary-class":
-        return 2
-    n_classes = int(max(values.max() for values in labels.values())) + 1
-    if n_classes < 2:
-        raise DatasetError(f"{path}: every label is 0; a {task!r} task needs at least two classes")
-    return n_classes
-
-
 def md5sum(path: str | Path, chunk_size: int = 1 << 20) -> str:
     digest = hashlib.md5()
     with open(path, "rb") as handle:
@@ -197,29 +194,13 @@ def fetch_dataset(spec: DatasetSpec, target: str | Path, source: str | Path | No
             _download(spec.url, tmp, timeout_s)
             origin = spec.url
         if spec.md5 is None:  # the user's own file has no published MD5: its layout is checked instead
-            custom_dataset_spec(tmp, spec.flag, spec.size, spec.task)
+            check_custom_file(tmp, spec.size, spec.task)
             return
-        check_md5(tmp, spec.md5, origin, f" (medmnist.INFO for {spec.flag} at {spec.size} px). The file is not "
-                                         f"the official {spec.file_name}; nothing was written to {target}.")
-
-
-def check_md5(path: str | Path, expected: str, origin: str, explanation: str = "") -> None:
-    """Raise DatasetError naming `origin` and both sums unless the file at `path` has MD5 `expected`."""
-    actual = md5sum(path)
-    if actual != expected:
-        raise DatasetError(f"MD5 mismatch for {origin}: got {actual}, expected {expected}{explanation}")
-
-
-def check_data_file(path: str | Path, spec: DatasetSpec, expected_md5: str | None = None) -> None:
-    """A training job's --data: the official file of `spec` (MD5 from medmnist.INFO), or, given
-    `expected_md5`, the file with that MD5 (a copy made for tests, or another file on purpose)."""
-    if not Path(path).is_file():
-        raise DatasetError(f"--data {path}: no such file")
-    official = expected_md5 is None
-    if official and spec.md5 is None:  # the user's own data set: dataset_spec validated the file
-        return
-    check_md5(path, spec.md5 if official else expected_md5, f"--data {path}",
-              f" (the official {spec.file_name}, medmnist.INFO)" if official else " (--data-md5)")
+        actual = md5sum(tmp)
+        if actual != spec.md5:
+            raise DatasetError(f"MD5 mismatch for {origin}: got {actual}, expected {spec.md5} (medmnist.INFO for "
+                               f"{spec.flag} at {spec.size} px). The file is not the official {spec.file_name}; "
+                               f"nothing was written to {target}.")
 
 
 def _download(url: str, destination: Path, timeout_s: float) -> None:
@@ -315,42 +296,21 @@ def joined(*splits: Split) -> Split:
 
 def load_splits(path: str | Path, splits: Sequence[str] = ("train", "val"),
                 map_above_bytes: int = MAP_IMAGES_ABOVE_BYTES) -> dict[str, Split]:
-    """Read only the named splits of a MedMNIST .npz (arrays of other splits are never read).
+    """Read only the named splits of a MedMNIST .npz that fetch_dataset checked (arrays of other
+    splits are never read).
 
     Images of more than `map_above_bytes` are unpacked once to an .npy in `<file>.unpacked/` and
     memory-mapped rather than read into RAM; smaller ones are read whole, as before."""
-    unknown = [name for name in splits if name not in SPLITS]
-    if unknown:
-        raise DatasetError(f"unknown split(s) {unknown}; expected some of {SPLITS}")
-    try:
-        archive = np.load(path)
-    except (OSError, ValueError) as error:
-        raise DatasetError(f"{path} is not a readable .npz file: {error}") from error
-    with archive:
+    with np.load(path) as archive:
         return {name: _read_split(archive, path, name, map_above_bytes) for name in splits}
 
 
 def _read_split(archive: np.lib.npyio.NpzFile, path: str | Path, name: str, map_above_bytes: int) -> Split:
-    missing = [key for key in (f"{name}_images", f"{name}_labels") if key not in archive.files]
-    if missing:
-        raise DatasetError(f"{path} has no array(s) {missing}; found {sorted(archive.files)}")
     mapped = _mapped_images(archive, Path(path), f"{name}_images", map_above_bytes)
     images = np.asarray(archive[f"{name}_images"]) if mapped is None else mapped
     labels = np.asarray(archive[f"{name}_labels"])
-    if images.dtype != np.uint8 or images.ndim not in (3, 4):
-        raise DatasetError(
-            f"{path}: {name}_images must be uint8 of shape (N, H, W) or (N, H, W, C); "
-            f"got {images.dtype} {images.shape}"
-        )
-    if labels.ndim > 2:
-        raise DatasetError(f"{path}: {name}_labels must be (N, 1), or (N, L) for a multi-label task; "
-                           f"got {labels.shape}")
     # One column: class indices; more: one 0/1 column per label of a multi-label task.
     labels = labels.reshape(-1) if labels.ndim < 2 or labels.shape[1] == 1 else labels
-    if labels.shape[0] != images.shape[0]:
-        raise DatasetError(
-            f"{path}: {name}_images has {images.shape[0]} rows but {name}_labels has {labels.shape[0]}"
-        )
     if images.ndim == 3:
         images = images[..., None]
     tensor = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)

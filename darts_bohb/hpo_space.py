@@ -20,7 +20,6 @@ from ConfigSpace import Categorical, ConfigurationSpace, Constant, EqualsConditi
 
 from darts_bohb.genotype import Genotype
 from darts_bohb.network import PLAIN_CONV
-from darts_bohb.settings import HpoSpace
 from darts_bohb.topology import CellTopology, carries_signal
 from darts_bohb.training import TrainingSettings
 
@@ -36,8 +35,6 @@ def sample_designs(genotype: Genotype, k: int, seed: int) -> list[dict[str, str]
     When the genotype allows fewer than K distinct designs (or is so peaked that they are not
     found within MAX_DRAWS_PER_DESIGN * K draws) the list is shorter; a warning says so.
     """
-    if k < 1:
-        raise ValueError(f"hpo.designs_per_cell: expected at least 1, got {k}")
     nodes = genotype.topology.node_names
     operations = list(genotype.operations)
     probabilities = []
@@ -66,47 +63,47 @@ def sample_designs(genotype: Genotype, k: int, seed: int) -> list[dict[str, str]
     return designs
 
 
-def build_space(space: HpoSpace, n_designs: int | None, seed: int) -> ConfigurationSpace:
+def build_space(space: Mapping[str, list], n_designs: int | None, seed: int) -> ConfigurationSpace:
     """The ConfigSpace for a seed; n_designs None is the baseline (every cell a plain conv block)."""
     cs = ConfigurationSpace(seed=seed)
-    n_cells = _integer("n_cells", space.cells)
+    n_cells = _integer("n_cells", space["cells"])
     cs.add(n_cells)
-    for position in range(1, space.cells[1] + 1):
+    for position in range(1, space["cells"][1] + 1):
         per_cell = [
-            _integer(f"cell{position}_channels", space.channels, log=True),
+            _integer(f"cell{position}_channels", space["channels"], log=True),
             Categorical(f"cell{position}_batch_norm", [True, False]),
             Categorical(f"cell{position}_pool", [True, False]),
         ]
         if n_designs is not None:
             per_cell.append(_choice(f"cell{position}_design", list(range(n_designs))))
         cs.add(per_cell)
-        if position > space.cells[0]:
+        if position > space["cells"][0]:
             cs.add([GreaterThanCondition(hp, n_cells, position - 1) for hp in per_cell])
 
-    head_layers = _integer("head_layers", space.head_layers)
+    head_layers = _integer("head_layers", space["head_layers"])
     cs.add(head_layers)
-    for layer in range(1, space.head_layers[1] + 1):
-        width = _integer(f"head_width{layer}", space.head_width, log=True)
+    for layer in range(1, space["head_layers"][1] + 1):
+        width = _integer(f"head_width{layer}", space["head_width"], log=True)
         cs.add(width)
-        if layer > space.head_layers[0]:
+        if layer > space["head_layers"][0]:
             cs.add(GreaterThanCondition(width, head_layers, layer - 1))
 
-    optimizer = _choice("optimizer", list(space.optimizers))
+    optimizer = _choice("optimizer", list(space["optimizers"]))
     cs.add([
-        _float("dropout", space.dropout),
+        _float("dropout", space["dropout"]),
         optimizer,
-        _float("lr", space.lr, log=True),
-        _float("weight_decay", space.weight_decay, log=True),
-        _choice("scheduler", list(space.schedulers)),
-        _choice("batch_size", list(space.batch_size)),
-        _float("focal_gamma", space.focal_gamma),
-        _float("class_weight_exponent", space.class_weight_exponent),
-        _choice("augment", list(space.augment)),
+        _float("lr", space["lr"], log=True),
+        _float("weight_decay", space["weight_decay"], log=True),
+        _choice("scheduler", list(space["schedulers"])),
+        _choice("batch_size", list(space["batch_size"])),
+        _float("focal_gamma", space["focal_gamma"]),
+        _float("class_weight_exponent", space["class_weight_exponent"]),
+        _choice("augment", list(space["augment"])),
     ])
-    if "sgd" in space.optimizers:
-        sgd_only = [_float("momentum", space.momentum), Categorical("nesterov", [True, False])]
+    if "sgd" in space["optimizers"]:
+        sgd_only = [_float("momentum", space["momentum"]), Categorical("nesterov", [True, False])]
         cs.add(sgd_only)
-        if len(space.optimizers) > 1:
+        if len(space["optimizers"]) > 1:
             cs.add([EqualsCondition(hp, optimizer, "sgd") for hp in sgd_only])
     return cs
 

@@ -23,8 +23,6 @@ def class_weights(class_counts: torch.Tensor, exponent: float) -> torch.Tensor:
     exponent 0 weighs all classes alike, 1 is full inverse frequency, values between smooth it.
     An empty class gets weight 0 (it has no samples to weigh).
     """
-    if exponent < 0:
-        raise ValueError(f"class-weight exponent must be >= 0, got {exponent}")
     counts = class_counts.to(torch.float64)
     weights = torch.where(counts > 0, counts.clamp(min=1).pow(-exponent), torch.zeros_like(counts))
     present = weights > 0
@@ -35,8 +33,6 @@ def class_weights(class_counts: torch.Tensor, exponent: float) -> torch.Tensor:
 class FocalLoss(nn.Module):
     def __init__(self, gamma: float = 2.0, weight: torch.Tensor | None = None):
         super().__init__()
-        if gamma < 0:
-            raise ValueError(f"focal loss gamma must be >= 0, got {gamma}")
         self.gamma = gamma
         self.register_buffer("weight", weight if weight is not None else None, persistent=False)
 
@@ -62,8 +58,6 @@ class FocalLoss(nn.Module):
 def make_loss(name: str, class_counts: torch.Tensor, gamma: float = 2.0,
               class_weight_exponent: float = 0.0) -> FocalLoss:
     """`ce` or `focal`, both with class weights from the training split's class counts."""
-    if name not in ("ce", "focal"):
-        raise ValueError(f"loss: {name!r} is not one of ('ce', 'focal')")
     weight = class_weights(class_counts, class_weight_exponent)
     return FocalLoss(gamma=gamma if name == "focal" else 0.0, weight=weight)
 
@@ -72,8 +66,6 @@ def positive_weights(positives: torch.Tensor, n_images: int, exponent: float) ->
     """Per-label weight of the positive term, (negatives / positives) ** exponent: the multi-label
     counterpart of class_weights (0 weighs both terms alike, 1 balances them fully). A label that
     is always or never present gets 1 (one of its terms has nothing to weigh)."""
-    if exponent < 0:
-        raise ValueError(f"class-weight exponent must be >= 0, got {exponent}")
     positives = positives.to(torch.float64)
     negatives = n_images - positives
     weights = (negatives / positives.clamp(min=1)).pow(exponent)
@@ -87,8 +79,6 @@ class MultiLabelFocalLoss(nn.Module):
 
     def __init__(self, gamma: float = 2.0, pos_weight: torch.Tensor | None = None):
         super().__init__()
-        if gamma < 0:
-            raise ValueError(f"focal loss gamma must be >= 0, got {gamma}")
         self.gamma = gamma
         self.register_buffer("pos_weight", pos_weight, persistent=False)
 
@@ -110,8 +100,6 @@ class MultiLabelFocalLoss(nn.Module):
 def make_multi_label_loss(name: str, positives: torch.Tensor, n_images: int, gamma: float = 2.0,
                           class_weight_exponent: float = 0.0) -> MultiLabelFocalLoss:
     """`ce` (binary cross-entropy) or `focal`, with positive weights from the training split."""
-    if name not in ("ce", "focal"):
-        raise ValueError(f"loss: {name!r} is not one of ('ce', 'focal')")
     weight = positive_weights(positives, n_images, class_weight_exponent)
     return MultiLabelFocalLoss(gamma=gamma if name == "focal" else 0.0, pos_weight=weight)
 

@@ -36,8 +36,6 @@ def sample_random_designs(topology: CellTopology, k: int, seed: int,
     skipped (its cell would output a constant), so every design carries signal. No design is
     privileged: there is no derived design, design 0 is simply the first draw.
     """
-    if k < 1:
-        raise ValueError(f"hpo.designs_per_cell: expected at least 1, got {k}")
     unknown = [op for op in operations if op not in OPERATIONS]
     if unknown or not operations:
         raise ValueError(f"operations: unknown or none {list(unknown or operations)}; known: {list(OPERATIONS)}")

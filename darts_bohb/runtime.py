@@ -1,7 +1,7 @@
 """Where and how tensors are computed: device, precision, threads, seeding and CUDA's numerics.
 
-One `Runtime` is resolved per job from the config (`device`, `precision`, `deterministic`,
-`tf32`) and the threads that Snakemake gave the rule, and every training loop goes through it,
+One `Runtime` is resolved per job from the config's `runtime` section, the threads that Snakemake
+gave the rule and its memory, and every training loop goes through it,
 so the search, the BOHB trials and the final training share the same fast path.
 
 On CUDA, `make_runtime` also sets PyTorch's process-wide numerics before any kernel runs:
@@ -21,8 +21,6 @@ from typing import Any
 import numpy as np
 import torch
 
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16")
 # cuBLAS picks its reduction order per call unless its workspace is fixed; PyTorch raises in
 # deterministic mode without one of these settings (CUDA docs, "Results reproducibility").
 CUBLAS_DETERMINISTIC_WORKSPACES = (":4096:8", ":16:8")
@@ -144,13 +142,11 @@ def cuda_supports_bf16() -> bool:
 
 
 def resolve_device(choice: str = "auto") -> torch.device:
-    if choice not in DEVICES:
-        raise RuntimeConfigError(f"device: {choice!r} is not one of {DEVICES}")
     if choice == "cuda" and not torch.cuda.is_available():
         raise RuntimeConfigError(
-            "device: 'cuda' was asked for but no CUDA device is visible "
+            "runtime.device: 'cuda' was asked for but no CUDA device is visible "
             f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')!r}); "
-            "use device: auto or cpu"
+            "use runtime.device auto or cpu"
         )
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -158,14 +154,12 @@ def resolve_device(choice: str = "auto") -> torch.device:
 
 
 def resolve_precision(choice: str, device: torch.device) -> torch.dtype | None:
-    if choice not in PRECISIONS:
-        raise RuntimeConfigError(f"precision: {choice!r} is not one of {PRECISIONS}")
     if choice == "fp32":
         return None
     supported = cuda_supports_bf16() if device.type == "cuda" else cpu_supports_bf16()
     if choice == "bf16" and not supported:
-        raise RuntimeConfigError(f"precision: 'bf16' was asked for but {device} has no native bf16 support "
-                                 "(CUDA: compute capability 8.0 or later); use precision: auto or fp32")
+        raise RuntimeConfigError(f"runtime.precision: 'bf16' was asked for but {device} has no native bf16 "
+                                 "support (CUDA: compute capability 8.0 or later); use precision auto or fp32")
     return torch.bfloat16 if supported else None
 
 
@@ -182,8 +176,8 @@ def configure_cuda_numerics(deterministic: bool, tf32: bool) -> None:
         workspace = os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_DETERMINISTIC_WORKSPACES[0])
         if workspace not in CUBLAS_DETERMINISTIC_WORKSPACES:
             raise RuntimeConfigError(
-                f"deterministic: true needs CUBLAS_WORKSPACE_CONFIG unset or one of {CUBLAS_DETERMINISTIC_WORKSPACES}, "
-                f"but the environment sets it to {workspace!r}")
+                f"runtime.deterministic: true needs CUBLAS_WORKSPACE_CONFIG unset or one of "
+                f"{CUBLAS_DETERMINISTIC_WORKSPACES}, but the environment sets it to {workspace!r}")
     torch.use_deterministic_algorithms(deterministic)
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = not deterministic
@@ -218,11 +212,8 @@ def _set_tf32(enabled: bool) -> None:
 
 def make_runtime(device: str = "auto", precision: str = "auto", threads: int | None = None,
                  deterministic: bool = True, tf32: bool = False, memory_mb: int | None = None) -> Runtime:
-    if memory_mb is not None and memory_mb < 1:
-        raise RuntimeConfigError(f"memory: the job's mem_mb must be at least 1, got {memory_mb}")
+    """The Runtime of a job: the config's `runtime` section as keywords, the rule's threads and mem_mb."""
     if threads is not None:
-        if threads < 1:
-            raise RuntimeConfigError(f"threads: must be at least 1, got {threads}")
         torch.set_num_threads(threads)
     resolved = resolve_device(device)
     if resolved.type == "cuda":

@@ -1,10 +1,11 @@
-"""Typed views of the config sections, and the checks a JSON schema cannot express.
+"""Typed views of the config sections, and the checks that relate one value to another.
 
-The schema (workflow/schemas/config.schema.yaml) checks keys and types; `check_config` checks
-relations between values (one pool flag per cell, min_budget <= max_budget, ...), and each
-script rebuilds its section with `from_dict`, so a script run by hand gets the same errors.
-The classes have no default values on purpose: config.yaml is the one place where defaults live,
-so a section must be complete, and a key left out is named rather than silently filled in.
+Each key's type, range and choices are checked once, by the JSON schema
+(workflow/schemas/config.schema.yaml), before any job runs. What a schema cannot say (one pool
+flag per cell, min_budget <= max_budget, low <= high in a range, ...) is checked here, by the
+Snakefile through `validate_config` and by each script when it rebuilds its section. The classes
+have no default values on purpose: config.yaml is the one place where defaults live, so a section
+must be complete, and a key left out is named rather than silently filled in.
 This module imports no heavy library: the Snakefile calls it before any job runs.
 """
 
@@ -18,14 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
-from darts_bohb.tasks import (
-    MEDMNIST_SIZES,
-    MEDMNIST_TASKS,
-    MULTI_LABEL_TASK,
-    DatasetChoiceError,
-    dataset_task,
-    medmnist_info,
-)
+from darts_bohb.tasks import MULTI_LABEL_TASK, DatasetChoiceError, dataset_task, medmnist_info
 from darts_bohb.topology import cell_topology
 
 
@@ -65,13 +59,16 @@ def from_config_file(cls: type[T], path: str | Path, section: str) -> T:
     return from_dict(cls, yaml.safe_load(Path(path).read_text())[section], section)
 
 
-def from_json(cls: type[T], text: str, where: str) -> T:
-    """from_dict for a config section that a rule passes to its script as one JSON argument."""
+def parse_json(text: str, where: str) -> Any:
+    """A config section that a rule passes to its script as one JSON argument."""
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
-        raise ConfigError(f"{where}: --settings is not valid JSON ({error})") from None
-    return from_dict(cls, data, where)
+        raise ConfigError(f"{where}: not valid JSON ({error})") from None
+
+
+def from_json(cls: type[T], text: str, where: str) -> T:
+    return from_dict(cls, parse_json(text, where), where)
 
 
 @dataclass(frozen=True)
@@ -137,28 +134,13 @@ class SearchSettings:
                 f"search.pool: has {len(self.pool)} entries but search.channels has "
                 f"{len(self.channels)}; give one pool flag per cell"
             )
-        for key in ("epochs", "batch_size"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"search.{key}: must be at least 1, got {getattr(self, key)}")
         if not 0 <= self.arch.warmup_epochs < self.epochs:
             raise ConfigError(f"search.arch.warmup_epochs: {self.arch.warmup_epochs} leaves no epoch of the "
                               f"{self.epochs} (search.epochs) to move alpha; give 0 to {self.epochs - 1}")
-        if not self.channels or min(self.channels) < 1:
-            raise ConfigError(f"search.channels: expected one positive width per cell, got {list(self.channels)}")
-        if not 0 <= self.early_stopping.skip_threshold <= 1 or self.early_stopping.max_skips < 1:
-            raise ConfigError("search.early_stopping: skip_threshold must lie in [0, 1] and max_skips be at "
-                              f"least 1, got {self.early_stopping.skip_threshold} and {self.early_stopping.max_skips}")
-        if self.surrogate_skip.beta0 < 0:
-            raise ConfigError(f"search.surrogate_skip.beta0: must be >= 0, got {self.surrogate_skip.beta0}")
-        if any(k < 1 or k % 2 == 0 for k in self.kernel_sizes) or len(set(self.kernel_sizes)) != 4:
-            raise ConfigError(f"search.kernel_sizes: expected four distinct odd sizes, got {list(self.kernel_sizes)}")
         n_nodes, what = self._countable_skip_nodes()
         if self.early_stopping.max_skips > n_nodes:
             raise ConfigError(f"search.early_stopping.max_skips: a cell has {n_nodes} {what}, so "
                               f"{self.early_stopping.max_skips} skips can never be reached; give at most {n_nodes}")
-        _choice("search.order", self.order, ("first", "second"))
-        _choice("search.surrogate_skip.mode", self.surrogate_skip.mode, ("add", "blend", "none"))
-        _choice("search.loss.name", self.loss.name, ("ce", "focal"))
         if self.weights.lr_min > self.weights.lr:
             raise ConfigError(f"search.weights.lr_min ({self.weights.lr_min}) exceeds "
                               f"search.weights.lr ({self.weights.lr})")
@@ -190,62 +172,6 @@ class SearchSettings:
         return dataclasses.asdict(self)
 
 
-HPO_METRICS = ("accuracy", "balanced_accuracy", "auc", "macro_f1")
-# Balanced accuracy averages the recall of classes; a multi-label set has labels, not classes.
-TASK_METRICS = {task: HPO_METRICS for task in MEDMNIST_TASKS} | {MULTI_LABEL_TASK: ("accuracy", "auc", "macro_f1")}
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULERS = ("none", "cosine", "one_cycle")
-TRAIN_ON = ("train", "train+val")
-
-
-@dataclass(frozen=True)
-class HpoSpace:
-    """Ranges of the BOHB search space; (low, high) pairs, sampled on a log scale where noted."""
-
-    cells: tuple[int, int]
-    channels: tuple[int, int]  # log
-    head_layers: tuple[int, int]
-    head_width: tuple[int, int]  # log
-    dropout: tuple[float, float]
-    lr: tuple[float, float]  # log
-    weight_decay: tuple[float, float]  # log
-    momentum: tuple[float, float]  # SGD only
-    batch_size: tuple[int, ...]
-    focal_gamma: tuple[float, float]
-    class_weight_exponent: tuple[float, float]
-    optimizers: tuple[str, ...]
-    schedulers: tuple[str, ...]
-    augment: tuple[bool, ...]
-
-    RANGES = ("cells", "channels", "head_layers", "head_width", "dropout", "lr", "weight_decay",
-              "momentum", "focal_gamma", "class_weight_exponent")
-    LOG_SCALE = ("channels", "head_width", "lr", "weight_decay")
-
-    def __post_init__(self):
-        for name in self.RANGES + ("batch_size", "optimizers", "schedulers", "augment"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        for name in self.RANGES:
-            bounds = getattr(self, name)
-            if len(bounds) != 2 or bounds[0] > bounds[1]:
-                raise ConfigError(f"hpo.space.{name}: expected [low, high] with low <= high, got {list(bounds)}")
-        for name in self.LOG_SCALE:
-            if getattr(self, name)[0] <= 0:
-                raise ConfigError(f"hpo.space.{name}: sampled on a log scale, so the lower bound must be > 0, "
-                                  f"got {list(getattr(self, name))}")
-        if self.cells[0] < 1:
-            raise ConfigError(f"hpo.space.cells: at least one cell is needed, got {list(self.cells)}")
-        if not (0 <= self.dropout[0] and self.dropout[1] < 1):
-            raise ConfigError(f"hpo.space.dropout: expected values in [0, 1), got {list(self.dropout)}")
-        if not (0 < self.momentum[0] and self.momentum[1] < 1):
-            raise ConfigError(f"hpo.space.momentum: expected values in (0, 1), got {list(self.momentum)}")
-        if not self.batch_size or min(self.batch_size) < 1:
-            raise ConfigError(f"hpo.space.batch_size: expected positive sizes, got {list(self.batch_size)}")
-        for name, allowed in (("optimizers", OPTIMIZERS), ("schedulers", SCHEDULERS), ("augment", (False, True))):
-            values = getattr(self, name)
-            if not values or any(value not in allowed for value in values) or len(set(values)) != len(values):
-                raise ConfigError(f"hpo.space.{name}: expected distinct values among {allowed}, got {list(values)}")
-
-
 @dataclass(frozen=True)
 class HpoSettings:
     metric: str
@@ -257,24 +183,11 @@ class HpoSettings:
     designs_per_cell: int
     cv_folds: int  # the largest budget's selection estimate: stratified k-fold CV over train+val
     ensemble_size: int  # rounds of greedy ensemble selection over the cross-validated configurations
-    space: HpoSpace
+    space: dict[str, list]  # BOHB's space (hpo_space.build_space reads it), as config.yaml gives it
 
     def __post_init__(self):
-        _choice("hpo.metric", self.metric, HPO_METRICS)
-        if self.min_budget < 1:
-            raise ConfigError(f"hpo.min_budget: expected at least 1 epoch, got {self.min_budget}")
         if self.min_budget > self.max_budget:
             raise ConfigError(f"hpo.min_budget ({self.min_budget}) exceeds hpo.max_budget ({self.max_budget})")
-        if self.eta < 2:
-            raise ConfigError(f"hpo.eta: expected an integer >= 2, got {self.eta}")
-        if self.designs_per_cell < 1:
-            raise ConfigError(f"hpo.designs_per_cell: expected at least 1, got {self.designs_per_cell}")
-        if self.cv_folds < 2:
-            raise ConfigError(f"hpo.cv_folds: cross-validation needs at least 2 folds, got {self.cv_folds}")
-        if self.ensemble_size < 1:
-            raise ConfigError(f"hpo.ensemble_size: expected at least 1 round, got {self.ensemble_size}")
-        if self.walltime_s is not None and self.walltime_s <= 0:
-            raise ConfigError(f"hpo.walltime_s: expected null or a positive number of seconds, got {self.walltime_s}")
         needed = first_bracket_epochs(self.min_budget, self.max_budget, self.eta)
         if self.total_epochs < needed:
             raise ConfigError(
@@ -290,9 +203,6 @@ class HpoSettings:
 @dataclass(frozen=True)
 class FinalSettings:
     train_on: str  # train | train+val
-
-    def __post_init__(self):
-        _choice("final.train_on", self.train_on, TRAIN_ON)
 
 
 def hyperband_brackets(min_budget: float, max_budget: float, eta: int) -> list[list[tuple[int, float]]]:
@@ -318,31 +228,32 @@ def first_bracket_epochs(min_budget: int, max_budget: int, eta: int) -> int:
     return int(math.ceil(sum(configs * budget for configs, budget in first) - 1e-9))
 
 
-def _choice(where: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{where}: {value!r} is not one of {allowed}")
-
-
-def schema_problems(config: Mapping[str, Any], schema_path: str | Path) -> list[str]:
-    """Every schema violation as one line 'key.path: what is wrong', in key order.
+def schema_problems(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """Every schema violation as one line 'key.path: what is wrong', in key order, then every range
+    of hpo.space (a `*_range` of the schema) whose low end exceeds its high end.
 
     Used instead of a bare jsonschema error, which names one problem and dumps the schema.
     """
     import jsonschema  # light, and installed wherever Snakemake is
-    import yaml
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = jsonschema.Draft202012Validator(schema)
     problems = []
-    for error in validator.iter_errors(config):
+    for error in jsonschema.Draft202012Validator(schema).iter_errors(config):
         where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
         problems.append(f"{where}: {error.message}")
-    return sorted(problems)
+    if problems:
+        return sorted(problems)
+    space_schema = schema["properties"]["hpo"]["properties"]["space"]["properties"]
+    for name, value in config["hpo"]["space"].items():
+        if space_schema[name].get("$ref", "").endswith("_range") and value[0] > value[1]:
+            problems.append(f"hpo.space.{name}: expected [low, high] with low <= high, got {value}")
+    return problems
 
 
 def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> None:
     """Schema check, then cross-field checks; one ConfigError listing what is wrong."""
-    problems = schema_problems(config, schema_path)
+    import yaml
+
+    problems = schema_problems(config, yaml.safe_load(Path(schema_path).read_text()))
     if problems:
         listing = "\n  - ".join(problems)
         raise ConfigError(f"{len(problems)} problem(s) in the config:\n  - {listing}")
@@ -350,10 +261,11 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> None:
 
 
 def check_metric_for_task(metric: str, task: str) -> None:
-    """Raise ConfigError unless BOHB's `metric` has a meaning for the data set's `task`."""
-    if metric not in TASK_METRICS[task]:
-        raise ConfigError(f"hpo.metric: {metric!r} means nothing for a {task!r} task; "
-                          f"choose one of {TASK_METRICS[task]}")
+    """Raise ConfigError unless BOHB's `metric` has a meaning for the data set's `task`: balanced
+    accuracy averages the recall of classes, and a multi-label set has labels, not classes."""
+    if task == MULTI_LABEL_TASK and metric == "balanced_accuracy":
+        raise ConfigError(f"hpo.metric: {metric!r} means nothing for a {task!r} task; choose accuracy, auc or "
+                          "macro_f1")
 
 
 def check_config(config: Mapping[str, Any]) -> None:
@@ -363,13 +275,9 @@ def check_config(config: Mapping[str, Any]) -> None:
         task = dataset_task(dataset["flag"], dataset.get("task"), dataset.get("source"), medmnist_info())
     except DatasetChoiceError as error:
         raise ConfigError(str(error)) from None
-    if dataset["size"] not in MEDMNIST_SIZES:
-        raise ConfigError(f"dataset.size: {dataset['size']!r} is not one of {MEDMNIST_SIZES}")
     search = from_dict(SearchSettings, config["search"], "search")
     search.check_image_size(dataset["size"], "dataset.size")
-    if "hpo" in config:
-        hpo = from_dict(HpoSettings, config["hpo"], "hpo")
-        if task is not None:
-            check_metric_for_task(hpo.metric, task)
-    if "final" in config:
-        from_dict(FinalSettings, config["final"], "final")
+    hpo = from_dict(HpoSettings, config["hpo"], "hpo")
+    if task is not None:
+        check_metric_for_task(hpo.metric, task)
+    from_dict(FinalSettings, config["final"], "final")

@@ -63,7 +63,7 @@ def make_optimizer(settings: TrainingSettings, parameters) -> torch.optim.Optimi
         return torch.optim.Adam(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
     if settings.optimizer == "adamw":
         return torch.optim.AdamW(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
-    raise ValueError(f"optimizer: {settings.optimizer!r} is not one of ('sgd', 'adam', 'adamw')")
+    raise ValueError(f"optimizer: no optimizer {settings.optimizer!r}")
 
 
 def make_scheduler(settings: TrainingSettings, optimizer: torch.optim.Optimizer, total_steps: int):
@@ -74,7 +74,7 @@ def make_scheduler(settings: TrainingSettings, optimizer: torch.optim.Optimizer,
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
     if settings.scheduler == "one_cycle":
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, total_steps=total_steps)
-    raise ValueError(f"scheduler: {settings.scheduler!r} is not one of ('none', 'cosine', 'one_cycle')")
+    raise ValueError(f"scheduler: no scheduler {settings.scheduler!r}")
 
 
 def augment_batch(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

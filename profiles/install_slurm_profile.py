@@ -43,7 +43,7 @@ def profile_text(partition: str | None, gpu_partition: str | None, account: str 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--partition", help="partition of every job (default: the cluster's default partition)")
-    parser.add_argument("--gpu-partition", help="partition of the training jobs, for device: cuda")
+    parser.add_argument("--gpu-partition", help="partition of the training jobs, for runtime.device: cuda")
     parser.add_argument("--account", help="account to charge the jobs to, if the site needs one")
     parser.add_argument("--status-command", choices=("sacct", "squeue"),
                         help="squeue where the cluster has no accounting database (default: sacct if installed)")

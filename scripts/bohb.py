@@ -15,14 +15,14 @@ if os.environ.get("PYTHONHASHSEED") != "0":
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
 from darts_bohb.bohb import BohbOutputs, Problem, run_bohb
-from darts_bohb.cli import add_job_arguments, run_script
-from darts_bohb.data import DatasetError, check_data_file, dataset_spec, load_splits
+from darts_bohb.cli import add_job_arguments, job_runtime, run_script
+from darts_bohb.data import DatasetError, dataset_spec, load_splits
 from darts_bohb.genotype import GenotypeError, load_genotype
 from darts_bohb.hpo_space import sample_designs
 from darts_bohb.memory import MemoryBudgetError
 from darts_bohb.methods import METHODS
 from darts_bohb.random_cells import design_operations, sample_random_designs
-from darts_bohb.runtime import RuntimeConfigError, make_runtime
+from darts_bohb.runtime import RuntimeConfigError
 from darts_bohb.settings import ConfigError, HpoSettings, check_metric_for_task, from_json
 from darts_bohb.topology import cell_topology
 
@@ -36,7 +36,6 @@ def main() -> int:
     parser.add_argument("--without-zero", action="store_true",
                         help="random designs leave Zero out, as the designs of a search without Zero do (random only)")
     add_job_arguments(parser, "hpo")
-    parser.add_argument("--data-md5", help="MD5 that --data must have; default: the official file's (medmnist.INFO)")
     parser.add_argument("--incumbent", required=True, help="incumbent.json to write (SMAC's run goes beside it)")
     parser.add_argument("--trajectory", required=True)
     parser.add_argument("--runhistory", required=True)
@@ -65,9 +64,7 @@ def main() -> int:
             topology = cell_topology(tuple(args.kernel_sizes))
             designs = sample_random_designs(topology, hpo.designs_per_cell, args.seed,
                                             design_operations(include_zero=not args.without_zero))
-        runtime = make_runtime(args.device, args.precision, args.threads, args.deterministic, args.tf32,
-                               args.memory_mb)
-        check_data_file(args.data, spec, args.data_md5)
+        runtime = job_runtime(args)
         splits = load_splits(args.data, ("train", "val"))
         problem = Problem(method=args.method, seed=args.seed, train=splits["train"], val=splits["val"],
                           task=spec.task, n_classes=spec.n_classes, designs=designs, topology=topology,

@@ -3,11 +3,11 @@
 import argparse
 import sys
 
-from darts_bohb.cli import add_job_arguments, run_script
+from darts_bohb.cli import add_job_arguments, job_runtime, run_script
 from darts_bohb.darts import search_to_files
 from darts_bohb.data import DatasetError
 from darts_bohb.memory import MemoryBudgetError
-from darts_bohb.runtime import RuntimeConfigError, make_runtime
+from darts_bohb.runtime import RuntimeConfigError
 from darts_bohb.settings import ConfigError, SearchSettings, from_json
 
 
@@ -22,8 +22,7 @@ def main() -> int:
 
     def task() -> None:
         settings = from_json(SearchSettings, args.settings, "search")
-        runtime = make_runtime(args.device, args.precision, args.threads, args.deterministic, args.tf32,
-                               args.memory_mb)
+        runtime = job_runtime(args)
         search_to_files(args.data, args.seed, args.dataset, args.size, settings, runtime, args.state_dir,
                         args.alphas, args.epochs, args.summary, args.task)
 

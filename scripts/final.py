@@ -5,12 +5,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from darts_bohb.cli import add_job_arguments, run_script
-from darts_bohb.data import DatasetError, check_data_file, dataset_spec
+from darts_bohb.cli import add_job_arguments, job_runtime, run_script
+from darts_bohb.data import DatasetError, dataset_spec
 from darts_bohb.final import FinalOutputs, IncumbentError, run_final
 from darts_bohb.memory import MemoryBudgetError
 from darts_bohb.methods import METHODS
-from darts_bohb.runtime import RuntimeConfigError, make_runtime
+from darts_bohb.runtime import RuntimeConfigError
 from darts_bohb.seed_ensemble import EnsembleError
 from darts_bohb.settings import ConfigError, FinalSettings, from_json
 from darts_bohb.training import TrainingDiverged
@@ -21,7 +21,6 @@ def main() -> int:
     parser.add_argument("--method", required=True, choices=METHODS)
     parser.add_argument("--incumbent", required=True, help="incumbent.json of the BOHB run")
     add_job_arguments(parser, "final")
-    parser.add_argument("--data-md5", help="MD5 that --data must have; default: the official file's (medmnist.INFO)")
     parser.add_argument("--epochs", required=True, type=int, help="training epochs (hpo.max_budget)")
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--predictions", required=True)
@@ -38,9 +37,7 @@ def main() -> int:
     def task() -> None:
         settings = from_json(FinalSettings, args.settings, "final")
         spec = dataset_spec(args.dataset, args.size, args.task, args.data)
-        check_data_file(args.data, spec, args.data_md5)
-        runtime = make_runtime(args.device, args.precision, args.threads, args.deterministic, args.tf32,
-                               args.memory_mb)
+        runtime = job_runtime(args)
         outputs = FinalOutputs(Path(args.metrics), Path(args.predictions), Path(args.model), Path(args.architecture),
                                Path(args.model_card), Path(args.ensemble_metrics), Path(args.ensemble_predictions))
         run_final(args.method, args.incumbent, args.data, args.seed, args.epochs, settings, spec.task,

@@ -7,6 +7,7 @@ takes everything else from the shipped config, as a rule does.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,3 +29,7 @@ def _merged(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any
         else:
             base[key] = value
     return base
+
+
+# The runtime section a test passes to a script that it runs on the CPU.
+CPU_RUNTIME = json.dumps(config_section("runtime", device="cpu"))

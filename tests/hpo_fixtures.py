@@ -19,7 +19,7 @@ import torch
 from config_defaults import config_section
 from darts_bohb.genotype import Genotype
 from darts_bohb.ops import OPERATIONS
-from darts_bohb.settings import HpoSettings, HpoSpace
+from darts_bohb.settings import HpoSettings
 from darts_bohb.topology import cell_topology
 
 N_CLASSES = 5
@@ -27,8 +27,8 @@ IMAGE_SIZE = 28
 SPLIT_SIZES = {"train": 200, "val": 60, "test": 60}
 CLASS_CHANNELS = ([0], [1], [2], [0, 1], [1, 2])  # the colour of a class's square
 
-TINY_SPACE = HpoSpace(**config_section("hpo")["space"] | dict(
-    cells=(1, 2), channels=(8, 16), head_layers=(0, 1), head_width=(8, 16), lr=(1e-3, 3e-2), batch_size=(32, 64)))
+TINY_SPACE = config_section("hpo")["space"] | dict(
+    cells=[1, 2], channels=[8, 16], head_layers=[0, 1], head_width=[8, 16], lr=[1e-3, 3e-2], batch_size=[32, 64])
 
 
 def tiny_hpo(**overrides) -> HpoSettings:

@@ -20,9 +20,9 @@ import torch
 from smac.intensifier.hyperband_utils import determine_HB
 
 import darts_bohb.bohb as bohb
-from config_defaults import config_section
+from config_defaults import CPU_RUNTIME, config_section
 from darts_bohb.bohb import BohbOutputs, Problem, plan_trials, run_bohb, trial_outcome
-from darts_bohb.data import load_splits, md5sum
+from darts_bohb.data import load_splits
 from darts_bohb.genotype import save_genotype
 from darts_bohb.hpo_space import sample_designs
 from darts_bohb.network import PLAIN_CONV, build_network
@@ -46,8 +46,8 @@ def run_script(out: Path, data: Path, hpo: HpoSettings | str, method: str = "nas
         env.pop("PYTHONHASHSEED", None)
     args = [sys.executable, str(REPO / "scripts" / "bohb.py"), "--method", method, "--data", str(data),
             "--dataset", "retinamnist", "--size", "28", "--seed", str(SEED),
-            "--settings", hpo if isinstance(hpo, str) else hpo_json(hpo), "--data-md5", md5sum(data),
-            "--device", "cpu", "--precision", "auto", "--threads", "1", "--incumbent", str(out / "incumbent.json"),
+            "--settings", hpo if isinstance(hpo, str) else hpo_json(hpo),
+            "--runtime", CPU_RUNTIME, "--threads", "1", "--incumbent", str(out / "incumbent.json"),
             "--trajectory", str(out / "trajectory.csv"), "--runhistory", str(out / "runhistory.csv"),
             "--ensemble", str(out / "ensemble.pt")]
     if genotype is not None:

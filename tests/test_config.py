@@ -1,4 +1,5 @@
-"""Config validation and bad input, through the real Snakemake workflow (in a scratch copy)."""
+"""Config validation: the schema checks each key once, settings.py what relates keys; a bad config
+fails before any job runs, naming the key."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 
 import pytest
 import yaml
+from snakemake.utils import update_config
 
 from config_defaults import config_section
 from conftest import REPO, snakemake
@@ -16,10 +18,12 @@ from darts_bohb.settings import (
     FinalSettings,
     HpoSettings,
     SearchSettings,
-    check_config,
     from_dict,
     from_json,
+    validate_config,
 )
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def planned_jobs(output: str) -> dict[str, int]:
@@ -29,19 +33,93 @@ def planned_jobs(output: str) -> dict[str, int]:
             if name != "total"}
 
 
-def write_config(workdir, **overrides) -> str:
-    config = yaml.safe_load((workdir / ".test" / "config.yaml").read_text())
+def changed(config: dict, **overrides) -> dict:
+    """`config` with dotted keys set (search.arch.lr=0.1 as search__arch__lr)."""
     for dotted, value in overrides.items():
-        *parents, key = dotted.split(".")
+        *parents, key = dotted.split("__")
         node = config
         for parent in parents:
             node = node.setdefault(parent, {})
         node[key] = value
+    return config
+
+
+def default_config(**overrides) -> dict:
+    return changed(yaml.safe_load((REPO / "config.yaml").read_text()), **overrides)
+
+
+def write_config(workdir, **overrides) -> str:
     path = workdir / "bad.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(changed(yaml.safe_load((workdir / ".test" / "config.yaml").read_text()),
+                                           **overrides)))
     return path.name
 
 
+def test_the_shipped_configs_are_valid():
+    validate_config(default_config(), SCHEMA)
+    for override in [REPO / ".test" / "config.yaml", *(REPO / "configs").glob("*.yaml")]:
+        config = default_config()
+        update_config(config, yaml.safe_load(override.read_text()))  # as --configfile merges them
+        validate_config(config, SCHEMA)
+
+
+@pytest.mark.parametrize("overrides, named", [
+    ({"serach": {"epochs": 1}}, "(top level): Additional properties are not allowed ('serach' was unexpected)"),
+    ({"search__epocs": 3}, "search: Additional properties are not allowed ('epocs' was unexpected)"),
+    ({"search__epochs": "ten"}, "search.epochs: 'ten' is not of type 'integer'"),
+    ({"hpo__eta": 1}, "hpo.eta: 1 is less than the minimum of 2"),
+    ({"runtime__device": "gpu"}, "runtime.device: 'gpu' is not one of ['auto', 'cpu', 'cuda']"),
+    ({"search__kernel_sizes": [3, 5, 7, 8]}, "search.kernel_sizes.3: 8 should not be valid"),
+    ({"dataset__flag": "Retina-MNIST"}, "dataset.flag: 'Retina-MNIST' does not match"),
+    ({"dataset__flag": "mine", "dataset__task": "regression"}, "dataset.task: 'regression' is not one of"),
+    ({"hpo__space__channels": [32, 16]}, "hpo.space.channels: expected [low, high] with low <= high, got [32, 16]"),
+    ({"hpo__space__weight_decay": [0.0, 1e-2]}, "hpo.space.weight_decay.0: 0.0 is less than or equal to the minimum"),
+    ({"hpo__space__cells": [0, 2]}, "hpo.space.cells.0: 0 is less than the minimum of 1"),
+    ({"hpo__space__optimizers": ["sgd", "rmsprop"]}, "hpo.space.optimizers.1: 'rmsprop' is not one of"),
+    ({"search__pool": [True]}, "search.pool: has 1 entries but search.channels has 3"),
+    ({"hpo__min_budget": 30}, "hpo.min_budget (30) exceeds hpo.max_budget (18)"),
+    ({"hpo__total_epochs": 20}, "hpo.total_epochs: 20 epochs cannot fill one Hyperband bracket"),
+    ({"search__weights__lr_min": 0.5}, "search.weights.lr_min (0.5) exceeds search.weights.lr (0.025)"),
+    ({"search__channels": [8] * 6, "search__pool": [True] * 6}, "search.pool: 6 pooled cells need images of at least"),
+    ({"dataset__flag": "organmnist3d"}, "dataset.flag: 'organmnist3d' is a 3D MedMNIST data set"),
+])
+def test_a_bad_config_is_named_by_its_key(overrides, named):
+    with pytest.raises(ConfigError) as error:
+        validate_config(default_config(**overrides), SCHEMA)
+    assert named in str(error.value)
+
+
+def test_every_schema_problem_is_listed_at_once():
+    with pytest.raises(ConfigError, match=r"^2 problem\(s\) in the config:\n  - hpo.eta: .*\n  - search.epochs: "):
+        validate_config(default_config(search__epochs=0, hpo__eta=1), SCHEMA)
+
+
+def test_settings_name_unknown_and_missing_keys_of_a_section_passed_by_hand():
+    """config.yaml holds every default: a section given by hand must be complete."""
+    with pytest.raises(ConfigError, match=r"search.weights: unknown key\(s\) \['momentun'\]"):
+        from_dict(SearchSettings, config_section("search", weights={"momentun": 0.9}), "search")
+    partial = config_section("search")
+    del partial["epochs"], partial["arch"]
+    with pytest.raises(ConfigError, match=r"^search: missing key\(s\) \['epochs', 'arch'\]"):
+        from_dict(SearchSettings, partial, "search")
+    with pytest.raises(ConfigError, match=r"^final: missing key\(s\) \['train_on'\]"):
+        from_json(FinalSettings, "{}", "final")
+    with pytest.raises(ConfigError, match=r"hpo: not valid JSON"):
+        from_json(HpoSettings, "{not json", "hpo")
+    for cls in (SearchSettings, HpoSettings, FinalSettings):
+        with pytest.raises(TypeError):
+            cls()  # no dataclass defaults to drift away from config.yaml
+
+
+def test_more_skips_than_nodes_is_a_config_error():
+    """Early stopping could never fire: a cell has six nodes."""
+    every_node = {"parameter_free_only": False}
+    with pytest.raises(ConfigError, match="search.early_stopping.max_skips: a cell has 6 nodes"):
+        from_dict(SearchSettings, config_section("search", early_stopping={**every_node, "max_skips": 7}), "search")
+    assert from_dict(SearchSettings, config_section("search", early_stopping={**every_node, "max_skips": 6}), "search")
+
+
+@pytest.mark.slow
 def test_dry_run_plans_search_for_every_seed(workflow_copy):
     result = snakemake(workflow_copy, "-n", "--configfile", ".test/config.yaml")
     assert result.returncode == 0, result.stderr
@@ -51,6 +129,7 @@ def test_dry_run_plans_search_for_every_seed(workflow_copy):
     assert jobs["darts_search"] == seeds and jobs["export_genotype"] == seeds
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", sorted(path.name for path in (REPO / "configs").glob("*.yaml")))
 def test_a_preset_overrides_only_its_own_keys_of_the_default_run(workflow_copy, preset):
     """configs/*.yaml are given after config.yaml: the same jobs, with the preset's values for its
@@ -71,79 +150,25 @@ def test_a_preset_overrides_only_its_own_keys_of_the_default_run(workflow_copy, 
                 assert f"{name}={value}" in given.stdout, f"resources.{family}.{name}"
 
 
-@pytest.mark.parametrize("key, value, named", [
-    ("serach", {"epochs": 1}, "serach"),
-    ("search.epocs", 3, "epocs"),
-    ("search.epochs", "ten", "ten"),
-    ("hpo.eta", 1, "eta"),
-    ("search.pool", [True], "search.pool"),
-    ("hpo.min_budget", 9, "hpo.min_budget"),
-])
-def test_bad_config_fails_before_any_job_naming_the_key(workflow_copy, key, value, named):
-    config = write_config(workflow_copy, **{key: value})
+@pytest.mark.slow
+def test_bad_config_fails_before_any_job_naming_the_key(workflow_copy):
+    config = write_config(workflow_copy, search__epocs=3, hpo__min_budget=9)
     result = snakemake(workflow_copy, "--cores", "1", "--configfile", config)
     assert result.returncode != 0
-    assert named in result.stdout + result.stderr
+    assert "epocs" in result.stdout + result.stderr
     assert not (workflow_copy / "results").exists()
 
 
+@pytest.mark.slow
 def test_wrong_md5_fails_the_download_rule_and_leaves_no_output(workflow_copy, real_data, tmp_path):
     tampered = tmp_path / "retinamnist.npz"
     shutil.copyfile(real_data, tampered)
     with open(tampered, "ab") as handle:
         handle.write(b"\0")
-    config = write_config(workflow_copy, **{"dataset.source": str(tampered)})
+    config = write_config(workflow_copy, dataset__source=str(tampered))
     result = snakemake(workflow_copy, "results/data/retinamnist_28.npz", "--cores", "1", "--configfile", config)
     assert result.returncode != 0
     assert not (workflow_copy / "results" / "data" / "retinamnist_28.npz").exists()
     assert list((workflow_copy / "results" / "data").glob("*")) == []
     log = (workflow_copy / "results" / "logs" / "download_dataset" / "retinamnist_28.log").read_text()
     assert "MD5 mismatch" in log and "bd4c0672f1bba3e3a89f0e4e876791e4" in log
-
-
-def test_settings_name_unknown_and_inconsistent_keys():
-    with pytest.raises(ConfigError, match=r"search.weights: unknown key\(s\) \['momentun'\]"):
-        from_dict(SearchSettings, config_section("search", weights={"momentun": 0.9}), "search")
-    with pytest.raises(ConfigError, match="search.weights.lr_min"):
-        from_dict(SearchSettings, config_section("search", weights={"lr": 0.01, "lr_min": 0.1}), "search")
-
-
-def test_config_yaml_is_the_only_source_of_defaults():
-    """A section given by hand must be complete: every key left out is named, none is filled in."""
-    partial = config_section("search")
-    del partial["epochs"], partial["arch"]
-    with pytest.raises(ConfigError, match=r"^search: missing key\(s\) \['epochs', 'arch'\]"):
-        from_dict(SearchSettings, partial, "search")
-    partial = config_section("hpo")
-    del partial["space"]["lr"]
-    with pytest.raises(ConfigError, match=r"^hpo.space: missing key\(s\) \['lr'\]"):
-        from_dict(HpoSettings, partial, "hpo")
-    with pytest.raises(ConfigError, match=r"^final: missing key\(s\) \['train_on'\]"):
-        from_json(FinalSettings, "{}", "final")
-    for cls in (SearchSettings, HpoSettings, FinalSettings):
-        with pytest.raises(TypeError):
-            cls()  # no dataclass defaults to drift away from config.yaml
-
-
-def test_more_skips_than_nodes_is_a_config_error():
-    """Early stopping could never fire: a cell has six nodes."""
-    every_node = {"parameter_free_only": False}
-    with pytest.raises(ConfigError, match="search.early_stopping.max_skips: a cell has 6 nodes"):
-        from_dict(SearchSettings, config_section("search", early_stopping={**every_node, "max_skips": 7}), "search")
-    assert from_dict(SearchSettings, config_section("search", early_stopping={**every_node, "max_skips": 6}), "search")
-
-
-def test_check_config_rejects_more_pooling_than_the_image_allows():
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["search"]["channels"] = [8] * 6
-    config["search"]["pool"] = [True] * 6
-    with pytest.raises(ConfigError, match="search.pool: 6 pooled cells need images of at least 64 px"):
-        check_config(config)
-
-
-def test_a_section_passed_as_json_names_itself_when_broken():
-    with pytest.raises(ConfigError, match=r"hpo: --settings is not valid JSON"):
-        from_json(HpoSettings, "{not json", "hpo")
-    with pytest.raises(ConfigError, match=r"final.train_on: 'test' is not one of"):
-        from_json(FinalSettings, '{"train_on": "test"}', "final")
-    assert from_json(FinalSettings, '{"train_on": "train+val"}', "final") == FinalSettings(train_on="train+val")

@@ -16,11 +16,10 @@ from darts_bohb.hpo_space import (
 )
 from darts_bohb.network import PLAIN_CONV, build_network
 from darts_bohb.ops import OPERATIONS
-from darts_bohb.settings import ConfigError, HpoSpace
 from darts_bohb.topology import carries_signal
 from hpo_fixtures import make_genotype
 
-SPACE = HpoSpace(**config_section("hpo")["space"] | dict(cells=(2, 5), head_layers=(1, 3)))
+SPACE = config_section("hpo")["space"] | dict(cells=[2, 5], head_layers=[1, 3])
 
 
 def test_values_exist_exactly_when_they_matter():
@@ -46,8 +45,8 @@ def test_scales_choices_and_ranges_follow_the_config():
     for name in ("cell1_channels", "head_width1", "lr", "weight_decay"):
         assert space[name].log, name
     assert not space["dropout"].log
-    assert (space["cell3_channels"].lower, space["cell3_channels"].upper) == SPACE.channels
-    assert list(space["batch_size"].choices) == list(SPACE.batch_size)
+    assert (space["cell3_channels"].lower, space["cell3_channels"].upper) == tuple(SPACE["channels"])
+    assert list(space["batch_size"].choices) == list(SPACE["batch_size"])
     assert list(space["cell1_design"].choices) == [0, 1, 2, 3]
     assert set(space["scheduler"].choices) == {"none", "cosine", "one_cycle"}
     assert set(space["augment"].choices) == {False, True}
@@ -55,7 +54,7 @@ def test_scales_choices_and_ranges_follow_the_config():
 
 
 def test_the_baseline_space_has_no_designs_and_a_fixed_range_is_a_constant():
-    space = build_space(HpoSpace(**config_section("hpo")["space"] | dict(cells=(3, 3), optimizers=("adam",))),
+    space = build_space(config_section("hpo")["space"] | dict(cells=[3, 3], optimizers=["adam"]),
                         n_designs=None, seed=0)
     assert not any(name.endswith("_design") for name in space)
     config = space.sample_configuration()
@@ -112,18 +111,6 @@ def test_configs_become_buildable_networks_and_training_settings():
         assert training.epochs == 7 and training.batch_size == values["batch_size"]
         assert training.momentum == (values["momentum"] if values["optimizer"] == "sgd" else 0.0)
         assert all(type(v) in (int, float, str, bool) for v in values.values())
-
-
-@pytest.mark.parametrize("field, value, message", [
-    ("cells", (0, 2), "hpo.space.cells: at least one cell"),
-    ("channels", (32, 16), "hpo.space.channels: expected [low, high] with low <= high"),
-    ("weight_decay", (0.0, 1e-2), "hpo.space.weight_decay: sampled on a log scale"),
-    ("optimizers", ("sgd", "rmsprop"), "hpo.space.optimizers"),
-])
-def test_bad_space_bounds_name_the_key(field, value, message):
-    with pytest.raises(ConfigError) as error:
-        HpoSpace(**config_section("hpo")["space"] | {field: value})
-    assert message in str(error.value)
 
 
 def test_zero_is_never_derived_and_no_design_cuts_every_path():

@@ -62,7 +62,7 @@ def test_score_is_the_named_metric():
     assert len({round(value, 6) for value in expected.values()}) == 4, expected
     for metric, value in expected.items():
         assert score(metric, labels, probabilities, "multi-class") == pytest.approx(value, abs=1e-12), metric
-    with pytest.raises(ValueError, match="hpo.metric: 'f1'"):
+    with pytest.raises(ValueError, match="hpo.metric: no metric 'f1'"):
         score("f1", labels, probabilities, "multi-class")
 
 

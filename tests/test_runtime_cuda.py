@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
+from snakemake.utils import update_config
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -22,9 +24,10 @@ import darts_bohb
 import darts_bohb.runtime as runtime_module
 from conftest import REPO, copy_workflow, snakemake
 from cuda_fixtures import TRIAL_ARCHITECTURE, random_split, tiny_search, train_trial_network
-from darts_bohb.cli import add_job_arguments
+from darts_bohb.cli import add_job_arguments, job_runtime
 from darts_bohb.network import build_network
 from darts_bohb.runtime import Runtime, RuntimeConfigError, make_runtime, resolve_precision
+from darts_bohb.settings import validate_config
 from darts_bohb.training import predict_probabilities, widest_convolution
 from hpo_fixtures import one_torch_thread  # noqa: F401 (fixture)
 
@@ -176,16 +179,15 @@ def test_a_cpu_run_leaves_the_process_numerics_and_its_fingerprint_alone(fake_cu
     assert runtime.numerics() == {"device": "cpu", "precision": "fp32"}
 
 
-def test_scripts_take_the_switches_as_the_rules_write_them():
+def test_scripts_take_the_runtime_section_as_the_rules_write_it():
     parser = argparse.ArgumentParser()
     add_job_arguments(parser, "search")
-    required = ["--data", "d", "--dataset", "retinamnist", "--size", "28", "--seed", "1", "--settings", "{}"]
-    defaults = parser.parse_args(required)
-    assert (defaults.deterministic, defaults.tf32) == (True, False)
-    given = parser.parse_args(required + ["--deterministic", "False", "--tf32", "True"])
-    assert (given.deterministic, given.tf32) == (False, True)
-    with pytest.raises(SystemExit):
-        parser.parse_args(required + ["--tf32", "maybe"])
+    args = parser.parse_args(["--data", "d", "--dataset", "retinamnist", "--size", "28", "--seed", "1",
+                              "--settings", "{}", "--threads", "1", "--memory-mb", "900", "--runtime",
+                              '{"device": "cpu", "precision": "fp32", "deterministic": false, "tf32": true}'])
+    runtime = job_runtime(args)
+    assert (runtime.device.type, runtime.precision, runtime.deterministic, runtime.tf32) == ("cpu", "fp32", False, True)
+    assert runtime.memory_mb == 900 and torch.get_num_threads() == 1
 
 
 # --- no host sync in a step -----------------------------------------------------------------------
@@ -273,21 +275,40 @@ def test_predictions_do_not_depend_on_the_batch_size():
 
 # --- the workflow's switches and the GPU share ----------------------------------------------------
 
-def test_rules_pass_the_switches_and_count_gpu_slots(tmp_path):
-    """A dry run with device: cuda needs no GPU: every training job gets --deterministic and
-    --tf32 from the config, one GPU for SLURM and one of the machine's gpu_slots."""
+@pytest.mark.slow
+def test_rules_pass_the_runtime_section_and_count_gpu_slots(tmp_path):
+    """A dry run with runtime.device: cuda needs no GPU: every training job gets the config's runtime
+    section whole, one GPU for SLURM and one of the machine's gpu_slots."""
     placeholder = tmp_path / "retinamnist.npz"  # a dry run reads no data
     placeholder.touch()
     workdir = copy_workflow(tmp_path / "workflow", placeholder)
-    result = snakemake(workdir, "-n", "-p", "--cores", "1", "--configfile", ".test/config.yaml",
-                       "--config", "device=cuda", "deterministic=False", "tf32=True", timeout=300)
+    (workdir / "cuda.yaml").write_text("runtime: {device: cuda, deterministic: false, tf32: true}\n")
+    result = snakemake(workdir, "-n", "-p", "--cores", "1", "--configfile", ".test/config.yaml", "cuda.yaml",
+                       timeout=300)
     assert result.returncode == 0, result.stderr
-    training = [line for line in result.stdout.splitlines() if "Shell command: python" in line
+    training = [line for line in result.stdout.splitlines() if line.startswith("Shell command: python")
                 and any(f"scripts/{name} " in line for name in ("darts_search.py", "bohb.py", "final.py"))]
-    assert training and all("--deterministic False --tf32 True" in line for line in training)
+    runtime = '{"deterministic": false, "device": "cuda", "precision": "auto", "tf32": true}'
+    assert len(training) >= 6 and all(f"--runtime '{runtime}'" in line for line in training)
     blocks = result.stdout.split("\n\n")
     jobs = [block for block in blocks if any(f"rule {name}:" in block for name in ("darts_search", "bohb", "final"))]
     assert len(jobs) >= 6 and all("gpu=1, gpu_slots=1" in block for block in jobs)
+
+
+@pytest.mark.slow
+def test_the_config_that_gpu_check_writes_is_valid(tmp_path):
+    """CI has no GPU to run gpu_check.sh's pipeline: its config, over config.yaml and each preset,
+    is checked against the schema here."""
+    result = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_check.sh"), "--print-config", "--data",
+                             str(tmp_path / "retinamnist.npz")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    written = yaml.safe_load(result.stdout)
+    assert written["runtime"]["device"] == "cuda" and written["dataset"]["source"] == str(tmp_path / "retinamnist.npz")
+    for preset in [None, *sorted((REPO / "configs").glob("*.yaml"))]:
+        config = yaml.safe_load((REPO / "config.yaml").read_text())
+        for layer in ([] if preset is None else [yaml.safe_load(preset.read_text())]) + [written]:
+            update_config(config, layer)
+        validate_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
 
 
 def test_pytest_collects_the_gpu_tests_under_the_cuda_marker():

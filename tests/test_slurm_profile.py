@@ -1,5 +1,5 @@
 """The shipped SLURM profile, without a cluster: its site values, its installation as a named
-profile (`snakemake --profile slurm`), and the sbatch line it makes for a `device: cuda` job.
+profile (`snakemake --profile slurm`), and the sbatch line it makes for a `runtime.device: cuda` job.
 
 The sbatch here is a stand-in on PATH that records its arguments and refuses the job, so
 Snakemake reports the exact submission it attempted. The real submission path is tested on
@@ -104,7 +104,7 @@ def test_profile_slurm_as_typed_submits_a_cuda_job_with_one_gpu_to_the_gpu_parti
         monkeypatch.delenv(f"DARTS_BOHB_SLURM_{name}", raising=False)
 
     result = snakemake(workflow_copy, "results/search/seed1/search.json", "--configfile", ".test/config.yaml",
-                       "--config", "device=cuda", "--profile", "slurm",
+                       "--config", "runtime={device: cuda}", "--profile", "slurm",
                        # Not site values: only how long Snakemake waits for jobs that were never submitted.
                        "--retries", "0", "--slurm-init-seconds-before-status-checks", "1", timeout=300)
     output = result.stdout + result.stderr

@@ -38,14 +38,14 @@ def settings_json(section):
 
 def rule_resources(family):
     """Memory (MB) and wall-clock limit (minutes) of one family of training rules, as the
-    config's resources section gives them, and one GPU when the config says `device: cuda`.
+    config's resources section gives them, and one GPU when the config says `runtime.device: cuda`.
     The SLURM executor turns them into sbatch's --mem, --time and --gpus; `device: auto`
     asks for no GPU, so a cluster run without GPUs never waits for a GPU node.
     `gpu_slots` counts the jobs that share one machine's GPU: `--resources gpu_slots=N` lets
     N of them run at once (README, GPU section); SLURM ignores it."""
     spec = config["resources"][family]
     resources = {"mem_mb": spec["mem_mb"], "runtime": spec["runtime"]}
-    if config["device"] == "cuda":
+    if config["runtime"]["device"] == "cuda":
         resources |= {"gpu": 1, "gpu_slots": 1}
     return resources
 

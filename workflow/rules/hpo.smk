@@ -25,15 +25,11 @@ rule bohb:
         settings=lambda w: settings_json("hpo"),
         dataset=dataset_argument(),
         size=config["dataset"]["size"],
-        device=config["device"],
-        precision=config["precision"],
-        deterministic=config["deterministic"],
-        tf32=config["tf32"],
+        runtime=lambda w: settings_json("runtime"),
     shell:
         "python {params.script} --method {params.method} {params.genotype} --data {input.data} "
         "--dataset {params.dataset} --size {params.size} --seed {wildcards.seed} "
-        "--settings {params.settings:q} --device {params.device} --precision {params.precision} "
-        "--deterministic {params.deterministic} --tf32 {params.tf32} "
+        "--settings {params.settings:q} --runtime {params.runtime:q} "
         "--threads {threads} --memory-mb {resources.mem_mb} --incumbent {output.incumbent} --trajectory {output.trajectory} "
         "--runhistory {output.runhistory} --ensemble {output.ensemble} > {log} 2>&1"
 
@@ -67,15 +63,11 @@ rule final:
         epochs=config["hpo"]["max_budget"],
         dataset=dataset_argument(),
         size=config["dataset"]["size"],
-        device=config["device"],
-        precision=config["precision"],
-        deterministic=config["deterministic"],
-        tf32=config["tf32"],
+        runtime=lambda w: settings_json("runtime"),
     shell:
         "python {params.script} --method {params.method} --incumbent {input.incumbent} --data {input.data} "
         "--dataset {params.dataset} --size {params.size} --seed {wildcards.seed} "
-        "--epochs {params.epochs} --settings {params.settings:q} --device {params.device} "
-        "--precision {params.precision} --deterministic {params.deterministic} --tf32 {params.tf32} "
+        "--epochs {params.epochs} --settings {params.settings:q} --runtime {params.runtime:q} "
         "--threads {threads} --memory-mb {resources.mem_mb} --metrics {output.metrics} "
         "--predictions {output.predictions} --model {output.model} "
         "--architecture {output.architecture} --model-card {output.model_card} --ensemble {input.ensemble} "

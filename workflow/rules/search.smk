@@ -22,16 +22,11 @@ rule darts_search:
         state_dir=lambda w: f"results/search/seed{w.seed}/state",
         dataset=dataset_argument(),
         size=config["dataset"]["size"],
-        device=config["device"],
-        precision=config["precision"],
-        deterministic=config["deterministic"],
-        tf32=config["tf32"],
+        runtime=lambda w: settings_json("runtime"),
     shell:
         "python {params.script} --data {input.data} --seed {wildcards.seed} "
         "--dataset {params.dataset} --size {params.size} --settings {params.settings:q} "
-        "--device {params.device} --precision {params.precision} "
-        "--deterministic {params.deterministic} --tf32 {params.tf32} "
-        "--threads {threads} --memory-mb {resources.mem_mb} --state-dir {params.state_dir} "
+        "--runtime {params.runtime:q} --threads {threads} --memory-mb {resources.mem_mb} --state-dir {params.state_dir} "
         "--alphas {output.alphas} --epochs {output.epochs} --summary {output.summary} > {log} 2>&1"
 
 
