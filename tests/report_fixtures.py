@@ -11,8 +11,8 @@ these files compares exact values, not rounded ones. predictions.csv is drawn in
 metrics.json (the report takes each seed's scores from metrics.json and only the ensemble from
 the probabilities), and each seed writes its rows in its own order, as the contract allows.
 Each final folder also holds the seed's second output, ensemble/metrics.json and
-ensemble/predictions.csv, and both metrics files carry a selection estimate; `legacy=True` writes
-a tree from before those existed.
+ensemble/predictions.csv, and both metrics files carry a selection estimate. `manifest()` is the
+tree's description as report.smk passes it to the report scripts.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from PIL import Image
 
 from darts_bohb.genotype import Genotype, save_genotype
 from darts_bohb.ops import OPERATIONS
+from darts_bohb.report.run import Run
 from darts_bohb.topology import cell_topology
 
 BENCHMARK_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
@@ -54,7 +55,6 @@ class SyntheticResults:
     size: int
     metric: str
     random_seeds: tuple[int, ...] = ()
-    legacy: bool = False  # no selection estimate, no ensemble/ folder: results from before them
     metrics: dict[tuple[str, int], dict] = field(default_factory=dict)  # (method, seed) -> metrics.json
     ensembles: dict[tuple[str, int], dict] = field(default_factory=dict)  # (method, seed) -> ensemble/metrics.json
     incumbents: dict[tuple[str, int], dict] = field(default_factory=dict)
@@ -87,75 +87,36 @@ class SyntheticResults:
         """(method, seed) in the order the report lists them: NAS, random, baseline."""
         return [(method, seed) for method in STAGE_RULES for seed in self.seeds_of(method)]
 
-    def run_files(self, where, name: str) -> dict[tuple[str, int], Path]:
-        """{(method, seed): file} for bohb_file or final_file, as the collect readers take them."""
-        return {(method, seed): where(method, seed, name) for method, seed in self.runs()}
+    def manifest(self) -> dict:
+        """The run's manifest, as report.smk passes it to the report scripts for this tree."""
+        runs = []
+        for method, seed in self.runs():
+            rules = dict(zip(("search", "bohb", "final")[-len(STAGE_RULES[method]):], STAGE_RULES[method]))
+            files = {"trajectory": self.bohb_file(method, seed, "trajectory.csv"),
+                     "runhistory": self.bohb_file(method, seed, "runhistory.csv"),
+                     **{kind: self.final_file(method, seed, name) for kind, name in (
+                         ("metrics", "metrics.json"), ("predictions", "predictions.csv"),
+                         ("ensemble_metrics", "ensemble/metrics.json"),
+                         ("ensemble_predictions", "ensemble/predictions.csv"))},
+                     **{f"benchmark_{stage}": self.benchmark_file(rule, seed) for stage, rule in rules.items()}}
+            if method == "nas":
+                files |= {kind: self.search_file(seed, f"{kind}.{extension}") for kind, extension in (
+                    ("alphas", "csv"), ("search", "json"), ("genotype", "json"))}
+            runs.append({"method": method, "seed": seed, **{kind: str(path) for kind, path in files.items()}})
+        seeds = {method: list(self.seeds_of(method)) for method in STAGE_RULES}
+        return {"dataset": self.dataset, "size": self.size, "task": None, "metric": self.metric, "seeds": seeds,
+                "runs": runs}
 
-    def search_files(self, name: str) -> dict[int, Path]:
-        return {seed: self.search_file(seed, name) for seed in self.nas_seeds}
-
-    # Command-line arguments of the report scripts, as the rules of report.smk pass them.
-
-    def seed_args(self, baseline: bool = True) -> list[str]:
-        args = ["--seeds", *map(str, self.nas_seeds)]
-        if baseline:
-            args += ["--random-seeds", *map(str, self.random_seeds), "--baseline-seeds", *map(str, self.baseline_seeds)]
-        return args
-
-    def bohb_progress_args(self) -> list[str]:
-        return [*self.seed_args(),
-                *self._method_args("trajectories", self.bohb_file, "trajectory.csv"),
-                "--metric", self.metric]
-
-    def arch_weights_args(self) -> list[str]:
-        return [*self.seed_args(baseline=False),
-                "--alphas", *(str(self.search_file(s, "alphas.csv")) for s in self.nas_seeds),
-                "--searches", *(str(self.search_file(s, "search.json")) for s in self.nas_seeds)]
-
-    def cells_args(self) -> list[str]:
-        return [*self.seed_args(baseline=False),
-                "--genotypes", *(str(self.search_file(s, "genotype.json")) for s in self.nas_seeds)]
-
-    def scores_args(self) -> list[str]:
-        return [*self.seed_args(),
-                *self._method_args("metrics", self.final_file, "metrics.json"),
-                "--dataset", self.dataset, "--size", str(self.size)]
-
-    def report_args(self) -> list[str]:
-        args = [*self.seed_args(), "--dataset", self.dataset, "--size", str(self.size),
-                "--searches", *(str(self.search_file(s, "search.json")) for s in self.nas_seeds),
-                "--genotypes", *(str(self.search_file(s, "genotype.json")) for s in self.nas_seeds)]
-        files = [("metrics", "metrics.json", self.final_file), ("predictions", "predictions.csv", self.final_file),
-                 ("incumbents", "incumbent.json", self.bohb_file), ("runhistories", "runhistory.csv", self.bohb_file)]
-        if not self.legacy:
-            files += [("ensemble-metrics", "ensemble/metrics.json", self.final_file),
-                      ("ensemble-predictions", "ensemble/predictions.csv", self.final_file)]
-        for option, name, where in files:
-            args += self._method_args(option, where, name)
-        for method, rules in STAGE_RULES.items():
-            seeds = self.seeds_of(method)
-            for rule in rules:
-                args += [f"--{rule.replace('_', '-')}-benchmarks", *(str(self.benchmark_file(rule, s)) for s in seeds)]
-        return args
-
-    def _paths(self, where, method: str, name: str) -> list[str]:
-        return [str(where(method, seed, name)) for seed in self.seeds_of(method)]
-
-    def _method_args(self, option: str, where, name: str) -> list[str]:
-        """--OPTION for the NAS seeds' files, --random-OPTION and --baseline-OPTION for the others'."""
-        args = []
-        for method in STAGE_RULES:
-            args += [f"--{option}" if method == "nas" else f"--{method}-{option}", *self._paths(where, method, name)]
-        return args
+    def run(self) -> Run:
+        return Run.from_json(json.dumps(self.manifest()))
 
 
 def write_result_tree(root: Path, nas_seeds: tuple[int, ...] = (1, 2), baseline_seeds: tuple[int, ...] = (1,),
                       dataset: str = "retinamnist", size: int = 28, metric: str = "accuracy",
-                      epochs_planned: int = 4, random_seeds: tuple[int, ...] = (),
-                      legacy: bool = False) -> SyntheticResults:
+                      epochs_planned: int = 4, random_seeds: tuple[int, ...] = ()) -> SyntheticResults:
     """Write a complete tree below `root`. The last NAS seed stops its search early."""
     results = SyntheticResults(Path(root), tuple(nas_seeds), tuple(baseline_seeds), dataset, size, metric,
-                               random_seeds=tuple(random_seeds), legacy=legacy)
+                               random_seeds=tuple(random_seeds))
     # One test split for every run; every class occurs, so the AUC of an ensemble is defined.
     n_classes = len(INFO[dataset]["label"])
     results.test_labels = np.random.default_rng(99).permutation(np.arange(TEST_IMAGES) % n_classes)
@@ -166,8 +127,7 @@ def write_result_tree(root: Path, nas_seeds: tuple[int, ...] = (1, 2), baseline_
         for seed in results.seeds_of(method):
             _write_bohb(results, method, seed)
             _write_final(results, method, seed)
-            if not legacy:
-                _write_seed_ensemble(results, method, seed)
+            _write_seed_ensemble(results, method, seed)
             for rule in STAGE_RULES[method]:
                 seconds = round(float(np.random.default_rng([seed, len(rule)]).uniform(5, 500)), 4)
                 results.seconds[(rule, seed)] = seconds
@@ -231,9 +191,9 @@ def _write_bohb(results: SyntheticResults, method: str, seed: int) -> None:
     _write(results.bohb_file(method, seed, "trajectory.csv"), "\n".join(trajectory) + "\n")
     incumbent = {"method": method, "seed": seed, "metric": results.metric, "validation_score": best,
                  "budget": 9, "config_id": 3, "config": {"cells": 2, "lr": 0.01}, "architecture": {"cells": []}}
-    if not results.legacy:  # BOHB chose by the estimate, so it is the validation score too
-        incumbent.update(selection_estimate=best, selection_std_error=_std_error(rng),
-                         selection_method=SELECTION_METHOD.format(metric=results.metric))
+    # BOHB chose by the estimate, so it is the validation score too.
+    incumbent.update(selection_estimate=best, selection_std_error=_std_error(rng),
+                     selection_method=SELECTION_METHOD.format(metric=results.metric))
     results.incumbents[(method, seed)] = incumbent
     _write(results.bohb_file(method, seed, "incumbent.json"), json.dumps(incumbent, indent=2))
 

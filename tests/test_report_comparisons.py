@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from darts_bohb.report.collect import ReportInputError, SeedPredictions
 from darts_bohb.report.comparisons import (
     ENSEMBLE,
     MEAN_OF_SEEDS,
@@ -20,6 +19,7 @@ from darts_bohb.report.comparisons import (
     mcnemar_exact,
     verdict,
 )
+from darts_bohb.report.run import ReportInputError, SeedPredictions, read_predictions
 
 TASK = "ordinal-regression"  # RetinaMNIST's
 
@@ -96,8 +96,8 @@ def test_correct_per_image_agrees_with_the_reported_accuracy():
 
 
 def predictions_of(seeds, probabilities, labels):
-    return SeedPredictions(seeds=tuple(seeds), index=np.arange(len(labels)), labels=np.asarray(labels),
-                           probabilities=np.asarray(probabilities, dtype=float))
+    return SeedPredictions(seeds=tuple(seeds), labels=np.asarray(labels), probabilities=np.asarray(probabilities,
+                                                                                                  dtype=float))
 
 
 def one_hot(classes, n_classes=3):
@@ -164,12 +164,32 @@ def test_ensembles_are_compared_over_the_seeds_both_methods_ran():
     assert "ensembles of the 2 common seeds" in verdict(table, "nas", "baseline")
 
 
-def test_predictions_of_different_test_images_are_not_compared():
+def write_predictions(path, index, labels, probabilities):
+    frame = pd.DataFrame(probabilities, columns=[f"prob_{c}" for c in range(probabilities.shape[1])])
+    frame.insert(0, "label", labels)
+    frame.insert(0, "index", index)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_predictions_are_aligned_by_test_image_and_stacked_per_method(tmp_path):
     labels = np.arange(6) % 3
-    a = predictions_of((1,), [one_hot(labels)], labels)
-    b = predictions_of((1,), [one_hot(labels)], (labels + 1) % 3)
-    with pytest.raises(ReportInputError, match="do not cover the same test images"):
-        comparison_table({"nas": a, "baseline": b}, TASK, n_resamples=100)
+    order = np.array([3, 0, 5, 1, 4, 2])  # a file may list the images in any order
+    files = {("nas", 1): write_predictions(tmp_path / "a.csv", np.arange(6), labels, one_hot(labels)),
+             ("nas", 2): write_predictions(tmp_path / "b.csv", order, labels[order], one_hot((labels[order] + 1) % 3)),
+             ("baseline", 1): write_predictions(tmp_path / "c.csv", np.arange(6), labels, one_hot(labels))}
+    predictions = read_predictions(files)
+    assert list(predictions) == ["nas", "baseline"] and predictions["nas"].seeds == (1, 2)
+    np.testing.assert_array_equal(predictions["nas"].labels, labels)
+    np.testing.assert_array_equal(predictions["nas"].probabilities[1], one_hot((labels + 1) % 3))
+
+
+@pytest.mark.parametrize("index, labels", [(np.arange(1, 7), np.arange(6) % 3), (np.arange(6), (np.arange(6) + 1) % 3)])
+def test_predictions_of_other_test_images_or_labels_are_refused_naming_both_files(tmp_path, index, labels):
+    first = write_predictions(tmp_path / "first.csv", np.arange(6), np.arange(6) % 3, one_hot(np.arange(6) % 3))
+    other = write_predictions(tmp_path / "other.csv", index, labels, one_hot(labels))
+    with pytest.raises(ReportInputError, match=f"{other} and {first} do not hold the same test images"):
+        read_predictions({("nas", 1): first}, also_check=[other])
 
 
 def test_comparisons_csv_has_the_contracted_columns(tmp_path):

@@ -3,21 +3,17 @@ contracts of the design; no training runs here): each script writes real, non-bl
 files, and each figure shows what it promises (every seed, the early stop, the derived cell, the
 references only where they apply, the number of seeds)."""
 
+import dataclasses
+import json
+
 import pytest
 from matplotlib.lines import Line2D
 
 from darts_bohb.report.arch_weights import EARLY_STOP_COLOR, plot_arch_weights
 from darts_bohb.report.cells import plot_cells
-from darts_bohb.report.collect import (
-    SeedsByMethod,
-    read_alphas,
-    read_genotypes,
-    read_search_runs,
-    read_test_metrics,
-    read_trajectories,
-)
 from darts_bohb.report.progress import plot_bohb_progress
 from darts_bohb.report.references import UNCHECKED_MARK, published_results
+from darts_bohb.report.run import read_genotypes, read_scores, read_search_runs, read_tables
 from darts_bohb.report.scores import plot_scores
 from darts_bohb.report.style import save_figure
 from report_fixtures import assert_real_png, assert_real_svg, run_script, write_result_tree
@@ -29,22 +25,14 @@ def tree(tmp_path_factory):
                              random_seeds=(2,))
 
 
-def seeds_of(tree):
-    return SeedsByMethod(nas=tree.nas_seeds, baseline=tree.baseline_seeds, random=tree.random_seeds)
-
-
 def figure_texts(figure):
     return [text.get_text() for text in figure.findobj(lambda artist: hasattr(artist, "get_text"))]
 
 
-@pytest.mark.parametrize("script, arguments", [
-    ("plot_bohb_progress.py", "bohb_progress_args"),
-    ("plot_arch_weights.py", "arch_weights_args"),
-    ("plot_scores.py", "scores_args"),
-])
-def test_each_plot_script_writes_a_real_png_and_svg(tree, tmp_path, script, arguments):
+@pytest.mark.parametrize("script", ["plot_bohb_progress.py", "plot_arch_weights.py", "plot_scores.py"])
+def test_each_plot_script_writes_a_real_png_and_svg(tree, tmp_path, script):
     png, svg = tmp_path / "figure.png", tmp_path / "figure.svg"
-    assert run_script(script, [*getattr(tree, arguments)(), "--output", str(png), str(svg)]) == 0
+    assert run_script(script, ["--run", json.dumps(tree.manifest()), "--output", str(png), str(svg)]) == 0
     assert_real_png(png)
     assert_real_svg(svg)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.png", "figure.svg"]  # no temporary left
@@ -52,26 +40,16 @@ def test_each_plot_script_writes_a_real_png_and_svg(tree, tmp_path, script, argu
 
 def test_the_cells_script_writes_the_overview_and_one_picture_per_seed(tree, tmp_path):
     per_seed = [tmp_path / f"cells/seed{seed}.png" for seed in tree.nas_seeds]
-    code = run_script("plot_cells.py", [*tree.cells_args(), "--output", str(tmp_path / "cells.png"),
+    code = run_script("plot_cells.py", ["--run", json.dumps(tree.manifest()), "--output", str(tmp_path / "cells.png"),
                                         "--per-seed", *map(str, per_seed)])
     assert code == 0
     for path in (tmp_path / "cells.png", *per_seed):
         assert_real_png(path)
 
 
-def test_a_malformed_input_fails_the_plot_naming_the_file(tree, tmp_path, caplog):
-    bad = tmp_path / "alphas.csv"
-    bad.write_text("epoch,node,operation,probability\n0,k3,zero,0.2\n")
-    arguments = tree.arch_weights_args()
-    arguments[arguments.index("--alphas") + 1] = str(bad)
-    assert run_script("plot_arch_weights.py", [*arguments, "--output", str(tmp_path / "w.png")]) == 1
-    assert f"{bad}: missing column(s) ['kernel_size']" in caplog.text
-    assert not (tmp_path / "w.png").exists()
-
-
 def test_bohb_progress_has_a_step_line_per_method_and_seed_and_counts_the_seeds(tree):
-    figure = plot_bohb_progress(read_trajectories(tree.run_files(tree.bohb_file, "trajectory.csv")),
-                                seeds_of(tree), "accuracy")
+    run = tree.run()
+    figure = plot_bohb_progress(read_tables(run.files("trajectory")), run)
     for axis in figure.axes:
         lines = {line.get_label(): line for line in axis.get_lines()}
         assert set(lines) == {"NAS+BOHB, seed 1", "NAS+BOHB, seed 2", "random cells+BOHB, seed 2", "baseline, seed 1"}
@@ -84,8 +62,8 @@ def test_bohb_progress_has_a_step_line_per_method_and_seed_and_counts_the_seeds(
 
 
 def test_arch_weights_mark_the_early_stop_of_the_seed_that_stopped_only(tree):
-    search_runs = read_search_runs(tree.search_files("search.json"))
-    figure = plot_arch_weights(read_alphas(tree.search_files("alphas.csv")), search_runs)
+    run = tree.run()
+    figure = plot_arch_weights(read_tables(run.files("alphas", ["nas"])), read_search_runs(run))
     stop_lines = [line for line in figure.findobj(Line2D)
                   if line.get_color() == EARLY_STOP_COLOR and line.get_linestyle() == "--" and line.axes]
     # Seed 2 stopped after epoch 2: one marker in each of its six node panels, none for seed 1.
@@ -99,10 +77,11 @@ def test_arch_weights_mark_the_early_stop_of_the_seed_that_stopped_only(tree):
 
 
 def test_scores_show_the_references_of_the_data_set_at_28_px_only(tree):
-    metrics = read_test_metrics(tree.run_files(tree.final_file, "metrics.json"))
+    run = tree.run()
+    metrics = read_scores(run, ["incumbent"])
     for flag in ("retinamnist", "dermamnist"):
         references = published_results(flag, 28)
-        with_references = plot_scores(metrics, seeds_of(tree), references)
+        with_references = plot_scores(metrics, dataclasses.replace(run, dataset=flag))
         legend_texts = [text.get_text() for legend in with_references.legends for text in legend.get_texts()]
         assert legend_texts == [f"{r.label}: ACC {r.accuracy:.3f}, AUC {r.auc:.3f}" for r in references]
         accuracy_axis, auc_axis, f1_axis = with_references.axes
@@ -116,15 +95,15 @@ def test_scores_show_the_references_of_the_data_set_at_28_px_only(tree):
         save_figure(with_references, [])
 
     for flag, size in (("retinamnist", 64), ("mydata", 28)):
-        without = plot_scores(metrics, seeds_of(tree), published_results(flag, size))
+        without = plot_scores(metrics, dataclasses.replace(run, dataset=flag, size=size))
         assert without.legends == []
         assert not any(list(line.get_xdata()) == [0, 1] for axis in without.axes for line in axis.get_lines())
         save_figure(without, [])
 
 
 def test_scores_label_every_seed_and_the_seed_count_per_method(tree):
-    metrics = read_test_metrics(tree.run_files(tree.final_file, "metrics.json"))
-    figure = plot_scores(metrics, seeds_of(tree), ())
+    run = dataclasses.replace(tree.run(), size=64)  # no references
+    figure = plot_scores(read_scores(run, ["incumbent"]), run)
     for axis in figure.axes:
         ticks = [label.get_text() for label in axis.get_xticklabels()]
         assert ticks == ["NAS+BOHB\n(n=2 seeds)", "random cells+BOHB\n(n=1 seed)", "baseline\n(n=1 seed)"]
@@ -137,7 +116,7 @@ def test_scores_label_every_seed_and_the_seed_count_per_method(tree):
 
 
 def test_cells_show_each_seeds_derived_operation_per_node(tree):
-    genotypes = read_genotypes(tree.search_files("genotype.json"))
+    genotypes = read_genotypes(tree.run())
     figure = plot_cells(genotypes)
     visible = [axis for axis in figure.axes if axis.get_visible()]
     assert len(visible) == 2
@@ -154,13 +133,11 @@ def test_cells_show_each_seeds_derived_operation_per_node(tree):
 
 def test_figures_without_baseline_seeds_show_the_nas_runs_alone(tmp_path):
     tree = write_result_tree(tmp_path / "results", nas_seeds=(1, 2), baseline_seeds=())
-    seeds = SeedsByMethod(nas=(1, 2), baseline=())
-    progress = plot_bohb_progress(read_trajectories(tree.run_files(tree.bohb_file, "trajectory.csv")),
-                                  seeds, "accuracy")
+    run = tree.run()
+    progress = plot_bohb_progress(read_tables(run.files("trajectory")), run)
     assert [line.get_label() for line in progress.axes[0].get_lines()] == ["NAS+BOHB, seed 1", "NAS+BOHB, seed 2"]
     assert "baseline: n=0 seeds" in progress._suptitle.get_text()
-    scores = plot_scores(read_test_metrics(tree.run_files(tree.final_file, "metrics.json")), seeds,
-                         published_results("retinamnist", 28))
+    scores = plot_scores(read_scores(run, ["incumbent"]), run)
     assert [label.get_text() for label in scores.axes[0].get_xticklabels()] == ["NAS+BOHB\n(n=2 seeds)"]
     png = tmp_path / "scores.png"
     save_figure(scores, [png])
@@ -169,10 +146,11 @@ def test_figures_without_baseline_seeds_show_the_nas_runs_alone(tmp_path):
 
 
 def test_arch_weights_scale_to_small_probability_changes_of_a_short_search(tree):
-    alphas = read_alphas(tree.search_files("alphas.csv"))
+    run = tree.run()
+    alphas = read_tables(run.files("alphas", ["nas"]))
     # As after a few real epochs: every probability within a thousandth of uniform.
     alphas["probability"] = 0.2 + (alphas["probability"] - 0.2) / 500
-    figure = plot_arch_weights(alphas, read_search_runs(tree.search_files("search.json")))
+    figure = plot_arch_weights(alphas, read_search_runs(run))
     low, high = figure.axes[0].get_ylim()
     assert 0.19 < low < high < 0.21
     legend = [text.get_text() for text in figure.legends[0].get_texts()]

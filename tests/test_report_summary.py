@@ -1,17 +1,18 @@
 """scripts/report.py on a synthetic result tree (tests/report_fixtures.py writes it in the file
-contracts of the design; no training runs here): summary.csv holds exactly the numbers of the
-per-seed files, ensemble.csv the scores of each method's mean test probabilities, summary.md
-aggregates them and says plainly what is missing."""
+contracts of the design, and its manifest as report.smk passes it; no training runs here):
+summary.csv holds exactly the numbers of the per-seed files, ensemble.csv the scores of each
+method's mean test probabilities, summary.md the verdicts, the means and what no CSV holds."""
 
+import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from darts_bohb.report.collect import SeedPredictions
 from darts_bohb.report.ensemble import ensemble_scores
 from darts_bohb.report.references import UNCHECKED_NOTE, published_results
+from darts_bohb.report.run import SeedPredictions
 from darts_bohb.report.summary import paired_differences
 from report_fixtures import run_script, write_result_tree
 
@@ -19,11 +20,10 @@ METRICS = ("accuracy", "auc", "macro_f1", "balanced_accuracy")
 
 
 def write_report(tree, out_dir):
-    figures = []
-    for kind in ("bohb-progress", "arch-weights", "cells", "scores"):
-        figures += [f"--{kind}", str(out_dir / f"{kind.replace('-', '_')}.png")]
+    figures = [str(out_dir / f"{kind}.png") for kind in ("bohb_progress", "arch_weights", "cells", "scores")]
     # Few resamples: the intervals' figures are tested in test_report_comparisons.py.
-    return run_script("report.py", [*tree.report_args(), *figures, "--csv", str(out_dir / "summary.csv"),
+    return run_script("report.py", ["--run", json.dumps(tree.manifest()), "--figures", *figures,
+                                    "--csv", str(out_dir / "summary.csv"),
                                     "--ensemble-csv", str(out_dir / "ensemble.csv"),
                                     "--comparisons-csv", str(out_dir / "comparisons.csv"),
                                     "--search-csv", str(out_dir / "search.csv"), "--resamples", "20",
@@ -43,7 +43,7 @@ def report_of(tree, tmp_path):
 
 def test_summary_csv_holds_exactly_the_numbers_of_the_per_seed_files(tree, tmp_path):
     summary, _ = report_of(tree, tmp_path)
-    # The incumbents first, in the order of the file before the per-seed ensembles were added.
+    # The incumbents first, then the per-seed ensembles, each by method and seed.
     assert list(zip(summary["method"], summary["seed"], summary["output"])) == \
         [(*run, "incumbent") for run in tree.runs()] + [(*run, "seed_ensemble") for run in tree.runs()]
     summary = summary[summary["output"] == "incumbent"]
@@ -73,15 +73,14 @@ def test_means_and_the_paired_difference_are_computed_over_the_right_seeds(tree,
     assert (f"| NAS+BOHB, incumbent | n=3 seeds | {pd.Series(nas_accuracy).mean():.4f} ± "
             f"{pd.Series(nas_accuracy).std():.4f} |") in markdown
 
-    differences = paired_differences(summary)
+    differences = paired_differences(summary, "nas", "baseline")
     expected = {seed: tree.metrics[("nas", seed)]["accuracy"] - tree.metrics[("baseline", seed)]["accuracy"]
                 for seed in (1, 2)}  # seed 3 has no baseline partner
-    accuracy = differences[differences["metric"] == "accuracy"].set_index("seed")["difference"]
-    assert accuracy.to_dict() == pytest.approx(expected)
+    assert differences["accuracy"].to_dict() == pytest.approx(expected)
+    assert list(differences.columns) == ["accuracy", "auc", "macro_f1", "balanced_accuracy"]
     mean, std = pd.Series(expected).mean(), pd.Series(expected).std()
-    assert f"| accuracy | {mean:+.4f} ± {std:.4f} |" in markdown
-    assert "Mean over the n=2 seeds both methods ran (1, 2)" in markdown
-    assert "not in this comparison: NAS+BOHB 3" in markdown
+    higher = sum(value > 0 for value in expected.values())
+    assert f"| NAS+BOHB − baseline | 1, 2 (n=2 seeds) | {mean:+.4f} ± {std:.4f}; higher on {higher} of 2 |" in markdown
 
 
 def _set_predictions(tree, method, seed, right):
@@ -137,16 +136,16 @@ def test_no_seeds_in_common_gives_a_statement_not_a_crash(tmp_path):
     tree = write_result_tree(tmp_path / "results", nas_seeds=(1, 2), baseline_seeds=(3,))
     summary, markdown = report_of(tree, tmp_path)
     assert len(summary) == 2 * 3  # an incumbent and a per-seed ensemble per run
-    assert "No paired comparison: the seeds have none in common (NAS+BOHB: 1, 2; baseline: 3)." in markdown
     assert "**NAS+BOHB − baseline, test accuracy: not compared** (no seed in common)." in markdown
+    assert "| NAS+BOHB − baseline |" not in markdown  # no paired differences either
 
 
 def test_no_baseline_seeds_gives_a_statement_not_a_crash(tmp_path):
     tree = write_result_tree(tmp_path / "results", nas_seeds=(1, 2), baseline_seeds=())
     summary, markdown = report_of(tree, tmp_path)
     assert set(summary["method"]) == {"nas"}
-    assert "No baseline seeds were given (`baseline.seeds`)" in markdown
-    assert "No NAS+BOHB − baseline comparison: baseline has no seeds." in markdown
+    assert "No seeds were given for random cells+BOHB, baseline, so no row or comparison shows them." in markdown
+    assert "**NAS+BOHB − baseline, test accuracy: not compared** (no seed in common)." in markdown
     assert pd.read_csv(tmp_path / "reports" / "comparisons.csv").empty
 
 
@@ -171,31 +170,41 @@ def test_the_reference_table_is_the_data_sets_own_at_28_px(tmp_path, dataset, si
     assert (UNCHECKED_NOTE in markdown) is (not all(ref.checked for ref in references))
 
 
-def test_stage_seconds_are_listed_and_a_missing_benchmark_is_named(tree, tmp_path):
-    missing = tree.benchmark_file("baseline_bohb", 2)
-    missing.unlink()
-    summary, markdown = report_of(tree, tmp_path)
-    baseline = summary[(summary["method"] == "baseline") & (summary["output"] == "incumbent")].set_index("seed")
-    assert math.isnan(baseline.at[2, "seconds_bohb"]) and math.isnan(baseline.at[2, "seconds_total"])
-    assert f"`{missing}`" in markdown and "Missing benchmark files (1;" in markdown
-    search_sum = sum(tree.seconds[("darts_search", s)] for s in (1, 2, 3))
-    assert f"| **sum, n=3 seeds** | {search_sum:.1f} |" in markdown
+def test_stage_seconds_are_summed_per_method(tree, tmp_path):
+    _, markdown = report_of(tree, tmp_path)
+    sums = {rule: sum(tree.seconds[(rule, seed)] for seed in tree.seeds_of(method))
+            for method, rules in (("nas", ("darts_search", "bohb", "final")), ("baseline", ("baseline_bohb",
+                                                                                            "baseline_final")))
+            for rule in rules}
+    nas = [sums[rule] for rule in ("darts_search", "bohb", "final")]
+    assert f"| NAS+BOHB | n=3 seeds | {nas[0]:.1f} | {nas[1]:.1f} | {nas[2]:.1f} | {sum(nas):.1f} |" in markdown
+    assert (f"| baseline | n=2 seeds | — | {sums['baseline_bohb']:.1f} | {sums['baseline_final']:.1f} | "
+            f"{sums['baseline_bohb'] + sums['baseline_final']:.1f} |") in markdown
+    assert f"All jobs together: {sum(tree.seconds.values()):.1f} s of job time" in markdown
 
 
-def test_figures_are_linked_relative_to_the_markdown_and_say_their_seed_counts(tree, tmp_path):
+def test_outputs_and_figures_are_linked_relative_to_the_markdown_with_their_seed_counts(tree, tmp_path):
     _, markdown = report_of(tree, tmp_path)
     assert "![Test scores per seed with the published references](scores.png)" in markdown
+    assert "- [`comparisons.csv`](comparisons.csv): " in markdown
     assert "### Derived cell of each seed (NAS+BOHB: n=3 seeds)" in markdown
     assert ("### Test scores per seed with the published references (NAS+BOHB: n=3 seeds, random cells+BOHB: "
             "n=1 seed, baseline: n=2 seeds)") in markdown
 
 
-def test_a_malformed_metrics_file_fails_the_report_naming_the_file(tree, tmp_path, caplog):
+def test_summary_md_does_not_repeat_summary_csv_row_by_row(tree, tmp_path):
+    summary, markdown = report_of(tree, tmp_path)
+    for value in summary.loc[summary["method"] != "random", "test_accuracy"]:  # random's one seed is its mean
+        assert f"{value:.4f}" not in markdown  # a seed's score appears only through means
+    assert markdown.index("## Verdict") < markdown.index("## Test scores per method") < markdown.index("## Files")
+
+
+def test_a_result_of_another_seed_fails_the_report_naming_the_file(tree, tmp_path, caplog):
     bad = tree.final_file("baseline", 2, "metrics.json")
-    bad.write_text('{"method": "baseline", "seed": 2, "accuracy": ')
+    bad.write_text(json.dumps({**tree.metrics[("baseline", 2)], "seed": 1}))
     out = tmp_path / "reports"
     assert write_report(tree, out) == 1
-    assert f"{bad}: not valid JSON" in caplog.text
+    assert f"{bad} is the result of baseline seed 1, but the manifest gives it for baseline seed 2" in caplog.text
     assert not (out / "summary.csv").exists() and not (out / "summary.md").exists()
 
 
@@ -212,8 +221,7 @@ def test_the_ensemble_of_two_seeds_matches_a_pen_and_paper_computation():
     # .5625 against .625 and .125 -> 3/4; class 2 -> 1; the mean is 31/36.
     seed_a = [[.25, .5, .25], [.25, .75, 0], [0, .25, .75], [.5, .5, 0]]
     seed_b = [[.25, .75, 0], [0, .75, .25], [.25, 0, .75], [0, .625, .375]]
-    predictions = SeedPredictions(seeds=(4, 7), index=np.arange(4), labels=np.array([0, 1, 2, 1]),
-                                  probabilities=np.array([seed_a, seed_b]))
+    predictions = SeedPredictions(seeds=(4, 7), labels=np.array([0, 1, 2, 1]), probabilities=np.array([seed_a, seed_b]))
     row = ensemble_scores({"nas": predictions}, "ordinal-regression").iloc[0]
     assert (row["method"], row["kind"], row["n_seeds"], row["seeds"], row["n_images"]) == \
         ("nas", "ensemble", 2, "4 7", 4)
@@ -224,8 +232,7 @@ def test_the_ensemble_of_two_seeds_matches_a_pen_and_paper_computation():
 
 
 def test_a_method_with_one_seed_gets_no_ensemble():
-    one = SeedPredictions(seeds=(1,), index=np.arange(2), labels=np.array([0, 1]),
-                          probabilities=np.array([[[.75, .25], [.25, .75]]]))
+    one = SeedPredictions(seeds=(1,), labels=np.array([0, 1]), probabilities=np.array([[[.75, .25], [.25, .75]]]))
     assert ensemble_scores({"nas": one, "baseline": one}, "multi-class").empty
 
 
@@ -267,29 +274,10 @@ def test_ensemble_csv_scores_the_mean_of_each_methods_seeds_by_hand(tree, tmp_pa
     assert list(zip(incumbents["method"], incumbents["seed"])) == tree.runs() and len(summary) == 2 * len(tree.runs())
 
 
-def test_summary_md_shows_the_ensemble_as_an_extra_row_with_its_seed_count(tree, tmp_path):
-    _, markdown = report_of(tree, tmp_path)
-    ensemble = pd.read_csv(tmp_path / "reports" / "ensemble.csv").set_index("method")
-    nas, baseline = ensemble.loc["nas"], ensemble.loc["baseline"]
-    label = "NAS+BOHB: ensemble of the 3 seeds' final models (mean of test probabilities); an extra row, not a seed"
-    assert f"| {label} | 1, 2, 3 | {nas['test_accuracy']:.4f} | {nas['test_auc']:.4f} |" in markdown
-    assert ("| baseline: ensemble of the 2 seeds' final models (mean of test probabilities); an extra row, "
-            f"not a seed | 1, 2 | {baseline['test_accuracy']:.4f} |") in markdown
-    # Beside the published numbers too, and after the mean ± std table it sits next to.
-    assert f"| **{label}** | {nas['test_accuracy']:.3f} | {nas['test_auc']:.3f} |" in markdown
-    assert markdown.index("## Test scores per method") < markdown.index("## Ensemble of each method's seeds")
-    assert "No ensemble for NAS+BOHB" not in markdown and "No ensemble for baseline" not in markdown
-    assert "No ensemble for random cells+BOHB: n=1 seed; an ensemble needs at least 2." in markdown
-
-
-@pytest.mark.parametrize("baseline_seeds, statement", [
-    ((1,), "No ensemble for baseline: n=1 seed; an ensemble needs at least 2."),
-    ((), "No ensemble for baseline: no seeds; an ensemble needs at least 2."),
-])
-def test_a_method_without_two_seeds_is_said_to_have_no_ensemble(tmp_path, baseline_seeds, statement):
+@pytest.mark.parametrize("baseline_seeds", [(1,), ()])
+def test_a_method_without_two_seeds_has_no_ensemble(tmp_path, baseline_seeds):
     tree = write_result_tree(tmp_path / "results", nas_seeds=(1, 2), baseline_seeds=baseline_seeds)
-    _, markdown = report_of(tree, tmp_path)
-    assert statement in markdown
+    report_of(tree, tmp_path)
     ensemble = pd.read_csv(tmp_path / "reports" / "ensemble.csv")
     assert ensemble["method"].tolist() == ["nas"] and ensemble["n_seeds"].tolist() == [2]
 
@@ -297,13 +285,12 @@ def test_a_method_without_two_seeds_is_said_to_have_no_ensemble(tmp_path, baseli
 def test_predictions_whose_labels_disagree_fail_the_report_naming_both_files(tree, tmp_path, caplog):
     bad = tree.final_file("nas", 2, "predictions.csv")
     frame = pd.read_csv(bad)
-    image = int(frame.loc[0, "index"])
     frame.loc[0, "label"] = (frame.loc[0, "label"] + 1) % 5
     frame.to_csv(bad, index=False)
     out = tmp_path / "reports"
     assert write_report(tree, out) == 1
     first = tree.final_file("nas", 1, "predictions.csv")
-    assert f"{bad} and {first} disagree on the label of test image {image}" in caplog.text
+    assert f"{bad} and {first} do not hold the same test images with the same labels" in caplog.text
     assert not (out / "ensemble.csv").exists() and not (out / "summary.md").exists()
 
 
@@ -323,8 +310,7 @@ def test_search_csv_and_the_search_section_hold_each_genotypes_numbers(tree, tmp
         assert row["entropy"] == pytest.approx(genotype.entropy(row["node"]), abs=1e-12)
     seed3 = search[search["seed"] == 3]
     share = (seed3["p_derived"] / (1 - seed3["p_zero"])).mean()
-    assert (f"| 3 | 2 of 4 | {tree.searches[3]['stop_reason']} | {seed3['p_derived'].mean():.3f} | {share:.3f} |"
-            in markdown)
+    assert f"| 3 | {seed3['p_derived'].mean():.3f} | {share:.3f} | {seed3['p_zero'].mean():.3f} |" in markdown
     assert "## DARTS search: did it separate the operations?" in markdown
 
 

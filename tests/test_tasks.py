@@ -24,9 +24,9 @@ from darts_bohb.data import dataset_spec, load_splits
 from darts_bohb.final import FinalOutputs, run_final
 from darts_bohb.losses import MultiLabelFocalLoss, loss_for_split, positive_weights
 from darts_bohb.metrics import classification_metrics, score
-from darts_bohb.report.collect import read_predictions, read_test_metrics
 from darts_bohb.report.comparisons import comparison_table
 from darts_bohb.report.ensemble import ensemble_scores
+from darts_bohb.report.run import Run, read_predictions, read_scores
 from darts_bohb.runtime import make_runtime, seed_everything
 from darts_bohb.settings import FinalSettings, SearchSettings, from_dict
 from darts_bohb.tasks import MULTI_LABEL_TASK
@@ -180,7 +180,10 @@ def test_the_report_reads_and_scores_multi_label_predictions(tmp_path):
     table = comparison_table(predictions, MULTI_LABEL_TASK, n_resamples=20)
     same = table[(table.comparison == "nas - baseline") & (table.metric == "accuracy")]
     tested = same.dropna(subset=["p_value"])  # the seeds and the ensembles; the mean row has no test
-    scores = read_test_metrics({("baseline", 1): first / "metrics.json", ("baseline", 2): second / "metrics.json"})
+    run = Run("mine", 28, MULTI_LABEL_TASK, "auc", {"nas": (), "random": (), "baseline": (1, 2)},
+              tuple({"method": "baseline", "seed": seed, "metrics": str(folder / "metrics.json")}
+                    for seed, folder in ((1, first), (2, second))))
+    scores = read_scores(run, ["incumbent"])
     assert scores["test_balanced_accuracy"].isna().all() and scores["test_auc"].between(0, 1).all()
     assert len(tested) == 3 and (same["difference"] == 0).all() and (tested["p_value"] == 1).all()
 

@@ -1,7 +1,7 @@
 """Plots and the summary report across seeds, built only from files earlier rules wrote.
 
-collect reads the result files into tidy frames; one module draws each figure; ensemble scores
-the mean test probabilities of each method's seeds (reports/ensemble.csv); selection sets each
-seed's two outputs (incumbent, per-seed ensemble) against their selection estimates; summary builds
-reports/summary.csv and reports/summary.md. Nothing here trains or reads a data set.
+run reads the run's manifest (report.smk's one description of the run) and the files it names;
+one module draws each figure; ensemble scores the mean test probabilities of each method's seeds;
+comparisons pairs the methods by seed and test image; summary builds reports/summary.csv and
+reports/summary.md. Nothing here trains or reads a data set.
 """

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from darts_bohb.report.collect import seeds_phrase
+from darts_bohb.report.run import seeds_phrase
 from darts_bohb.report.style import operation_color
 
 EARLY_STOP_COLOR = "#c0392b"

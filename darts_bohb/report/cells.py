@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
 from darts_bohb.genotype import Genotype
-from darts_bohb.report.collect import seeds_phrase
+from darts_bohb.report.run import seeds_phrase
 from darts_bohb.report.style import operation_color
 from darts_bohb.topology import CELL_INPUT
 

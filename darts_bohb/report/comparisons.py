@@ -24,8 +24,8 @@ import pandas as pd
 from scipy.stats import binomtest, bootstrap
 
 from darts_bohb.metrics import resampled_auc, score
-from darts_bohb.report.collect import METHOD_LABELS, METRIC_LABELS, ReportInputError, SeedPredictions
 from darts_bohb.report.ensemble import MIN_SEEDS
+from darts_bohb.report.run import METHOD_LABELS, METRIC_LABELS, SeedPredictions
 from darts_bohb.tasks import MULTI_LABEL_TASK
 
 # The pairs, each "first − second": the search against chance, and both against the plain CNN.
@@ -160,7 +160,6 @@ def comparison_table(predictions: Mapping[str, SeedPredictions], task: str,
         if first not in predictions or second not in predictions:
             continue
         a, b = predictions[first], predictions[second]
-        _check_same_images(first, a, second, b)
         seed_rows = []
         for seed in (seed for seed in a.seeds if seed in b.seeds):
             seed_rows += compare_predictions(
@@ -186,13 +185,6 @@ def comparison_table(predictions: Mapping[str, SeedPredictions], task: str,
     for column in ("first_only_correct", "second_only_correct", "n_images", "n_resamples", "undefined_resamples"):
         table[column] = table[column].astype("Int64")
     return table
-
-
-def _check_same_images(first: str, a: SeedPredictions, second: str, b: SeedPredictions) -> None:
-    if not np.array_equal(a.index, b.index) or not np.array_equal(a.labels, b.labels):
-        raise ReportInputError(f"the test predictions of {first} and {second} do not cover the same test images "
-                               f"with the same labels ({len(a.index)} and {len(b.index)} images): they cannot be "
-                               "compared image by image")
 
 
 # --- the verdict, read off the intervals ------------------------------------------------------

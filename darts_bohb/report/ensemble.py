@@ -12,8 +12,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from darts_bohb.methods import METHODS
 from darts_bohb.metrics import classification_metrics
-from darts_bohb.report.collect import METHODS, SCORE_METRICS, SeedPredictions
+from darts_bohb.report.run import SCORE_METRICS, SeedPredictions
 
 # An "ensemble" of one seed is that seed's model again, already a row of summary.csv.
 MIN_SEEDS = 2

@@ -6,7 +6,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from darts_bohb.report.collect import METHOD_LABELS, METHODS, METRIC_LABELS, SeedsByMethod
+from darts_bohb.methods import METHODS
+from darts_bohb.report.run import METHOD_LABELS, METRIC_LABELS, Run
 from darts_bohb.report.style import METHOD_LINESTYLES, seed_shades
 
 PANELS = (
@@ -15,23 +16,25 @@ PANELS = (
 )
 
 
-def plot_bohb_progress(trajectories: pd.DataFrame, seeds: SeedsByMethod, metric: str) -> Figure:
+def plot_bohb_progress(trajectories: pd.DataFrame, run: Run) -> Figure:
     """Two panels, one step line per method and seed (the incumbent only changes at trial ends).
 
-    `trajectories` is read_trajectories' frame; lines end at the last change of the incumbent.
+    `trajectories` holds every trajectory.csv with columns method and seed; lines end at the last
+    change of the incumbent.
     """
     figure, axes = plt.subplots(1, len(PANELS), figsize=(12, 4.6), sharey=True, layout="constrained")
-    shades = {method: seed_shades(method, seeds.of(method)) for method in METHODS}
+    shades = {method: seed_shades(method, run.seeds[method]) for method in METHODS}
     for axis, (column, label) in zip(axes, PANELS):
-        for method, seed in seeds.runs():
-            run = trajectories[(trajectories["method"] == method) & (trajectories["seed"] == seed)]
-            run = run.sort_values(column, kind="stable")
-            axis.plot(run[column], run["score"], drawstyle="steps-post", marker="o", markersize=3.5,
-                      linewidth=1.6, color=shades[method][seed], linestyle=METHOD_LINESTYLES[method],
-                      label=f"{METHOD_LABELS[method]}, seed {seed}")
+        for method in METHODS:
+            for seed in run.seeds[method]:
+                line = trajectories[(trajectories["method"] == method) & (trajectories["seed"] == seed)]
+                line = line.sort_values(column, kind="stable")
+                axis.plot(line[column], line["score"], drawstyle="steps-post", marker="o", markersize=3.5,
+                          linewidth=1.6, color=shades[method][seed], linestyle=METHOD_LINESTYLES[method],
+                          label=f"{METHOD_LABELS[method]}, seed {seed}")
         axis.set_xlabel(label)
         axis.set_xlim(left=0)
-    axes[0].set_ylabel(f"incumbent validation {METRIC_LABELS.get(metric, metric)}")
+    axes[0].set_ylabel(f"incumbent validation {METRIC_LABELS[run.metric]}")
     figure.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", title="method, seed")
-    figure.suptitle(f"BOHB incumbent over the search ({seeds.describe()})")
+    figure.suptitle(f"BOHB incumbent over the search ({run.describe()})")
     return figure

@@ -9,8 +9,9 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from darts_bohb.report.collect import METHOD_LABELS, METHODS, METRIC_LABELS, SeedsByMethod, seeds_phrase
-from darts_bohb.report.references import SHORT_SOURCE, PublishedResult, unchecked_note
+from darts_bohb.methods import METHODS
+from darts_bohb.report.references import SHORT_SOURCE, PublishedResult, published_results, unchecked_note
+from darts_bohb.report.run import METHOD_LABELS, METRIC_LABELS, Run, seeds_phrase
 from darts_bohb.report.style import METHOD_COLORS
 
 PLOTTED_METRICS = ("accuracy", "auc", "macro_f1")
@@ -19,14 +20,15 @@ REFERENCE_STYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)), 
 REFERENCE_COLORS = [sns.color_palette("dark")[index] for index in (2, 3, 4, 5, 7, 6, 8, 9)]
 
 
-def plot_scores(metrics: pd.DataFrame, seeds: SeedsByMethod,
-                references: tuple[PublishedResult, ...]) -> Figure:
+def plot_scores(metrics: pd.DataFrame, run: Run) -> Figure:
     """One panel per metric: a box per method, a labelled point per seed, thin lines joining
     each seed's points across the methods that ran it, and the published results as horizontal reference lines.
 
-    `metrics` is read_test_metrics' frame; `references` is empty where none are published.
+    `metrics` is read_scores' frame of the incumbents; the references are the data set's, where
+    any are published at its image size.
     """
-    methods = [method for method in METHODS if seeds.of(method)]
+    references = published_results(run.dataset, run.size)
+    methods = [method for method in METHODS if run.seeds[method]]
     figure, axes = plt.subplots(1, len(PLOTTED_METRICS), figsize=(13, 4.8), layout="constrained")
     for axis, metric in zip(axes, PLOTTED_METRICS):
         column = f"test_{metric}"
@@ -39,7 +41,7 @@ def plot_scores(metrics: pd.DataFrame, seeds: SeedsByMethod,
                              linewidth=1.1, zorder=1)
         axis.set_title(f"test {METRIC_LABELS[metric]}")
         axis.set_xticks(range(len(methods)),
-                        [f"{METHOD_LABELS[m]}\n({seeds_phrase(len(seeds.of(m)))})" for m in methods])
+                        [f"{METHOD_LABELS[m]}\n({seeds_phrase(len(run.seeds[m]))})" for m in methods])
         axis.set_xlim(-0.6, len(methods) - 0.4)
         axis.set_xlabel("")
         axis.set_ylabel("")
@@ -51,7 +53,7 @@ def plot_scores(metrics: pd.DataFrame, seeds: SeedsByMethod,
         if note := unchecked_note(references):
             title += f"\n{note}"
         figure.legend(handles=_reference_handles(references), loc="outside lower center", ncols=3, title=title)
-    figure.suptitle(f"Test scores per seed ({seeds.describe()})")
+    figure.suptitle(f"Test scores per seed ({run.describe()})")
     return figure
 
 

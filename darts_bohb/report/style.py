@@ -1,4 +1,5 @@
-"""What every figure shares: the headless backend, colours per method and operation, saving.
+"""What every figure shares: the headless backend, colours per method and operation, saving, and
+the command line of a figure script.
 
 Importing this module selects matplotlib's Agg backend, so figures render on a cluster node or
 in CI without a display.
@@ -6,7 +7,9 @@ in CI without a display.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import argparse
+import logging
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +21,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from darts_bohb.io import atomic_path  # noqa: E402
+from darts_bohb.report.run import Run, run_reporting  # noqa: E402
 
 METHOD_COLORS = {"nas": "#1f5fa8", "random": "#6a3d9a", "baseline": "#d95f02"}
 METHOD_LINESTYLES = {"nas": "-", "random": ":", "baseline": "--"}
@@ -52,7 +56,7 @@ def seed_shades(method: str, seeds: Iterable[int]) -> dict[int, tuple[float, flo
     return dict(zip(seeds, reversed(shades) if len(seeds) > 1 else [shades[-1]]))
 
 
-def save_figure(figure: Figure, targets: Iterable[str | Path]) -> None:
+def save_figure(figure: Figure, targets: list[str | Path]) -> None:
     """Write the figure to every target (format from the extension), each atomically, then close it."""
     for target in targets:
         target = Path(target)
@@ -65,3 +69,24 @@ def save_figure(figure: Figure, targets: Iterable[str | Path]) -> None:
         # only cost time (about half of it for the many-panel figures).
         figure.set_layout_engine("none")
     plt.close(figure)
+    logging.info("wrote %s", ", ".join(map(str, targets)))
+
+
+def figure_script(description: str, draw: Callable[[Run], Figure],
+                  draw_seed: Callable[[Run, int], Figure] | None = None) -> int:
+    """A figure script: the run's manifest in (--run), the figure in every --output file out, and
+    with `draw_seed` one figure per NAS seed in the --per-seed files, in the order of the seeds."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--run", required=True, type=Run.from_json, help="the run's manifest (JSON), as report.smk "
+                                                                         "passes it")
+    parser.add_argument("--output", nargs="+", required=True, help="figure files; the format follows each extension")
+    if draw_seed:
+        parser.add_argument("--per-seed", nargs="*", default=[], help="one figure file per NAS seed")
+    args = parser.parse_args()
+
+    def task() -> None:
+        save_figure(draw(args.run), args.output)
+        for seed, target in zip(args.run.seeds["nas"], getattr(args, "per_seed", [])):
+            save_figure(draw_seed(args.run, seed), [target])
+
+    return run_reporting(task)
