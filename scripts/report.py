@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 from darts_bohb.io import write_csv, write_text
-from darts_bohb.report.comparisons import DEFAULT_RESAMPLES, comparison_table
-from darts_bohb.report.ensemble import ensemble_scores
+from darts_bohb.report.comparisons import DEFAULT_RESAMPLES, comparison_table, ensemble_scores
 from darts_bohb.report.run import Run, read_genotypes, read_predictions, read_scores, run_reporting
-from darts_bohb.report.search import diagnose_search, search_rows
+from darts_bohb.report.search import search_rows
 from darts_bohb.report.summary import build_summary, render_markdown
 
 TABLES = ("summary", "ensemble", "comparisons", "search")
@@ -42,7 +41,7 @@ def main() -> int:
                   "comparisons": comparison_table(predictions, run.medmnist_task(), args.resamples),
                   "search": search_rows(genotypes)}
         links = {**{table: getattr(args, table) for table in TABLES}, **{path.stem: path for path in args.figures}}
-        markdown = render_markdown(run, tables["summary"], tables["comparisons"], diagnose_search(genotypes), links,
+        markdown = render_markdown(run, tables["summary"], tables["comparisons"], genotypes, links,
                                    args.markdown)
         for table, frame in tables.items():
             write_csv(getattr(args, table), frame)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from darts_bohb.report.ensemble import ensemble_scores
+from darts_bohb.report.comparisons import ensemble_scores
 from darts_bohb.report.references import UNCHECKED_NOTE, published_results
 from darts_bohb.report.run import SeedPredictions
 from darts_bohb.report.summary import paired_differences

@@ -84,11 +84,11 @@ def test_a_search_without_zero_is_measured_against_a_uniform_alpha_over_four_ope
 
 def test_seed_diagnostics_average_over_the_nodes():
     favourites = ["zero"] + ["conv_block"] * 5
-    per_seed = seed_diagnostics({1: genotype_with(favourites, stop_reason="2 skips")}).iloc[0]
+    per_seed = seed_diagnostics({1: genotype_with(favourites)}).iloc[0]
     # k3: derived identity 0.1 of a non-Zero 0.4; the others: 0.6 of 0.9.
     assert per_seed["mean_p_derived"] == pytest.approx((0.1 + 5 * 0.6) / 6)
     assert per_seed["mean_derived_share"] == pytest.approx((0.1 / 0.4 + 5 * 0.6 / 0.9) / 6)
-    assert per_seed["stop_reason"] == "2 skips" and per_seed["uniform_entropy"] == pytest.approx(math.log(5))
+    assert per_seed["seed"] == 1 and per_seed["uniform_entropy"] == pytest.approx(math.log(5))
 
 
 def test_chance_agreement_by_hand():

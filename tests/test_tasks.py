@@ -24,8 +24,7 @@ from darts_bohb.data import dataset_spec, load_splits
 from darts_bohb.final import FinalOutputs, run_final
 from darts_bohb.losses import MultiLabelFocalLoss, loss_for_split, positive_weights
 from darts_bohb.metrics import classification_metrics, score
-from darts_bohb.report.comparisons import comparison_table
-from darts_bohb.report.ensemble import ensemble_scores
+from darts_bohb.report.comparisons import comparison_table, ensemble_scores
 from darts_bohb.report.run import Run, read_predictions, read_scores
 from darts_bohb.runtime import make_runtime, seed_everything
 from darts_bohb.settings import FinalSettings, SearchSettings, from_dict

@@ -1,11 +1,15 @@
-"""Paired comparisons of the methods on the test images: can a difference be told from noise?
+"""The ensemble of each method's seeds, and paired comparisons of the methods on the test images.
 
-For each pair (nas − random, nas − baseline, random − baseline) and each seed both ran, and for
-the two methods' seed ensembles, the accuracy and AUC difference on the same test images with a
-paired bootstrap 95% interval over the images, and McNemar's exact test of the images one model
-gets right and the other wrong. With 400 test images one image is 0.0025 of accuracy, so a mean
-over three seeds says little without them. The verdict of summary.md is read off these intervals
-(`verdict`), never off the mean alone.
+ensemble.csv: per method with at least MIN_SEEDS seeds, the mean of its seeds' test class
+probabilities, scored like a single model (darts_bohb.metrics). A plain average with equal
+weights, so nothing is chosen on the validation or test split; an extra row, never a seed's.
+
+comparisons.csv: can a difference be told from noise? For each pair (nas − random, nas −
+baseline, random − baseline) and each seed both ran, and for the two methods' seed ensembles,
+the accuracy and AUC difference on the same test images with a paired bootstrap 95% interval over
+the images, and McNemar's exact test of the images one model gets right and the other wrong. With
+400 test images one image is 0.0025 of accuracy, so a mean over three seeds says little without
+them. The verdict of summary.md is read off these intervals (`verdict`), never off the mean alone.
 
 Accuracy is bootstrapped by scipy.stats.bootstrap (paired, percentile interval). AUC cannot be,
 as a resample can lack a class and then has no AUC: it is resampled with a seeded numpy
@@ -17,17 +21,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, bootstrap
 
-from darts_bohb.metrics import resampled_auc, score
-from darts_bohb.report.ensemble import MIN_SEEDS
-from darts_bohb.report.run import METHOD_LABELS, METRIC_LABELS, SeedPredictions
+from darts_bohb.methods import METHODS
+from darts_bohb.metrics import classification_metrics, resampled_auc, score
+from darts_bohb.report.run import METHOD_LABELS, METRIC_LABELS, SCORE_METRICS, SeedPredictions
 from darts_bohb.tasks import MULTI_LABEL_TASK
 
+# An "ensemble" of one seed is that seed's model again, already a row of summary.csv.
+MIN_SEEDS = 2
+ENSEMBLE_COLUMNS = ["method", "kind", "n_seeds", "seeds", "n_images", *(f"test_{m}" for m in SCORE_METRICS)]
 # The pairs, each "first − second": the search against chance, and both against the plain CNN.
 COMPARISONS = (("nas", "random"), ("nas", "baseline"), ("random", "baseline"))
 COMPARED_METRICS = ("accuracy", "auc")
@@ -45,11 +51,17 @@ COMPARISON_COLUMNS = [
 ]
 
 
-@dataclass(frozen=True)
-class McNemarResult:
-    first_only_correct: int  # images the first model gets right and the second wrong
-    second_only_correct: int
-    p_value: float
+def ensemble_scores(predictions: Mapping[str, SeedPredictions], task: str) -> pd.DataFrame:
+    """One row per method with at least MIN_SEEDS seeds: the test scores of the seeds' mean
+    probabilities; `seeds` lists them separated by spaces, `task` is the MedMNIST task."""
+    rows = []
+    for method, runs in ((m, predictions[m]) for m in METHODS if m in predictions):
+        if len(runs.seeds) >= MIN_SEEDS:
+            scores = classification_metrics(runs.labels, runs.probabilities.mean(axis=0), task)
+            rows.append({"method": method, "kind": "ensemble", "n_seeds": len(runs.seeds),
+                         "seeds": " ".join(map(str, runs.seeds)), "n_images": len(runs.labels),
+                         **{f"test_{metric}": scores[metric] for metric in SCORE_METRICS}})
+    return pd.DataFrame(rows, columns=ENSEMBLE_COLUMNS)
 
 
 def comparison_name(first: str, second: str) -> str:
@@ -68,16 +80,17 @@ def correct_per_image(labels: np.ndarray, probabilities: np.ndarray, task: str) 
     return probabilities.argmax(axis=1) == labels
 
 
-def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> McNemarResult:
-    """McNemar's exact test: under no difference, each discordant image is equally likely to
-    favour either model, so the first's count is Binomial(discordant, 1/2); two-sided p-value.
-    Without discordant images there is no evidence either way: p = 1."""
+def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> tuple[int, int, float]:
+    """McNemar's exact test: the images only the first model gets right, those only the second
+    does, and the two-sided p-value. Under no difference, each discordant image is equally likely
+    to favour either model, so the first's count is Binomial(discordant, 1/2); without discordant
+    images there is no evidence either way: p = 1."""
     first_correct, second_correct = np.asarray(first_correct, bool), np.asarray(second_correct, bool)
     first_only = int(np.sum(first_correct & ~second_correct))
     second_only = int(np.sum(~first_correct & second_correct))
     discordant = first_only + second_only
     p_value = 1.0 if discordant == 0 else float(binomtest(first_only, discordant, 0.5).pvalue)
-    return McNemarResult(first_only, second_only, p_value)
+    return first_only, second_only, p_value
 
 
 def accuracy_difference_interval(first_correct: np.ndarray, second_correct: np.ndarray, seed: RandomSeed,
@@ -133,13 +146,12 @@ def compare_predictions(first: str, second: str, level: str, labels: np.ndarray,
             # is the accuracy), and McNemar counts the discordant (image, label) pairs.
             row["ci_low"], row["ci_high"] = accuracy_difference_interval(
                 _per_image(first_correct), _per_image(second_correct), row_seed, n_resamples)
-            test = mcnemar_exact(first_correct.ravel(), second_correct.ravel())
-            row.update(p_value=test.p_value, test=MCNEMAR, first_only_correct=test.first_only_correct,
-                       second_only_correct=test.second_only_correct, undefined_resamples=0)
+            row["first_only_correct"], row["second_only_correct"], row["p_value"] = mcnemar_exact(
+                first_correct.ravel(), second_correct.ravel())
+            row.update(test=MCNEMAR, undefined_resamples=0)
         else:
             row["ci_low"], row["ci_high"], row["undefined_resamples"] = auc_difference_interval(
-                labels, first_probabilities, second_probabilities, task,
-                row_seed, n_resamples)
+                labels, first_probabilities, second_probabilities, task, row_seed, n_resamples)
         rows.append(row)
     return rows
 
@@ -160,26 +172,24 @@ def comparison_table(predictions: Mapping[str, SeedPredictions], task: str,
         if first not in predictions or second not in predictions:
             continue
         a, b = predictions[first], predictions[second]
-        seed_rows = []
-        for seed in (seed for seed in a.seeds if seed in b.seeds):
-            seed_rows += compare_predictions(
-                first, second, str(seed), a.labels, a.probabilities[a.seeds.index(seed)],
-                b.probabilities[b.seeds.index(seed)], task, seed=1000 * pair_index + seed, n_resamples=n_resamples)
-        rows += seed_rows
+        common = [seed for seed in a.seeds if seed in b.seeds]
+        members = {method: runs.probabilities[[runs.seeds.index(seed) for seed in common]] for method, runs in (
+            (first, a), (second, b))}
+        seed_rows = [row for position, seed in enumerate(common) for row in compare_predictions(
+            first, second, str(seed), a.labels, members[first][position], members[second][position], task,
+            seed=1000 * pair_index + seed, n_resamples=n_resamples)]
         per_seed = pd.DataFrame(seed_rows, columns=COMPARISON_COLUMNS)
+        rows += seed_rows
         for metric in COMPARED_METRICS:
             of_metric = per_seed[per_seed["metric"] == metric]
             if len(of_metric):
                 rows.append({"comparison": comparison_name(first, second), "level": MEAN_OF_SEEDS, "metric": metric,
-                             "first": first, "second": second, "first_score": of_metric["first_score"].mean(),
-                             "second_score": of_metric["second_score"].mean(),
-                             "difference": of_metric["difference"].mean(), "n_images": len(a.labels)})
-        common = [seed for seed in a.seeds if seed in b.seeds]
+                             "first": first, "second": second, "n_images": len(a.labels),
+                             **{column: of_metric[column].mean() for column in ("first_score", "second_score",
+                                                                                  "difference")}})
         if len(common) >= MIN_SEEDS:
-            first_members = a.probabilities[[a.seeds.index(seed) for seed in common]]
-            second_members = b.probabilities[[b.seeds.index(seed) for seed in common]]
-            rows += compare_predictions(first, second, ENSEMBLE, a.labels, first_members.mean(axis=0),
-                                        second_members.mean(axis=0), task, seed=1000 * pair_index + 999,
+            rows += compare_predictions(first, second, ENSEMBLE, a.labels, members[first].mean(axis=0),
+                                        members[second].mean(axis=0), task, seed=1000 * pair_index + 999,
                                         n_resamples=n_resamples)
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     for column in ("first_only_correct", "second_only_correct", "n_images", "n_resamples", "undefined_resamples"):

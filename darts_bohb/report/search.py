@@ -1,7 +1,7 @@
 """Search diagnostics as data: did the DARTS search separate the operations, and do seeds agree?
 
 From each seed's genotype.json: per node the derived operation, its probability, Zero's and the
-entropy (reports/search.csv); per seed their means and the stop reason; per node how many seeds
+entropy (reports/search.csv); per seed their means; per node how many seeds
 derived the same operation, next to what chance gives when every seed derives one of the
 derivable operations uniformly at random (the expected largest agreement, and the probability
 that at least that many agree by chance).
@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -21,19 +20,6 @@ from scipy.stats import multinomial
 from darts_bohb.genotype import NOT_DERIVED, Genotype
 
 SEARCH_COLUMNS = ["seed", "node", "derived", "p_derived", "p_zero", "entropy"]
-SEED_COLUMNS = ["seed", "epochs_run", "epochs_planned", "stop_reason", "mean_p_derived", "mean_derived_share",
-                "mean_p_zero", "mean_entropy", "uniform_entropy"]
-AGREEMENT_COLUMNS = ["node", "most_derived", "agreeing_seeds", "n_seeds", "n_derivable", "chance_expected",
-                     "chance_p_at_least"]
-
-
-class SearchDiagnostics(NamedTuple):
-    per_seed: pd.DataFrame  # seed_diagnostics
-    agreement: pd.DataFrame  # node_agreement
-
-
-def diagnose_search(genotypes: Mapping[int, Genotype]) -> SearchDiagnostics:
-    return SearchDiagnostics(seed_diagnostics(genotypes), node_agreement(genotypes))
 
 
 def search_rows(genotypes: Mapping[int, Genotype]) -> pd.DataFrame:
@@ -49,28 +35,17 @@ def search_rows(genotypes: Mapping[int, Genotype]) -> pd.DataFrame:
 
 
 def seed_diagnostics(genotypes: Mapping[int, Genotype]) -> pd.DataFrame:
-    """Per seed: the node means of p_derived, of its share among the non-Zero operations
-    p_derived / (1 − p_zero), of p_zero and of the entropy (beside a uniform α's), and why the
-    search stopped."""
-    nodes = search_rows(genotypes)
-    rows = []
-    for seed, genotype in genotypes.items():
-        own = nodes[nodes["seed"] == seed]
-        rows.append({
-            "seed": seed, "epochs_run": genotype.epochs_run, "epochs_planned": genotype.epochs_planned,
-            "stop_reason": genotype.stop_reason, "mean_p_derived": own["p_derived"].mean(),
-            "mean_derived_share": (own["p_derived"] / (1.0 - own["p_zero"])).mean(),
-            "mean_p_zero": own["p_zero"].mean(), "mean_entropy": own["entropy"].mean(),
-            "uniform_entropy": math.log(len(genotype.searched_operations)),
-        })
-    return pd.DataFrame(rows, columns=SEED_COLUMNS)
+    """Per seed, the node means of p_derived, of its share among the non-Zero operations
+    p_derived / (1 − p_zero), of p_zero and of the entropy, beside a uniform α's entropy."""
+    nodes = search_rows(genotypes).assign(derived_share=lambda frame: frame["p_derived"] / (1.0 - frame["p_zero"]))
+    means = nodes.groupby("seed", sort=False)[["p_derived", "derived_share", "p_zero", "entropy"]].mean()
+    uniform = [math.log(len(genotype.searched_operations)) for genotype in genotypes.values()]
+    return means.add_prefix("mean_").assign(uniform_entropy=uniform).reset_index()
 
 
 def node_agreement(genotypes: Mapping[int, Genotype]) -> pd.DataFrame:
     """Per node: the operation most seeds derived and how many did, against chance."""
     nodes = search_rows(genotypes)
-    if nodes.empty:
-        return pd.DataFrame(columns=AGREEMENT_COLUMNS)
     first = next(iter(genotypes.values()))
     derivable = len([op for op in first.operations if op not in NOT_DERIVED]) or len(first.operations)
     n_seeds = len(genotypes)
@@ -83,20 +58,17 @@ def node_agreement(genotypes: Mapping[int, Genotype]) -> pd.DataFrame:
         expected, p_at_least = chance_agreement(n_seeds, derivable, agreeing)
         rows.append({"node": node, "most_derived": most, "agreeing_seeds": agreeing, "n_seeds": n_seeds,
                      "n_derivable": derivable, "chance_expected": expected, "chance_p_at_least": p_at_least})
-    return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)
+    return pd.DataFrame(rows)
 
 
 def chance_agreement(n_seeds: int, n_operations: int, agreeing: int) -> tuple[float, float]:
     """When each of n_seeds picks one of n_operations uniformly and independently: the expected
     size of the largest group picking the same one, and the probability that it is >= agreeing.
     Exact, summed over every way of splitting the seeds among the operations."""
-    probabilities = np.full(n_operations, 1.0 / n_operations)
     expected = at_least = 0.0
-    for cuts in itertools.combinations(range(n_seeds + n_operations - 1), n_operations - 1):
-        # Stars and bars: the gaps between the cuts are the counts per operation.
-        edges = (-1, *cuts, n_seeds + n_operations - 1)
-        counts = [edges[i + 1] - edges[i] - 1 for i in range(n_operations)]
-        probability = float(multinomial.pmf(counts, n_seeds, probabilities))
+    for picks in itertools.combinations_with_replacement(range(n_operations), n_seeds):
+        counts = np.bincount(picks, minlength=n_operations)
+        probability = float(multinomial.pmf(counts, n_seeds, np.full(n_operations, 1.0 / n_operations)))
         expected += probability * max(counts)
         at_least += probability if max(counts) >= agreeing else 0.0
     return expected, min(at_least, 1.0)

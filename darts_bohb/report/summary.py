@@ -18,8 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from darts_bohb.methods import METHODS
-from darts_bohb.report.comparisons import COMPARISONS, verdict
-from darts_bohb.report.ensemble import MIN_SEEDS
+from darts_bohb.report.comparisons import COMPARISONS, MIN_SEEDS, verdict
 from darts_bohb.report.references import SOURCE, published_results, unchecked_note
 from darts_bohb.report.run import (
     METHOD_LABELS,
@@ -31,7 +30,7 @@ from darts_bohb.report.run import (
     Run,
     seeds_phrase,
 )
-from darts_bohb.report.search import SearchDiagnostics
+from darts_bohb.report.search import node_agreement, seed_diagnostics
 
 SUMMARY_COLUMNS = [
     "method", "seed", "output", "val_metric", "val_score",
@@ -99,14 +98,14 @@ def paired_differences(summary: pd.DataFrame, first: str, second: str) -> pd.Dat
     return (a - b).loc[a.index.intersection(b.index)].rename(columns=lambda column: column.removeprefix("test_"))
 
 
-def render_markdown(run: Run, summary: pd.DataFrame, comparisons: pd.DataFrame, search: SearchDiagnostics,
+def render_markdown(run: Run, summary: pd.DataFrame, comparisons: pd.DataFrame, genotypes: Mapping,
                     links: Mapping[str, Path], markdown_path: Path) -> str:
     """The whole summary.md. `links` maps the keys of FILES and FIGURES to the files to link, by
     paths relative to markdown_path's folder."""
     link = {key: Path(os.path.relpath(Path(path).resolve(), Path(markdown_path).resolve().parent)).as_posix()
             for key, path in links.items()}
     sections = [_header(run, summary), _verdicts(comparisons), _means(run, summary), _files(run, link),
-                _paired(summary), _search(search), _references(run, summary), _seconds(summary)]
+                _paired(summary), _search(genotypes), _references(run, summary), _seconds(summary)]
     return "\n\n".join(section.rstrip() for section in sections) + "\n"
 
 
@@ -205,14 +204,13 @@ def _paired(summary: pd.DataFrame) -> str:
                             rows)])
 
 
-def _search(diagnostics: SearchDiagnostics) -> str:
-    per_seed, agreement = diagnostics
-    seeds = [[str(row["seed"]), number(row["mean_p_derived"], 3), number(row["mean_derived_share"], 3),
-              number(row["mean_p_zero"], 3), f"{number(row['mean_entropy'], 3)} ({number(row['uniform_entropy'], 3)})"]
-             for _, row in per_seed.iterrows()]
-    nodes = [[row["node"], row["most_derived"], f"{row['agreeing_seeds']} of {row['n_seeds']}",
-              f"{row['chance_expected']:.2f} (of {row['n_derivable']} operations)", f"{row['chance_p_at_least']:.3f}"]
-             for _, row in agreement.iterrows()]
+def _search(genotypes: Mapping) -> str:
+    seeds = [[str(row.seed), number(row.mean_p_derived, 3), number(row.mean_derived_share, 3),
+              number(row.mean_p_zero, 3), f"{number(row.mean_entropy, 3)} ({number(row.uniform_entropy, 3)})"]
+             for row in seed_diagnostics(genotypes).itertuples()]
+    nodes = [[row.node, row.most_derived, f"{row.agreeing_seeds} of {row.n_seeds}",
+              f"{row.chance_expected:.2f} (of {row.n_derivable} operations)", f"{row.chance_p_at_least:.3f}"]
+             for row in node_agreement(genotypes).itertuples()]
     return "\n".join([
         "## DARTS search: did it separate the operations?", "",
         "Per seed, the means over the cell's nodes (`search.csv`) of the derived operation's probability, of its "
