@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import smac
 import torch
 from ConfigSpace import Configuration, ConfigurationSpace
 from smac import Callback, MultiFidelityFacade, Scenario
@@ -238,7 +238,7 @@ class TrialLogger(Callback):
         rows = trial_rows(smbo.runhistory)
         done_epochs = sum(row["budget"] for row in rows)
         config_id = smbo.runhistory.get_config_id(info.config)
-        best = incumbent_trial(rows)
+        best = trajectory_rows(rows)[-1]
         incumbent_text = f"config {best['config_id']} {best['score']:.4f} at {best['budget']} epochs"
         elapsed = smbo.used_walltime
         eta = elapsed / max(done_epochs, 1) * max(self.planned - done_epochs, 0)
@@ -286,32 +286,19 @@ def trial_rows(runhistory) -> list[dict[str, Any]]:
     return rows
 
 
-def incumbent_trial(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """BOHB's incumbent: the best trial on the largest budget reached so far (the earliest on a tie).
-
-    SMAC's intensifier is set to the same rule (incumbent_selection="highest_budget"); choosing
-    it here from the trials keeps our files right even before a run reaches max_budget.
-    """
-    top = max(row["budget"] for row in rows)
-    return min((row for row in rows if row["budget"] == top), key=lambda row: row["cost"])
-
-
 def trajectory_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per change of the incumbent, or of its budget and score, in trial order."""
+    """One row per change of BOHB's incumbent, in trial order: the best trial on the largest budget
+    reached so far (the earliest on a tie). SMAC's intensifier is set to the same rule
+    (incumbent_selection="highest_budget"); following it here keeps our files right even before a
+    run reaches max_budget. The last row is the incumbent."""
     out: list[dict[str, Any]] = []
-    for finished in range(1, len(rows) + 1):
-        best = incumbent_trial(rows[:finished])
-        if out and (out[-1]["config_id"], out[-1]["budget"], out[-1]["cost"]) == (
-                best["config_id"], best["budget"], best["cost"]):
-            continue
-        out.append({
-            "wallclock_s": rows[finished - 1]["wallclock_s"],
-            "cumulative_epochs": sum(row["budget"] for row in rows[:finished]),
-            "budget": best["budget"],
-            "cost": best["cost"],
-            "score": best["score"],
-            "config_id": best["config_id"],
-        })
+    best, epochs = None, 0
+    for row in rows:
+        epochs += row["budget"]
+        if best is None or (row["budget"], -row["cost"]) > (best["budget"], -best["cost"]):
+            best = row
+            out.append({"wallclock_s": row["wallclock_s"], "cumulative_epochs": epochs, "budget": best["budget"],
+                        "cost": best["cost"], "score": best["score"], "config_id": best["config_id"]})
     return out
 
 
@@ -328,6 +315,7 @@ def fingerprint(problem: Problem, hpo: HpoSettings, space: ConfigurationSpace) -
     """Everything that shapes the trials' results; a stored run with another one is not continued."""
     return {
         "darts_bohb": darts_bohb.__version__,
+        "smac": smac.version,
         "source_sha256": source_hash.package_source_sha256(),
         "method": problem.method,
         "seed": problem.seed,
@@ -369,9 +357,9 @@ def make_facade(scenario: Scenario, target: TrialTarget, eta: int, callbacks: li
     )
 
 
-def reason_not_to_continue(run_dir: Path, stored_fingerprint: Path, wanted: dict[str, Any],
-                           probe: MultiFidelityFacade) -> str | None:
-    """Why the SMAC run in run_dir cannot be continued, or None if it can."""
+def reason_not_to_continue(scenario: Scenario, stored_fingerprint: Path, wanted: dict[str, Any]) -> str | None:
+    """Why the SMAC run of `scenario` cannot be continued, or None if it can."""
+    run_dir = scenario.output_directory
     outputs_written = stored_fingerprint.parent / OUTPUTS_WRITTEN_FILE
     try:
         stored_identity = json.loads(stored_fingerprint.read_text())
@@ -384,8 +372,10 @@ def reason_not_to_continue(run_dir: Path, stored_fingerprint: Path, wanted: dict
         stored = Scenario.make_serializable(Scenario.load(run_dir))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         return f"its files are incomplete or unreadable ({error})"
-    current = Scenario.make_serializable(probe.scenario)
-    current["output_directory"] = str(run_dir)
+    # SMAC's meta data (its components' settings) follows from its version and our source, both
+    # in the fingerprint; the rest is what SMAC would compare, and ask about on stdin if it differed.
+    current = Scenario.make_serializable(scenario)
+    del stored["_meta"], current["_meta"]
     if current != stored:
         changed = sorted(key for key in set(current) | set(stored) if current.get(key) != stored.get(key))
         return f"SMAC's scenario differs in {changed}"
@@ -395,13 +385,13 @@ def reason_not_to_continue(run_dir: Path, stored_fingerprint: Path, wanted: dict
     return None
 
 
-def prepare_run_folder(smac_root: Path, run_dir: Path, wanted: dict[str, Any], probe: MultiFidelityFacade) -> None:
+def prepare_run_folder(smac_root: Path, scenario: Scenario, wanted: dict[str, Any]) -> None:
     """Keep a continuable SMAC run; otherwise remove it (logged) and record the new fingerprint."""
     stored_fingerprint = smac_root / FINGERPRINT_FILE
     if smac_root.exists():
-        reason = reason_not_to_continue(run_dir, stored_fingerprint, wanted, probe)
+        reason = reason_not_to_continue(scenario, stored_fingerprint, wanted)
         if reason is None:
-            LOG.info("continuing the SMAC run in %s", run_dir)
+            LOG.info("continuing the SMAC run in %s", scenario.output_directory)
             return
         LOG.warning("starting a fresh SMAC run: the stored one in %s is not continued because %s", smac_root, reason)
         shutil.rmtree(smac_root)
@@ -428,12 +418,7 @@ def run_bohb(problem: Problem, hpo: HpoSettings, outputs: BohbOutputs) -> dict[s
     LOG.info("selection at %d epochs: %s", epochs_of(hpo.max_budget), cv.describe())
     cv_store = Path(scenario.output_directory) / CV_FOLDER
     target = TrialTarget(problem, cv, epochs_of(hpo.max_budget), cv_store)
-    with tempfile.TemporaryDirectory() as scratch:
-        # A throwaway facade yields the scenario (with SMAC's meta data) that SMAC would compare.
-        probe_scenario = make_scenario(space, hpo, problem.seed, n_trials, Path(scratch))
-        probe = make_facade(probe_scenario, target, hpo.eta, [])
-        prepare_run_folder(smac_root, scenario.output_directory, fingerprint(problem, hpo, space), probe)
-
+    prepare_run_folder(smac_root, scenario, fingerprint(problem, hpo, space))
     facade = make_facade(scenario, target, hpo.eta, [TrialLogger(problem.metric, n_trials, planned)])
     start = time.perf_counter()
     # Not facade.optimize(): on an exception it saves the interrupted trial as RUNNING, and a
@@ -445,7 +430,8 @@ def run_bohb(problem: Problem, hpo: HpoSettings, outputs: BohbOutputs) -> dict[s
     if not rows:
         raise RuntimeError(
             f"SMAC finished without any trial (hpo.walltime_s too short?); see {scenario.output_directory}")
-    best = incumbent_trial(rows)
+    trajectory = trajectory_rows(rows)
+    best = trajectory[-1]
     if best["budget"] != epochs_of(hpo.max_budget):
         raise RuntimeError(
             f"no trial reached max_budget ({hpo.max_budget} epochs) within hpo.walltime_s ({hpo.walltime_s} s), so "
@@ -491,7 +477,6 @@ def run_bohb(problem: Problem, hpo: HpoSettings, outputs: BohbOutputs) -> dict[s
     write_csv(outputs.runhistory, pd.DataFrame(rows, columns=columns))
     with atomic_path(outputs.ensemble) as tmp:
         torch.save(ensemble, tmp)
-    trajectory = trajectory_rows(rows)
     write_csv(outputs.trajectory, pd.DataFrame(trajectory, columns=[
         "wallclock_s", "cumulative_epochs", "budget", "cost", "score", "config_id"]))
     write_json(outputs.incumbent, record)
