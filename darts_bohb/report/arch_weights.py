@@ -19,7 +19,7 @@ EARLY_STOP_COLOR = "#c0392b"
 def plot_arch_weights(alphas: pd.DataFrame, search_runs: pd.DataFrame) -> Figure:
     """One row of panels per seed, one panel per node, one line per operation.
 
-    `alphas` and `search_runs` are the frames of read_alphas and read_search_runs. Every row
+    `alphas` stacks alphas.csv of every seed, `search_runs` is read_search_runs'. Every row
     spans the planned epochs, so a search that stopped early visibly ends before the right
     edge, at the marked epoch.
     """

@@ -147,15 +147,10 @@ def read_predictions(files: Mapping[RunKey, Path], also_check: Iterable[Path] = 
 
 
 def read_search_runs(run: Run) -> pd.DataFrame:
-    """search.json per NAS seed: epochs planned and run, whether and why the search stopped early,
-    and the probability above which an Identity argmax counts as a skip."""
-    rows = []
-    for (method, seed), path in run.files("search", ["nas"]).items():
-        data = read_result(path, method, seed)
-        rows.append({"seed": seed, **{key: data[key] for key in ("epochs_planned", "epochs_run", "stopped_early",
-                                                                   "stop_reason")},
-                     "skip_threshold": data["settings"]["early_stopping"]["skip_threshold"]})
-    return pd.DataFrame(rows)
+    """search.json per NAS seed, one row each, with the skip threshold of its early stopping."""
+    searches = [read_result(path, method, seed) for (method, seed), path in run.files("search", ["nas"]).items()]
+    thresholds = [search["settings"]["early_stopping"]["skip_threshold"] for search in searches]
+    return pd.DataFrame(searches).assign(skip_threshold=thresholds)
 
 
 def read_genotypes(run: Run) -> dict:

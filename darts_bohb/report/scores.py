@@ -32,8 +32,7 @@ def plot_scores(metrics: pd.DataFrame, run: Run) -> Figure:
     figure, axes = plt.subplots(1, len(PLOTTED_METRICS), figsize=(13, 4.8), layout="constrained")
     for axis, metric in zip(axes, PLOTTED_METRICS):
         column = f"test_{metric}"
-        _draw_boxes_and_seeds(axis, metrics, methods, column)
-        _draw_pairs(axis, metrics, methods, column)
+        _draw_seeds(axis, metrics, methods, column)
         for index, reference in enumerate(references):
             value = {"accuracy": reference.accuracy, "auc": reference.auc}.get(metric)
             if value is not None:
@@ -57,37 +56,25 @@ def plot_scores(metrics: pd.DataFrame, run: Run) -> Figure:
     return figure
 
 
-def _draw_boxes_and_seeds(axis, metrics: pd.DataFrame, methods: list[str], column: str) -> None:
+def _draw_seeds(axis, metrics: pd.DataFrame, methods: list[str], column: str) -> None:
+    """A box per method, a labelled point per seed at fixed offsets (no random jitter: equal scores
+    stay apart), and a grey line joining each seed's points of neighbouring methods that both ran
+    it, as the comparisons are paired by seed."""
+    points = {}
     for position, method in enumerate(methods):
         rows = metrics[metrics["method"] == method].sort_values("seed")
-        axis.boxplot(rows[column], positions=[position], widths=0.45, showfliers=False,
-                     patch_artist=True, zorder=2,
+        axis.boxplot(rows[column], positions=[position], widths=0.45, showfliers=False, patch_artist=True, zorder=2,
                      boxprops={"facecolor": METHOD_COLORS[method], "alpha": 0.25},
                      medianprops={"color": METHOD_COLORS[method], "linewidth": 1.8})
-        offsets = _spread(len(rows))
-        axis.scatter(position + offsets, rows[column], color=METHOD_COLORS[method], s=36,
-                     edgecolor="black", linewidth=0.6, zorder=4)
-        for offset, (_, row) in zip(offsets, rows.iterrows()):
-            axis.annotate(f"s{row['seed']}", (position + offset, row[column]), xytext=(5, 2),
-                          textcoords="offset points", fontsize="x-small")
-
-
-def _draw_pairs(axis, metrics: pd.DataFrame, methods: list[str], column: str) -> None:
-    """Join each seed's points of neighbouring methods that both ran it: the comparisons are
-    paired by seed."""
-    positions = {}
-    for position, method in enumerate(methods):
-        rows = metrics[metrics["method"] == method].sort_values("seed")
-        positions[method] = dict(zip(rows["seed"], zip(position + _spread(len(rows)), rows[column])))
+        x = position + (np.linspace(-0.12, 0.12, len(rows)) if len(rows) > 1 else np.zeros(len(rows)))
+        axis.scatter(x, rows[column], color=METHOD_COLORS[method], s=36, edgecolor="black", linewidth=0.6, zorder=4)
+        points[method] = dict(zip(rows["seed"], zip(x, rows[column])))
+        for seed, point in points[method].items():
+            axis.annotate(f"s{seed}", point, xytext=(5, 2), textcoords="offset points", fontsize="x-small")
     for left, right in zip(methods, methods[1:]):
-        for seed in positions[left].keys() & positions[right].keys():
-            (x0, y0), (x1, y1) = positions[left][seed], positions[right][seed]
+        for seed in points[left].keys() & points[right].keys():
+            (x0, y0), (x1, y1) = points[left][seed], points[right][seed]
             axis.plot([x0, x1], [y0, y1], color="grey", linewidth=0.7, alpha=0.6, zorder=3)
-
-
-def _spread(count: int) -> np.ndarray:
-    """Fixed horizontal offsets, so that the points of equal scores stay apart (no random jitter)."""
-    return np.linspace(-0.12, 0.12, count) if count > 1 else np.zeros(count)
 
 
 def _reference_handles(references: tuple[PublishedResult, ...]) -> list[Line2D]:

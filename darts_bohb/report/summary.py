@@ -42,13 +42,10 @@ SUMMARY_COLUMNS = [
 ]
 # What each linked file holds; for a figure, its title and the methods whose seeds it draws.
 FILES = {
-    "summary": "every seed's numbers, one row per method, seed and output: test scores, the selection estimate "
-               "and its gap to the test score, search epochs, BOHB trials, seconds per stage",
-    "comparisons": "each pair of methods per seed both ran, their ensembles and the mean: test accuracy and AUC "
-                   "differences with paired bootstrap intervals, McNemar's test",
-    "ensemble": f"per method with at least {MIN_SEEDS} seeds, the mean of its incumbents' test probabilities scored "
-                "as one model: an extra row, not a seed",
-    "search": "each seed's searched cell, per node: derived operation, its probability, Zero's, the entropy",
+    "summary": "every seed's numbers, one row per method, seed and output",
+    "comparisons": "each pair of methods per seed, of their ensembles and the mean, with intervals and McNemar's test",
+    "ensemble": f"per method with at least {MIN_SEEDS} seeds, its incumbents' mean probabilities scored as one model",
+    "search": "each seed's searched cell, per node",
 }
 FIGURES = {
     "bohb_progress": ("BOHB incumbent validation score over wall-clock and epochs", METHODS),
@@ -157,15 +154,11 @@ def _means(run: Run, summary: pd.DataFrame) -> str:
     metric = METRIC_LABELS[run.metric]
     header = ["method, output", "seeds", *(f"test {METRIC_LABELS[m]}" for m in SCORE_METRICS),
               f"selection estimate ± SE ({metric})", f"estimate − test ({metric})"]
-    rows = []
-    for method in METHODS:
-        for output in OUTPUTS:
-            values = summary[(summary["method"] == method) & (summary["output"] == output)]
-            if len(values):
-                rows.append([f"{METHOD_LABELS[method]}, {OUTPUT_LABELS[output]}", seeds_phrase(len(values)),
-                             *(mean_std(values[f"test_{m}"]) for m in SCORE_METRICS),
-                             f"{values['selection_estimate'].mean():.4f} ± {values['selection_std_error'].mean():.4f}",
-                             mean_std(values["selection_gap"], signed=True)])
+    rows = [[f"{METHOD_LABELS[method]}, {OUTPUT_LABELS[output]}", seeds_phrase(len(values)),
+             *(mean_std(values[f"test_{m}"]) for m in SCORE_METRICS),
+             f"{values['selection_estimate'].mean():.4f} ± {values['selection_std_error'].mean():.4f}",
+             mean_std(values["selection_gap"], signed=True)]
+            for (output, method), values in summary.groupby(["output", "method"], sort=False)]
     lines = ["## Test scores per method (mean ± std over seeds)", "", table(header, rows), "",
              "Mean ± std over seeds (n − 1). The incumbent is the one configuration BOHB chose, retrained on "
              "train+val; the per-seed ensemble averages the probabilities of the fold models of the configurations "
@@ -230,10 +223,9 @@ def _references(run: Run, summary: pd.DataFrame) -> str:
         return (f"## Published results\n\nNo published results are listed for {run.dataset} at {run.size}×{run.size} "
                 f"(the table here is {SOURCE}), so none are compared.")
     best = max(references, key=lambda ref: (ref.accuracy, ref.auc))
-    means = summary.groupby(["method", "output"], sort=False)[["test_accuracy", "test_auc"]].mean()
-    above = [f"{METHOD_LABELS[method]}, {OUTPUT_LABELS[output]}" for method in METHODS for output in OUTPUTS
-             if (method, output) in means.index and means.loc[(method, output), "test_accuracy"] > best.accuracy
-             and means.loc[(method, output), "test_auc"] > best.auc]
+    means = summary.groupby(["output", "method"], sort=False)[["test_accuracy", "test_auc"]].mean()
+    above = [f"{METHOD_LABELS[method]}, {OUTPUT_LABELS[output]}" for (output, method), row in means.iterrows()
+             if row["test_accuracy"] > best.accuracy and row["test_auc"] > best.auc]
     lines = ["## Published results", "", f"{SOURCE}; no macro F1 is published.", "",
              table(["model", "test ACC", "test AUC"], [[ref.label, f"{ref.accuracy:.3f}", f"{ref.auc:.3f}"]
                                                        for ref in references])]
@@ -248,16 +240,12 @@ def _references(run: Run, summary: pd.DataFrame) -> str:
 
 def _seconds(summary: pd.DataFrame) -> str:
     columns = [f"seconds_{stage}" for stage in STAGES]
-    jobs = summary[summary["output"] == "incumbent"]
-    rows = []
-    for method in METHODS:
-        seconds = jobs.loc[jobs["method"] == method, columns]
-        if len(seconds):
-            sums = seconds.sum(min_count=1)
-            rows.append([METHOD_LABELS[method], seeds_phrase(len(seconds)), *(number(sums[c], 1) for c in columns),
-                         number(sums.sum(), 1)])
+    jobs = summary[summary["output"] == "incumbent"].groupby("method", sort=False)
+    seeds, sums = jobs.size(), jobs[columns].sum(min_count=1)
+    rows = [[METHOD_LABELS[method], seeds_phrase(seeds[method]), *(number(value, 1) for value in row),
+             number(row.sum(), 1)] for method, row in sums.iterrows()]
     return "\n".join(["## Seconds per stage", "",
                       "Job seconds summed over each method's seeds, from Snakemake's benchmark files (`summary.csv` "
                       "has each seed's).", "", table(["method", "seeds", *STAGES, "all stages"], rows), "",
-                      f"All jobs together: {number(jobs[columns].sum().sum(), 1)} s of job time; the pipeline's "
+                      f"All jobs together: {number(summary[columns].sum().sum(), 1)} s of job time; the pipeline's "
                       "wall-clock is shorter where jobs ran side by side."])
