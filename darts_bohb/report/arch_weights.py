@@ -11,7 +11,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from darts_bohb.report.run import seeds_phrase
-from darts_bohb.report.style import operation_color
+from darts_bohb.report.style import OPERATION_COLORS
 
 EARLY_STOP_COLOR = "#c0392b"
 
@@ -42,7 +42,7 @@ def plot_arch_weights(alphas: pd.DataFrame, search_runs: pd.DataFrame) -> Figure
             panel = alphas[(alphas["seed"] == seed) & (alphas["node"] == node)]
             for operation in operations:
                 curve = panel[panel["operation"] == operation].sort_values("epoch")
-                axis.plot(curve["epoch"], curve["probability"], color=operation_color(operation),
+                axis.plot(curve["epoch"], curve["probability"], color=OPERATION_COLORS[operation],
                           marker=".", markersize=4, linewidth=1.4)
             if run["stopped_early"]:
                 axis.axvline(run["epochs_run"], color=EARLY_STOP_COLOR, linestyle="--", linewidth=1.1)
@@ -81,7 +81,7 @@ def _run_status(run: pd.Series) -> str:
 
 
 def _legend_handles(operations: list[str], runs: pd.DataFrame, threshold_shown: bool) -> list[Line2D]:
-    handles = [Line2D([], [], color=operation_color(op), marker=".", label=op) for op in operations]
+    handles = [Line2D([], [], color=OPERATION_COLORS[op], marker=".", label=op) for op in operations]
     if runs["stopped_early"].any():
         handles.append(Line2D([], [], color=EARLY_STOP_COLOR, linestyle="--", label="early stop"))
     if threshold_shown:

@@ -19,7 +19,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
 from darts_bohb.genotype import Genotype
 from darts_bohb.report.run import seeds_phrase
-from darts_bohb.report.style import operation_color
+from darts_bohb.report.style import OPERATION_COLORS
 from darts_bohb.topology import CELL_INPUT
 
 BOX_WIDTH = 1.15
@@ -64,7 +64,7 @@ def draw_cell(axis: Axes, genotype: Genotype) -> None:
         operation = design[node.name]
         probability = genotype.probabilities[node.name][operation]
         label = f"{node.name}  {node.kernel_size}×{node.kernel_size}\n{operation}\np = {probability:.3f}"
-        _box(axis, positions[node.name], label, facecolor=operation_color(operation),
+        _box(axis, positions[node.name], label, facecolor=OPERATION_COLORS[operation],
              alpha=0.3 if operation != "zero" else 0.15, dashed=operation == "zero")
         if node.input == CELL_INPUT:
             _arrow(axis, (0.0, middle), positions[node.name])

@@ -34,16 +34,11 @@ OPERATION_COLORS = {
     "resnet_block": "#7570b3",
     "resnet_bottleneck": "#e6ab02",
 }
-UNKNOWN_OPERATION_COLOR = "#444444"
 DPI = 150
 
 # Fixed ids and no date in the SVGs: the same results give byte-identical figures.
 matplotlib.rcParams["svg.hashsalt"] = "darts-bohb"
 sns.set_theme(context="notebook", style="whitegrid", font_scale=0.8)
-
-
-def operation_color(operation: str) -> str:
-    return OPERATION_COLORS.get(operation, UNKNOWN_OPERATION_COLOR)
 
 
 def seed_shades(method: str, seeds: Iterable[int]) -> dict[int, tuple[float, float, float]]:
