@@ -9,4 +9,4 @@ from darts_bohb.report.style import figure_script
 
 if __name__ == "__main__":
     sys.exit(figure_script(__doc__, lambda run: plot_cells(read_genotypes(run)),
-                           lambda run, seed: plot_cell(read_genotypes(run)[seed])))
+                           lambda run: {seed: plot_cell(genotype) for seed, genotype in read_genotypes(run).items()}))

@@ -140,3 +140,15 @@ def test_a_changed_predictions_file_reruns_only_the_report(built):
     lines[1] = lines[1].replace(",0.", ",0.0", 1)  # one probability of one image, a tenth as large
     predictions.write_text("\n".join(lines) + "\n")
     assert planned_jobs(report_rules(workdir, "-n", "--", *REPORT_FILES)) == {"report": 1}
+
+
+def test_a_changed_seed_list_reruns_the_rules_whose_manifest_it_changes(built):
+    # The manifest is a param, so Snakemake reruns a rule whose run it changes; the NAS-only
+    # figures' manifests hold no random seeds.
+    workdir = built.with_name(built.name + "-seeds")
+    shutil.copytree(built, workdir)
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["random"]["seeds"] = [1]
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    assert planned_jobs(report_rules(workdir, "-n", "--", *REPORT_FILES)) == {
+        "plot_bohb_progress": 1, "plot_scores": 1, "report": 1}

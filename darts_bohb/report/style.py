@@ -68,20 +68,20 @@ def save_figure(figure: Figure, targets: list[str | Path]) -> None:
 
 
 def figure_script(description: str, draw: Callable[[Run], Figure],
-                  draw_seed: Callable[[Run, int], Figure] | None = None) -> int:
+                  draw_per_seed: Callable[[Run], dict[int, Figure]] | None = None) -> int:
     """A figure script: the run's manifest in (--run), the figure in every --output file out, and
-    with `draw_seed` one figure per NAS seed in the --per-seed files, in the order of the seeds."""
+    with `draw_per_seed` one figure per NAS seed in the --per-seed files, in the order of the seeds."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--run", required=True, type=Run.from_json, help="the run's manifest (JSON), as report.smk "
                                                                          "passes it")
     parser.add_argument("--output", nargs="+", required=True, help="figure files; the format follows each extension")
-    if draw_seed:
-        parser.add_argument("--per-seed", nargs="*", default=[], help="one figure file per NAS seed")
+    parser.add_argument("--per-seed", nargs="*", default=[], help="one figure file per NAS seed, where the figure has "
+                                                                  "them")
     args = parser.parse_args()
 
     def task() -> None:
         save_figure(draw(args.run), args.output)
-        for seed, target in zip(args.run.seeds["nas"], getattr(args, "per_seed", [])):
-            save_figure(draw_seed(args.run, seed), [target])
+        for figure, target in zip(draw_per_seed(args.run).values() if draw_per_seed else [], args.per_seed):
+            save_figure(figure, [target])
 
     return run_reporting(task)
