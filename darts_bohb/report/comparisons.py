@@ -209,30 +209,22 @@ def verdict(table: pd.DataFrame, first: str, second: str, metric: str = "accurac
     the spread of new seeds: the per-seed counts beside it show how far the seeds agree.
     """
     rows = table[(table["comparison"] == comparison_name(first, second)) & (table["metric"] == metric)]
-    pair = f"{METHOD_LABELS[first]} − {METHOD_LABELS[second]}"
-    label = METRIC_LABELS[metric]
-    seeds = rows[~rows["level"].isin([ENSEMBLE, MEAN_OF_SEEDS])]
+    rows = rows.set_index("level")
+    a, b = METHOD_LABELS[first], METHOD_LABELS[second]
+    seeds = rows.drop([ENSEMBLE, MEAN_OF_SEEDS], errors="ignore")
     if seeds.empty:
-        return f"**{pair}, test {label}: not compared** (no seed in common)."
+        return f"**{a} − {b}, test {METRIC_LABELS[metric]}: not compared** (no seed in common)."
     above, below = int((seeds["ci_low"] > 0).sum()), int((seeds["ci_high"] < 0).sum())
-    per_seed = (f"per seed, the interval lies above 0 on {above} and below 0 on {below} of {len(seeds)} "
-                f"seed(s)")
-    mean = rows.loc[rows["level"] == MEAN_OF_SEEDS, "difference"]
-    mean_text = f"mean paired difference {float(mean.iloc[0]):+.4f}" if len(mean) else ""
-    ensemble = rows[rows["level"] == ENSEMBLE]
-    if len(ensemble):
-        low, high = float(ensemble["ci_low"].iloc[0]), float(ensemble["ci_high"].iloc[0])
-        difference = float(ensemble["difference"].iloc[0])
+    per_seed = (f"per seed, the interval lies above 0 on {above} and below 0 on {below} of {len(seeds)} seed(s); "
+                f"mean paired difference {rows.at[MEAN_OF_SEEDS, 'difference']:+.4f}")
+    if ENSEMBLE in rows.index:
+        low, high, difference = rows.loc[ENSEMBLE, ["ci_low", "ci_high", "difference"]]
         basis = (f"ensembles of the {len(seeds)} common seeds {difference:+.4f}, 95% interval over test images "
-                 f"[{low:+.4f}, {high:+.4f}]; {per_seed}; {mean_text}")
+                 f"[{low:+.4f}, {high:+.4f}]; {per_seed}")
         better, worse = low > 0, high < 0
     else:
-        basis = f"no ensemble (fewer than {MIN_SEEDS} seeds); {per_seed}; {mean_text}"
+        basis = f"no ensemble (fewer than {MIN_SEEDS} seeds); {per_seed}"
         better, worse = above == len(seeds), below == len(seeds)
-    if better:
-        outcome = f"{METHOD_LABELS[first]} is better than {METHOD_LABELS[second]}"
-    elif worse:
-        outcome = f"{METHOD_LABELS[first]} is worse than {METHOD_LABELS[second]}"
-    else:
-        outcome = f"no difference shown between {METHOD_LABELS[first]} and {METHOD_LABELS[second]}"
-    return f"**{pair}, test {label}: {outcome}** ({basis})."
+    outcome = (f"{a} is better than {b}" if better else f"{a} is worse than {b}" if worse
+               else f"no difference shown between {a} and {b}")
+    return f"**{a} − {b}, test {METRIC_LABELS[metric]}: {outcome}** ({basis})."
