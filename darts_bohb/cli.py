@@ -7,6 +7,7 @@ Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from collections.abc import Callable
 
@@ -39,9 +40,8 @@ def add_job_arguments(parser: argparse.ArgumentParser, section: str) -> None:
 def job_runtime(args: argparse.Namespace):
     """The Runtime of a job: the config's runtime section, the rule's threads and memory."""
     from darts_bohb.runtime import make_runtime
-    from darts_bohb.settings import parse_json
 
-    return make_runtime(**parse_json(args.runtime, "runtime"), threads=args.threads, memory_mb=args.memory_mb)
+    return make_runtime(**json.loads(args.runtime), threads=args.threads, memory_mb=args.memory_mb)
 
 
 def run_script(task: Callable[[], object], expected: tuple[type[Exception], ...]) -> int:

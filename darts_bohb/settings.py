@@ -59,16 +59,13 @@ def from_config_file(cls: type[T], path: str | Path, section: str) -> T:
     return from_dict(cls, yaml.safe_load(Path(path).read_text())[section], section)
 
 
-def parse_json(text: str, where: str) -> Any:
-    """A config section that a rule passes to its script as one JSON argument."""
+def from_json(cls: type[T], text: str, where: str) -> T:
+    """from_dict for a config section that a rule passes to its script as one JSON argument."""
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError(f"{where}: not valid JSON ({error})") from None
-
-
-def from_json(cls: type[T], text: str, where: str) -> T:
-    return from_dict(cls, parse_json(text, where), where)
+    return from_dict(cls, data, where)
 
 
 @dataclass(frozen=True)

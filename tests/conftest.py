@@ -1,7 +1,12 @@
-"""Shared test helpers: where the real data set is, and running the workflow in a scratch copy.
+"""Shared test helpers: where the real data set is, running the workflow in a scratch copy, and
+which tests are slow.
 
 The end-to-end tests run the real Snakemake workflow in a copy of the workflow files inside a
 temporary folder, so they never touch a user's results/ and each starts from nothing.
+`pytest -m "not slow"` is the fast unit loop: it leaves out every test that starts Snakemake or a
+script, runs BOHB or a whole search, or reads the real data set, so it needs neither the data file
+nor minutes. The slow modules and fixtures are listed here; a slow test in another module carries
+`@pytest.mark.slow` itself.
 """
 
 from __future__ import annotations
@@ -19,6 +24,19 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "config.yaml", "configs", "workflow", "scripts", "profiles", "envs", ".test")
+
+
+SLOW_MODULES = {"test_bohb", "test_rerun", "test_search_resume", "test_search_cli", "test_slurm_profile",
+                "test_report_rules"}
+SLOW_FIXTURES = {"real_data", "workflow_copy", "workflow_rules"}
+SLOW_MARKERS = {"e2e", "slurm", "cuda"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if (item.module.__name__ in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames)
+                or SLOW_MARKERS & {marker.name for marker in item.iter_markers()}):
+            item.add_marker(pytest.mark.slow)
 
 
 def real_data_path() -> Path:

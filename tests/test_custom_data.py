@@ -33,6 +33,7 @@ def config_with(**dataset) -> dict:
     return config
 
 
+@pytest.mark.slow
 def test_the_light_info_reader_sees_medmnist_info_without_importing_the_package():
     from medmnist.info import INFO
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
-
 from config_defaults import config_section
 from darts_bohb.hpo_space import (
     architecture_from_config,

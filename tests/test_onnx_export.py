@@ -83,6 +83,7 @@ def test_an_exporter_failure_names_the_model_and_writes_nothing(exported, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_the_script_names_a_missing_model_and_exits_1(exported, tmp_path):
     folder, _ = exported
     result = subprocess.run([sys.executable, str(EXPORT), "--model-dir", str(tmp_path), "--data",

@@ -83,6 +83,7 @@ def test_npz_split_gives_the_final_rules_predictions(final_folder, backend):
                                atol=tolerance, rtol=0)
 
 
+@pytest.mark.slow
 def test_the_onnx_backend_runs_the_script_without_torch(final_folder, png_folder, tmp_path):
     """torch is made unimportable in the child: the ONNX path must not need it."""
     output = tmp_path / "predictions.csv"
@@ -126,6 +127,7 @@ def copy_model(final_folder, tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_a_corrupt_model_pt_is_named(final_folder, tmp_path):
     folder = copy_model(final_folder, tmp_path)
     (folder / "model.pt").write_bytes((folder / "model.pt").read_bytes()[:500])

@@ -57,6 +57,7 @@ def test_no_design_of_only_zero_nodes_and_a_clear_error_for_none():
         sample_random_designs(TOPOLOGY, 3, seed=1, operations=("sep_conv",))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arguments, message", [
     (["--method", "random"], "--kernel-sizes is required for --method random"),
     (["--method", "nas", "--genotype", "g.json", "--kernel-sizes", "3", "5", "7", "9"],

@@ -311,6 +311,7 @@ def test_the_config_that_gpu_check_writes_is_valid(tmp_path):
         validate_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
 
 
+@pytest.mark.slow
 def test_pytest_collects_the_gpu_tests_under_the_cuda_marker():
     result = subprocess.run([sys.executable, "-m", "pytest", "-m", "cuda", "--collect-only", "-q",
                              str(REPO / "tests" / "test_cuda.py")], capture_output=True, text=True, timeout=300,
@@ -321,6 +322,7 @@ def test_pytest_collects_the_gpu_tests_under_the_cuda_marker():
     assert all(line.startswith("tests/test_cuda.py::") for line in collected)
 
 
+@pytest.mark.slow
 def test_gpu_check_script_explains_itself():
     result = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_check.sh"), "--help"],
                             capture_output=True, text=True, timeout=60)
@@ -329,6 +331,7 @@ def test_gpu_check_script_explains_itself():
         assert option in result.stdout
 
 
+@pytest.mark.slow
 def test_gpu_check_installs_everything_except_torch_and_what_the_node_brings():
     """The pins the script installs from --wheels are requirements.txt's, less torch and the
     packages a CUDA node provides; the list is what --print-requirements writes."""

@@ -202,6 +202,7 @@ def test_bohb_scores_multi_label_trials_with_the_chosen_metric(tmp_path):
     assert incumbent["architecture"]["n_classes"] == 3
 
 
+@pytest.mark.slow
 def test_the_bohb_script_refuses_a_metric_without_meaning_for_the_task(tmp_path):
     path = write_task_npz(tmp_path / "ml.npz", MULTI_LABEL_TASK, n_classes=3, channels=1)
     out = tmp_path / "out"

@@ -87,7 +87,7 @@ def test_each_seed_ensemble_averages_its_members_fold_models_and_states_its_esti
     and its error come from train+val only and sit beside the test score."""
     workdir, config = tiny_run
     test = load_splits(real_data, ("test",))["test"]
-    runtime = make_runtime("cpu", config["precision"], config["resources"]["final"]["threads"])
+    runtime = make_runtime("cpu", config["runtime"]["precision"], config["resources"]["final"]["threads"])
     for folder in final_model_folders(workdir, config):
         bohb_folder = folder.parent.parent / "bohb" / folder.name
         ensemble = torch.load(bohb_folder / "ensemble.pt", weights_only=True)
@@ -130,7 +130,7 @@ def test_final_model_reloads_with_weights_only(tiny_run, real_data):
     model.load_state_dict(state)  # strict: every weight of the network, and nothing else
     threads = torch.get_num_threads()
     try:  # the job's runtime: one thread, the same autocast
-        runtime = make_runtime("cpu", config["precision"], config["resources"]["final"]["threads"])
+        runtime = make_runtime("cpu", config["runtime"]["precision"], config["resources"]["final"]["threads"])
         probabilities = predict_probabilities(model, load_splits(real_data, ("test",))["test"], runtime)
     finally:
         torch.set_num_threads(threads)
