@@ -54,6 +54,14 @@ def beta_at(epoch: int, epochs: int, beta0: float) -> float:
     return beta0 * (1.0 - epoch / max(epochs - 1, 1))
 
 
+def skip_threshold(settings: SearchSettings) -> float:
+    """The probability above which identity makes a node a skip: early_stopping.skip_ratio times
+    the uniform probability of the operations searched, so that it means as much with Zero in the
+    softmax (five operations) as without (four)."""
+    searched = len(OPERATIONS) - (0 if settings.include_zero else 1)
+    return settings.early_stopping.skip_ratio / searched
+
+
 def skip_nodes(probabilities: torch.Tensor, node_names: tuple[str, ...], threshold: float,
                counted: tuple[str, ...] | None = None) -> list[str]:
     """Nodes whose most probable operation is identity, with a probability above `threshold`;
@@ -64,12 +72,17 @@ def skip_nodes(probabilities: torch.Tensor, node_names: tuple[str, ...], thresho
             and (counted is None or name in counted)]
 
 
-def early_stop_reason(nodes: list[str], epoch: int, settings: SearchSettings) -> str | None:
+def early_stop_reason(skip_counts: list[int], nodes: list[str], settings: SearchSettings) -> str | None:
+    """Why the search stops after the epoch of `nodes`, or None: a stop needs max_skips skip nodes in
+    each of the last `patience` epochs (`skip_counts`, one per epoch so far), so that one α epoch's
+    noise cannot end a search."""
     rule = settings.early_stopping
-    if not rule.enabled or len(nodes) < rule.max_skips:
+    recent = skip_counts[-rule.patience:]
+    if not rule.enabled or len(recent) < rule.patience or min(recent) < rule.max_skips:
         return None
-    return (f"early stop after epoch {epoch}: nodes {', '.join(nodes)} prefer identity "
-            f"(p > {rule.skip_threshold}), max_skips {rule.max_skips}")
+    return (f"early stop after epoch {len(skip_counts)}: nodes {', '.join(nodes)} prefer identity "
+            f"(p > {skip_threshold(settings):.3f}, {rule.skip_ratio} times uniform) for {rule.patience} epoch(s), "
+            f"max_skips {rule.max_skips}")
 
 
 def stratified_halves(labels: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -262,7 +275,8 @@ class DartsSearch:
     def skip_nodes(self) -> list[str]:
         rule = self.settings.early_stopping
         counted = self.model.parameter_free_skip_nodes() if rule.parameter_free_only else None
-        return skip_nodes(self.model.probabilities(), self.model.topology.node_names, rule.skip_threshold, counted)
+        return skip_nodes(self.model.probabilities(), self.model.topology.node_names, skip_threshold(self.settings),
+                          counted)
 
     def state_dict(self) -> dict[str, Any]:
         numpy_state = np.random.get_state()
@@ -385,7 +399,7 @@ def run_search(data_path: str | Path, seed: int, dataset: str, size: int, settin
         row["skip_count"] = len(nodes)
         epoch_rows.append(row)
         alpha_rows.extend(search.alpha_rows(epoch + 1))
-        stop_reason = early_stop_reason(nodes, epoch + 1, settings)
+        stop_reason = early_stop_reason([row["skip_count"] for row in epoch_rows], nodes, settings)
         save_state(state_dir, {"version": STATE_VERSION, "fingerprint": key,
                                "source_sha256": source_hash.package_source_sha256(), "alpha_rows": alpha_rows,
                                "epoch_rows": epoch_rows, "stop_reason": stop_reason, **search.state_dict()})
@@ -397,6 +411,7 @@ def run_search(data_path: str | Path, seed: int, dataset: str, size: int, settin
     LOG.info("%s", stop_reason)
     summary = {
         "dataset": dataset, "size": size, "seed": seed, "epochs_planned": epochs, "epochs_run": epochs_run,
+        "alpha_epochs_run": max(epochs_run - settings.arch.warmup_epochs, 0), "skip_threshold": skip_threshold(settings),
         "stopped_early": stopped_early, "stop_reason": stop_reason, "resumed_from_epoch": resumed_from,
         "runtime": {**runtime.numerics(), "device": str(runtime.device), "threads": torch.get_num_threads()},
         "seconds": sum(row["seconds"] for row in epoch_rows),

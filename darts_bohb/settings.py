@@ -95,7 +95,8 @@ class SurrogateSkip:
 @dataclass(frozen=True)
 class EarlyStopping:
     enabled: bool
-    skip_threshold: float
+    skip_ratio: float  # identity counts above this many times the uniform probability (darts.skip_threshold)
+    patience: int  # epochs in a row that must each have max_skips skips
     max_skips: int
     parameter_free_only: bool  # count only nodes whose identity is a true skip, not a 1x1 projection
 
@@ -134,6 +135,10 @@ class SearchSettings:
         if not 0 <= self.arch.warmup_epochs < self.epochs:
             raise ConfigError(f"search.arch.warmup_epochs: {self.arch.warmup_epochs} leaves no epoch of the "
                               f"{self.epochs} (search.epochs) to move alpha; give 0 to {self.epochs - 1}")
+        alpha_epochs = self.epochs - self.arch.warmup_epochs
+        if self.early_stopping.patience > alpha_epochs:
+            raise ConfigError(f"search.early_stopping.patience: {self.early_stopping.patience} epochs in a row cannot "
+                              f"happen in the {alpha_epochs} epochs that move alpha; give at most {alpha_epochs}")
         n_nodes, what = self._countable_skip_nodes()
         if self.early_stopping.max_skips > n_nodes:
             raise ConfigError(f"search.early_stopping.max_skips: a cell has {n_nodes} {what}, so "

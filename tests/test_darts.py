@@ -15,6 +15,7 @@ from darts_bohb.darts import (
     early_stop_reason,
     run_search,
     skip_nodes,
+    skip_threshold,
     stratified_halves,
     unrolled_alpha_gradient,
 )
@@ -88,13 +89,29 @@ def test_parameter_free_counting_bounds_max_skips():
         "parameter_free_only": True, "max_skips": 3}), "search")
 
 
-def test_early_stop_reason_names_epoch_nodes_threshold_and_limit():
+def test_the_skip_threshold_is_a_multiple_of_uniform_over_the_operations_searched():
+    rule = {"skip_ratio": 1.5}
+    assert skip_threshold(settings(include_zero=False, early_stopping=rule)) == pytest.approx(1.5 / 4)
+    assert skip_threshold(settings(include_zero=True, early_stopping=rule)) == pytest.approx(1.5 / 5)
+
+
+def test_early_stop_needs_max_skips_in_patience_epochs_in_a_row():
     nodes = skip_nodes(probabilities_with({0: 0.5, 5: 0.4}), NODES, 0.3)
-    assert early_stop_reason(nodes, 7, settings()) == (
-        "early stop after epoch 7: nodes k3, k9_k3 prefer identity (p > 0.3), max_skips 2")
-    assert early_stop_reason(nodes[:1], 7, settings()) is None
-    disabled = settings(early_stopping={"enabled": False})
-    assert early_stop_reason(nodes, 7, disabled) is None
+    once = settings(epochs=8, early_stopping={"skip_ratio": 1.2, "patience": 1})
+    assert early_stop_reason([0, 2], nodes, once) == (
+        "early stop after epoch 2: nodes k3, k9_k3 prefer identity (p > 0.300, 1.2 times uniform) for 1 epoch(s), "
+        "max_skips 2")
+    assert early_stop_reason([2, 1], nodes[:1], once) is None
+    twice = settings(epochs=8, early_stopping={"skip_ratio": 1.2, "patience": 2})
+    assert early_stop_reason([0, 2], nodes, twice) is None  # one epoch's noise does not end a search
+    assert early_stop_reason([2, 1, 2], nodes, twice) is None
+    assert early_stop_reason([1, 2, 3], nodes, twice).startswith("early stop after epoch 3")
+    assert early_stop_reason([2, 2], nodes, settings(early_stopping={"enabled": False})) is None
+
+
+def test_a_patience_longer_than_the_alpha_epochs_is_a_config_error():
+    with pytest.raises(ConfigError, match="patience: 3 epochs in a row cannot happen in the 2 epochs that move alpha"):
+        settings(epochs=4, arch={"warmup_epochs": 2}, early_stopping={"patience": 3})
 
 
 def test_stratified_halves_partition_the_split_and_keep_class_proportions():
@@ -193,8 +210,8 @@ def test_search_stops_early_and_records_why(real_data, tmp_path, monkeypatch):
                         make_runtime("cpu", "fp32", 1), tmp_path / "state")
     assert result.summary["stopped_early"] is True
     assert result.summary["epochs_run"] == 1
-    assert result.summary["stop_reason"] == (
-        "early stop after epoch 1: nodes k3, k9_k3 prefer identity (p > 0.3), max_skips 2")
+    assert result.summary["stop_reason"].startswith("early stop after epoch 1: nodes k3, k9_k3 prefer identity")
+    assert (result.summary["alpha_epochs_run"], result.summary["skip_threshold"]) == (1, pytest.approx(0.3))
     assert result.epochs["skip_count"].tolist() == [2]
     assert sorted(result.alphas["epoch"].unique()) == [0, 1]
 
