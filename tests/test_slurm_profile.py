@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 import yte
 
 from conftest import REPO, snakemake
@@ -47,15 +48,21 @@ def test_without_site_values_jobs_go_to_the_default_partition_and_keep_their_own
 
 
 def test_site_values_from_the_environment(monkeypatch):
-    profile = rendered(SHIPPED.read_text(), monkeypatch, partition="short", gpu_partition="gpu",
-                       account="lab42", status_command="squeue")
+    profile = rendered(SHIPPED.read_text(), monkeypatch, partition="short", account="lab42", status_command="squeue")
     assert profile["default-resources"] == {"mem_mb": 1000, "runtime": 30, "slurm_partition": "short",
                                             "slurm_account": "lab42"}
-    assert profile["slurm-status-command"] == "squeue"
-    training = {"darts_search", "bohb", "final", "baseline_bohb", "baseline_final", "random_bohb", "random_final"}
-    assert profile["set-resources"] == {rule: {"slurm_partition": "gpu"} for rule in training}
-    # set-resources must never carry memory or time: those come from config.yaml's resources.
-    assert all(set(values) == {"slurm_partition"} for values in profile["set-resources"].values())
+    assert profile["slurm-status-command"] == "squeue" and "slurm-partition-config" not in profile
+
+
+def test_a_gpu_partition_routes_jobs_by_what_they_ask_for(monkeypatch):
+    """No partition as a resource (it would hold for every job of a rule, whatever its device): the
+    plugin's partition file sends a job asking for a GPU to the GPU partition, any other to the CPU one."""
+    profile = rendered(SHIPPED.read_text(), monkeypatch, partition="short", gpu_partition="gpu")
+    assert profile["default-resources"] == {"mem_mb": 1000, "runtime": 30} and "set-resources" not in profile
+    partitions = yaml.safe_load(Path(profile["slurm-partition-config"]).read_text())["partitions"]
+    assert partitions == {"short": {"max_gpu": 0}, "gpu": {"max_gpu": 64}}
+    with pytest.raises(Exception, match="needs DARTS_BOHB_SLURM_PARTITION"):
+        rendered(SHIPPED.read_text(), monkeypatch, gpu_partition="gpu")
 
 
 def test_the_installer_writes_the_site_values_and_the_environment_still_wins(tmp_path, monkeypatch):
@@ -95,8 +102,9 @@ def stand_in_slurm(tmp_path, monkeypatch) -> Path:
     return calls
 
 
-def test_profile_slurm_as_typed_submits_a_cuda_job_with_one_gpu_to_the_gpu_partition(
-        workflow_copy, tmp_path, monkeypatch, stand_in_slurm):
+@pytest.mark.parametrize("device, partition", [("cuda", "gpu"), ("cpu", "short")])
+def test_profile_slurm_as_typed_sends_a_training_job_to_the_partition_of_its_device(
+        workflow_copy, tmp_path, monkeypatch, stand_in_slurm, device, partition):
     home = tmp_path / "config"
     assert install(home, "--partition", "short", "--gpu-partition", "gpu", "--status-command", "squeue").returncode == 0
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
@@ -104,7 +112,7 @@ def test_profile_slurm_as_typed_submits_a_cuda_job_with_one_gpu_to_the_gpu_parti
         monkeypatch.delenv(f"DARTS_BOHB_SLURM_{name}", raising=False)
 
     result = snakemake(workflow_copy, "results/search/seed1/search.json", "--configfile", ".test/config.yaml",
-                       "--config", "runtime={device: cuda}", "--profile", "slurm",
+                       "--config", f"runtime={{device: {device}}}", "--profile", "slurm",
                        # Not site values: only how long Snakemake waits for jobs that were never submitted.
                        "--retries", "0", "--slurm-init-seconds-before-status-checks", "1", timeout=300)
     output = result.stdout + result.stderr
@@ -112,6 +120,7 @@ def test_profile_slurm_as_typed_submits_a_cuda_job_with_one_gpu_to_the_gpu_parti
     calls = stand_in_slurm.read_text().splitlines()
     assert len(calls) == 1 and "--comment rule_darts_search" in calls[0], calls
     call = calls[0]
-    assert re.search(r"(^|\s)--gpus[= ]1(\s|$)", call) and re.search(r"\s-p gpu\s", call), call
+    assert bool(re.search(r"(^|\s)--gpus[= ]1(\s|$)", call)) == (device == "cuda"), call
+    assert re.search(rf"\s-p {partition}\s", call), call
     # The download is a local rule: it ran on the submit host, never through sbatch.
     assert (workflow_copy / "results" / "data" / "retinamnist_28.npz").is_file()
