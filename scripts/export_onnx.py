@@ -20,11 +20,12 @@ def main() -> int:
     parser.add_argument("--output", required=True, help="model.onnx to write")
     parser.add_argument("--tolerance", type=float, default=TOLERANCE, help="largest |ONNX - PyTorch| allowed")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--memory-mb", type=int, default=2000, help="the job's memory: the check's batches fit in half")
     args = parser.parse_args()
 
     def task() -> None:
         torch.set_num_threads(args.threads)
-        export_onnx(args.model_dir, args.data, Path(args.output), tolerance=args.tolerance)
+        export_onnx(args.model_dir, args.data, Path(args.output), tolerance=args.tolerance, memory_mb=args.memory_mb)
 
     return run_script(task, (DeployError,))
 

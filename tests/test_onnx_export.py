@@ -49,6 +49,21 @@ def test_onnx_equals_pytorch_on_the_test_images_for_any_batch_size(exported):
         np.testing.assert_allclose(probabilities, torch.softmax(expected, 1).numpy(), atol=1e-4, rtol=0)
 
 
+def test_the_check_reads_the_split_in_batches_that_fit_the_jobs_memory(exported, tmp_path, monkeypatch):
+    """A large set's test split at 224 px is gigabytes: the check never normalises it whole. With
+    6 MB, the synthetic split's 60 images go through in batches of 3."""
+    folder, _ = exported
+    network, _ = load_final_model(folder)
+    assert onnx_export.check_batch_size(network, (3, 28, 28), memory_mb=6) == 3
+    assert onnx_export.check_batch_size(network, (3, 28, 28), memory_mb=2000) == 128
+    seen = []
+    real_normalise = onnx_export.normalise
+    monkeypatch.setattr(onnx_export, "normalise", lambda images: (seen.append(len(images)), real_normalise(images))[1])
+    check = export_onnx(folder, folder / "data.npz", tmp_path / "model.onnx", memory_mb=6)
+    assert check.n_images == 60 and check.max_logit_difference <= 1e-4
+    assert seen == [2] + [3] * 20  # the exporter's example, then the check's batches
+
+
 def test_the_onnx_file_carries_the_preprocessing(exported):
     folder, _ = exported
     session = onnxruntime.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])

@@ -23,4 +23,4 @@ rule export_onnx:
         script=script_path("export_onnx.py"),
     shell:
         "python {params.script} --model-dir results/{wildcards.final_dir} --data {input.data} "
-        "--output {output.onnx} --threads {threads} > {log} 2>&1"
+        "--output {output.onnx} --threads {threads} --memory-mb {resources.mem_mb} > {log} 2>&1"
