@@ -109,14 +109,20 @@ def epochs_of(budget: float) -> int:
 
 
 def plan_trials(hpo: HpoSettings) -> tuple[int, int]:
-    """(number of trials, epochs they train) for the total epoch budget."""
+    """(number of trials, epochs of the models they train) for the total epoch budget."""
     n_trials = int(get_n_trials_for_hyperband_multifidelity(
         hpo.total_epochs, hpo.min_budget, hpo.max_budget, hpo.eta, print_summary=False))
     return n_trials, planned_epochs(hpo, n_trials)
 
 
+def trained_epochs(epochs: int, hpo: HpoSettings) -> int:
+    """The epochs a trial of `epochs` trains: one model per fold of the cross-validation at the
+    largest budget, one model below it."""
+    return epochs * (hpo.cv_folds if epochs == epochs_of(hpo.max_budget) else 1)
+
+
 def planned_epochs(hpo: HpoSettings, n_trials: int) -> int:
-    """Epochs of n_trials trials taken bracket by bracket, stage by stage: exact for whole
+    """Epochs that n_trials trials train, taken bracket by bracket, stage by stage: exact for whole
     Hyperband rounds; for a cut round only an estimate (SMAC may promote before a stage is
     full), which is all the ETA needs."""
     brackets = hyperband_brackets(hpo.min_budget, hpo.max_budget, hpo.eta)
@@ -126,7 +132,7 @@ def planned_epochs(hpo: HpoSettings, n_trials: int) -> int:
             for configs, budget in stages:
                 take = min(configs, n_trials - trials)
                 trials += take
-                epochs += take * epochs_of(budget)
+                epochs += take * trained_epochs(epochs_of(budget), hpo)
                 if trials >= n_trials:
                     return epochs
 
@@ -216,6 +222,19 @@ def ensemble_members(runhistory, rows: list[dict[str, Any]], store: Path) -> dic
     return members
 
 
+def cross_validated_best(rows: list[dict[str, Any]], best: dict[str, Any], members: dict[int, Any]) -> dict[str, Any]:
+    """BOHB's incumbent if its cross-validation was kept; else the best trial at the same budget
+    whose was (a trial that diverged keeps none, and scores 0 like one whose metric was undefined),
+    the earliest on a tie. The incumbent's selection estimate is its cross-validation's."""
+    if best["config_id"] in members:
+        return best
+    kept = min((row for row in rows if row["budget"] == best["budget"] and row["config_id"] in members),
+               key=lambda row: row["cost"])
+    LOG.warning("config %d, the best at %d epochs, left no cross-validation (its training diverged); the incumbent "
+                "is config %d, the best that did", best["config_id"], best["budget"], kept["config_id"])
+    return kept
+
+
 def config_key(config: Configuration | dict) -> str:
     """A file name for a configuration's cross-validation, the same in a continued run."""
     return hashlib.sha256(json.dumps(plain_values(config), sort_keys=True).encode()).hexdigest()[:16]
@@ -224,8 +243,8 @@ def config_key(config: Configuration | dict) -> str:
 class TrialLogger(Callback):
     """One log line per finished trial: progress, its score, the incumbent, time and ETA."""
 
-    def __init__(self, metric: str, n_trials: int, planned: int):
-        self.metric = metric
+    def __init__(self, hpo: HpoSettings, n_trials: int, planned: int):
+        self.hpo = hpo
         self.n_trials = n_trials
         self.planned = planned
 
@@ -236,7 +255,7 @@ class TrialLogger(Callback):
 
     def on_tell_end(self, smbo, info: TrialInfo, value: TrialValue) -> None:
         rows = trial_rows(smbo.runhistory)
-        done_epochs = sum(row["budget"] for row in rows)
+        done_epochs = sum(trained_epochs(row["budget"], self.hpo) for row in rows)
         config_id = smbo.runhistory.get_config_id(info.config)
         best = trajectory_rows(rows)[-1]
         incumbent_text = f"config {best['config_id']} {best['score']:.4f} at {best['budget']} epochs"
@@ -244,7 +263,7 @@ class TrialLogger(Callback):
         eta = elapsed / max(done_epochs, 1) * max(self.planned - done_epochs, 0)
         status = StatusType(value.status).name
         outcome = ("crashed, scored 0" if value.status == StatusType.CRASHED
-                   else trial_outcome(value.additional_info, self.metric, 1.0 - value.cost))
+                   else trial_outcome(value.additional_info, self.hpo.metric, 1.0 - value.cost))
         LOG.info("trial %d/%d: config %d, %d epochs, %s (%s, %.1f s) | incumbent %s | elapsed %s, ETA %s",
                  len(rows), self.n_trials, config_id, epochs_of(info.budget), outcome, status, value.time,
                  incumbent_text, format_seconds(elapsed), format_seconds(eta))
@@ -419,7 +438,7 @@ def run_bohb(problem: Problem, hpo: HpoSettings, outputs: BohbOutputs) -> dict[s
     cv_store = Path(scenario.output_directory) / CV_FOLDER
     target = TrialTarget(problem, cv, epochs_of(hpo.max_budget), cv_store)
     prepare_run_folder(smac_root, scenario, fingerprint(problem, hpo, space))
-    facade = make_facade(scenario, target, hpo.eta, [TrialLogger(problem.metric, n_trials, planned)])
+    facade = make_facade(scenario, target, hpo.eta, [TrialLogger(hpo, n_trials, planned)])
     start = time.perf_counter()
     # Not facade.optimize(): on an exception it saves the interrupted trial as RUNNING, and a
     # continued run would count that never-finished trial against its budget. The optimizer
@@ -436,9 +455,10 @@ def run_bohb(problem: Problem, hpo: HpoSettings, outputs: BohbOutputs) -> dict[s
         raise RuntimeError(
             f"no trial reached max_budget ({hpo.max_budget} epochs) within hpo.walltime_s ({hpo.walltime_s} s), so "
             f"no configuration was cross-validated; raise hpo.walltime_s or lower hpo.total_epochs")
+    members = ensemble_members(facade.runhistory, rows, cv_store)
+    best = cross_validated_best(rows, best, members)
     config_id = best["config_id"]
     incumbent = facade.runhistory.get_config(config_id)
-    members = ensemble_members(facade.runhistory, rows, cv_store)
     weights = select_ensemble({key: member["out_of_fold"].numpy() for key, member in members.items()},
                               cv.data.labels.numpy(), problem.metric, problem.task, hpo.ensemble_size)
     ensemble_estimate, ensemble_error = cv.estimate(

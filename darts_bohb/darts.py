@@ -411,7 +411,8 @@ def run_search(data_path: str | Path, seed: int, dataset: str, size: int, settin
     LOG.info("%s", stop_reason)
     summary = {
         "dataset": dataset, "size": size, "seed": seed, "epochs_planned": epochs, "epochs_run": epochs_run,
-        "alpha_epochs_run": max(epochs_run - settings.arch.warmup_epochs, 0), "skip_threshold": skip_threshold(settings),
+        "alpha_epochs_run": max(epochs_run - settings.arch.warmup_epochs, 0),
+        "skip_threshold": skip_threshold(settings),
         "stopped_early": stopped_early, "stop_reason": stop_reason, "resumed_from_epoch": resumed_from,
         "runtime": {**runtime.numerics(), "device": str(runtime.device), "threads": torch.get_num_threads()},
         "seconds": sum(row["seconds"] for row in epoch_rows),

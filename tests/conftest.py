@@ -26,9 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "config.yaml", "configs", "workflow", "scripts", "profiles", "envs", ".test")
 
 
-SLOW_MODULES = {"test_bohb", "test_rerun", "test_search_resume", "test_search_cli", "test_slurm_profile",
-                "test_report_rules"}
-SLOW_FIXTURES = {"real_data", "workflow_copy", "workflow_rules"}
+SLOW_MODULES = {"test_rerun", "test_search_resume", "test_search_cli", "test_slurm_profile", "test_report_rules"}
+SLOW_FIXTURES = {"real_data", "workflow_copy", "workflow_rules", "data_dir"}  # data_dir: test_bohb's BOHB runs
 SLOW_MARKERS = {"e2e", "slurm", "cuda"}
 
 

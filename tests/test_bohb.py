@@ -21,7 +21,15 @@ from smac.intensifier.hyperband_utils import determine_HB
 
 import darts_bohb.bohb as bohb
 from config_defaults import CPU_RUNTIME, config_section
-from darts_bohb.bohb import BohbOutputs, Problem, plan_trials, run_bohb, trial_outcome
+from darts_bohb.bohb import (
+    BohbOutputs,
+    Problem,
+    cross_validated_best,
+    plan_trials,
+    run_bohb,
+    trajectory_rows,
+    trial_outcome,
+)
 from darts_bohb.data import load_splits
 from darts_bohb.genotype import save_genotype
 from darts_bohb.hpo_space import sample_designs
@@ -107,10 +115,25 @@ def test_hyperband_arithmetic_matches_smac():
 
 
 def test_trial_plan_follows_the_total_epoch_budget():
-    assert plan_trials(tiny_hpo()) == (6, 12)  # one Hyperband round: 3 x 1 + 1 x 3 epochs, then 2 x 3
+    # One Hyperband round: 3 trials x 1 epoch + 1 x 3, then 2 x 3; at 3 epochs, one model per fold (3).
+    assert plan_trials(tiny_hpo()) == (6, 3 * 1 + 1 * 3 * 3 + 2 * 3 * 3)
     assert plan_trials(tiny_hpo(total_epochs=6))[0] == 4
     # config.yaml's budgets 2/18, eta 3: one round of 22 trials is 156 epochs; 4 more epochs start two 2-epoch trials
-    assert plan_trials(from_dict(HpoSettings, config_section("hpo"), "hpo")) == (24, 160)
+    # The default's 160 epochs, with each 18-epoch trial counted three times (its folds): the ETA's work.
+    assert plan_trials(from_dict(HpoSettings, config_section("hpo"), "hpo")) == (24, 340)
+
+
+def test_the_incumbent_is_the_best_trial_whose_cross_validation_was_kept(caplog):
+    """Every top-budget trial scored 0: the first diverged (no cross-validation kept), the later
+    one's metric was undefined. The incumbent is the one whose folds exist, with a warning."""
+    rows = [{"config_id": config_id, "budget": budget, "cost": 1.0 - score, "score": score, "wallclock_s": 0.0}
+            for config_id, budget, score in ((1, 1, 0.5), (2, 3, 0.0), (3, 3, 0.0))]
+    best = trajectory_rows(rows)[-1]
+    assert best["config_id"] == 2
+    assert cross_validated_best(rows, best, {2: "folds", 3: "folds"}) is best
+    with caplog.at_level("WARNING", logger="darts_bohb"):
+        assert cross_validated_best(rows, best, {3: "folds"})["config_id"] == 3
+    assert "config 2, the best at 3 epochs, left no cross-validation" in caplog.text
 
 
 def hpo_error(**changes) -> str:
