@@ -108,7 +108,7 @@ def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, se
              "(%d images); %s", method, seed, incumbent["config_id"], incumbent["metric"],
              incumbent["validation_score"], incumbent["budget"], count_parameters(model), epochs,
              settings.train_on, len(train), runtime.describe())
-    result = train_model(model, train, training, runtime, generator, n_classes)
+    result = train_model(model, train, training, runtime, generator, n_classes, log_epochs=True)
     LOG.info("trained in %.1f s; loss per epoch %s", result.seconds, [round(loss, 4) for loss in result.epoch_losses])
     probabilities = predict_probabilities(model, test, runtime)
     labels = test.labels.numpy()

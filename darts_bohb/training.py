@@ -8,6 +8,7 @@ epoch: the running loss stays a device tensor until the epoch ends.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -22,6 +23,7 @@ from darts_bohb.losses import loss_for_split
 from darts_bohb.memory import fitting_micro_batch, loss_shares
 from darts_bohb.runtime import Runtime
 
+LOG = logging.getLogger(__name__)
 MAX_ROTATION_DEGREES = 15.0
 
 
@@ -103,8 +105,10 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator) -> torch.Ten
 
 
 def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runtime: Runtime,
-                generator: torch.Generator, n_classes: int) -> TrainingResult:
-    """Train `model` in place for settings.epochs epochs; raise TrainingDiverged on a NaN loss."""
+                generator: torch.Generator, n_classes: int, log_epochs: bool = False) -> TrainingResult:
+    """Train `model` in place for settings.epochs epochs; raise TrainingDiverged on a NaN loss.
+    `log_epochs` logs a line per epoch with the time left (the final training; BOHB's trials log
+    one line per trial instead)."""
     batch_size = min(settings.batch_size, len(train))
     steps_per_epoch = len(train) // batch_size
     criterion = loss_for_split("focal", train, n_classes, gamma=settings.focal_gamma,
@@ -137,6 +141,10 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
         if not math.isfinite(mean_loss):
             raise TrainingDiverged(f"training loss became {mean_loss} in epoch {epoch + 1} of {settings.epochs}")
         epoch_losses.append(mean_loss)
+        if log_epochs:
+            elapsed = time.perf_counter() - start
+            LOG.info("epoch %d/%d: loss %.4f, %.0f s, about %.0f s left", epoch + 1, settings.epochs, mean_loss,
+                     elapsed, elapsed / (epoch + 1) * (settings.epochs - epoch - 1))
     return TrainingResult(epoch_losses, time.perf_counter() - start, settings.epochs * steps_per_epoch * batch_size)
 
 

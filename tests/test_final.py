@@ -76,14 +76,17 @@ def test_model_pt_loads_weights_only_into_the_saved_architecture(tmp_path):
     assert torch.isclose(probabilities.sum(), torch.tensor(1.0))
 
 
-def test_train_plus_val_trains_on_both_splits(tmp_path, caplog):
+def test_train_plus_val_trains_on_both_splits_and_logs_each_epoch_with_the_time_left(tmp_path, caplog):
     data = write_synthetic_npz(tmp_path / "data.npz")
     caplog.set_level("INFO", logger="darts_bohb")
-    metrics = run_final("baseline", write_incumbent(tmp_path / "incumbent.json"), data, seed=1, epochs=1,
+    metrics = run_final("baseline", write_incumbent(tmp_path / "incumbent.json"), data, seed=1, epochs=2,
                         settings=FinalSettings(train_on="train+val"), task="ordinal-regression", n_classes=5,
                         runtime=make_runtime("cpu", "auto"), outputs=outputs(tmp_path))
     assert metrics["trained_on"] == "train+val" and metrics["n_images"] == 60
     assert "on train+val (260 images)" in caplog.text
+    progress = [record.getMessage() for record in caplog.records if record.getMessage().startswith("epoch ")]
+    assert [line.split(":")[0] for line in progress] == ["epoch 1/2", "epoch 2/2"]
+    assert all(" s left" in line for line in progress) and progress[-1].endswith("about 0 s left")
 
 
 @pytest.mark.parametrize("damage, message", [
