@@ -42,6 +42,7 @@ FINAL_SALT = {"nas": 13, "random": 23, "baseline": 17}
 ENSEMBLE_SALT = {"nas": 29, "random": 31, "baseline": 37}
 SELECTION_METHOD = "3-fold stratified CV over train+val (1200 images), {metric}"  # as BOHB words it
 TEST_IMAGES = 40
+WARMUP_EPOCHS = 1  # the search's weight-only epochs, before α is updated
 
 
 @dataclass
@@ -159,13 +160,13 @@ def _write_search(results: SyntheticResults, seed: int, epochs_planned: int, epo
     search = {"dataset": results.dataset, "size": results.size, "seed": seed, "epochs_planned": epochs_planned,
               "epochs_run": epochs_run, "stopped_early": stopped_early, "stop_reason": reason,
               "resumed_from_epoch": None, "runtime": {"device": "cpu", "precision": "bf16", "threads": 1},
-              "seconds": 12.5, "settings": {"epochs": epochs_planned,
+              "seconds": 12.5, "settings": {"epochs": epochs_planned, "arch": {"warmup_epochs": WARMUP_EPOCHS},
                                             "early_stopping": {"enabled": True, "skip_threshold": 0.3, "max_skips": 2}}}
     results.searches[seed] = search
     _write(results.search_file(seed, "search.json"), json.dumps(search, indent=2))
     genotype = Genotype(operations=OPERATIONS, topology=topology, probabilities=probabilities, seed=seed,
                         dataset=results.dataset, size=results.size, epochs_run=epochs_run,
-                        epochs_planned=epochs_planned, stop_reason=reason)
+                        epochs_planned=epochs_planned, stop_reason=reason, extra={"settings": search["settings"]})
     results.genotypes[seed] = genotype
     save_genotype(results.search_file(seed, "genotype.json"), genotype)
 

@@ -88,7 +88,7 @@ def test_the_report_rules_write_every_report_file_and_a_log_each(built):
     assert set(comparisons["comparison"]) == {"nas - random", "nas - baseline", "random - baseline"}
     assert ("nas - random", "ensemble") in set(zip(comparisons["comparison"], comparisons["level"]))
     search = pd.read_csv(built / "reports" / "search.csv")
-    assert list(search.columns) == ["seed", "node", "derived", "p_derived", "p_zero", "entropy"]
+    assert list(search.columns) == ["seed", "node", "derived", "p_derived", "p_zero", "entropy", "alpha_epochs_run"]
     assert len(search) == 6 * len(NAS_SEEDS)
 
 

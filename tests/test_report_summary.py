@@ -14,7 +14,7 @@ from darts_bohb.report.comparisons import ensemble_scores
 from darts_bohb.report.references import UNCHECKED_NOTE, published_results
 from darts_bohb.report.run import SeedPredictions
 from darts_bohb.report.summary import paired_differences
-from report_fixtures import run_script, write_result_tree
+from report_fixtures import WARMUP_EPOCHS, run_script, write_result_tree
 
 METRICS = ("accuracy", "auc", "macro_f1", "balanced_accuracy")
 
@@ -58,12 +58,13 @@ def test_summary_csv_holds_exactly_the_numbers_of_the_per_seed_files(tree, tmp_p
     nas = summary[summary["method"] == "nas"].set_index("seed")
     for seed in tree.nas_seeds:
         assert nas.at[seed, "search_epochs_run"] == tree.searches[seed]["epochs_run"]
+        assert nas.at[seed, "alpha_epochs_run"] == tree.searches[seed]["epochs_run"] - WARMUP_EPOCHS
         assert nas.at[seed, "stop_reason"] == tree.searches[seed]["stop_reason"]
         assert nas.at[seed, "seconds_search"] == tree.seconds[("darts_search", seed)]
         assert nas.at[seed, "seconds_total"] == pytest.approx(
             sum(tree.seconds[(rule, seed)] for rule in ("darts_search", "bohb", "final")), abs=1e-4)
     baseline = summary[summary["method"] == "baseline"].set_index("seed")
-    assert baseline["search_epochs_run"].isna().all() and baseline["seconds_search"].isna().all()
+    assert baseline[["search_epochs_run", "alpha_epochs_run", "seconds_search"]].isna().all().all()
     assert baseline.at[2, "seconds_final"] == tree.seconds[("baseline_final", 2)]
 
 
@@ -300,8 +301,10 @@ def test_predictions_whose_labels_disagree_fail_the_report_naming_both_files(tre
 def test_search_csv_and_the_search_section_hold_each_genotypes_numbers(tree, tmp_path):
     _, markdown = report_of(tree, tmp_path)
     search = pd.read_csv(tmp_path / "reports" / "search.csv")
-    assert list(search.columns) == ["seed", "node", "derived", "p_derived", "p_zero", "entropy"]
+    assert list(search.columns) == ["seed", "node", "derived", "p_derived", "p_zero", "entropy", "alpha_epochs_run"]
     assert len(search) == 6 * len(tree.nas_seeds)
+    # The fixture's last seed stops after 2 of 4 epochs; one of them is the weight-only warm-up.
+    assert search.groupby("seed")["alpha_epochs_run"].unique().to_dict() == {1: [3], 2: [3], 3: [1]}
     for _, row in search.iterrows():
         genotype = tree.genotypes[row["seed"]]
         assert row["derived"] == genotype.derived(row["node"])
@@ -310,7 +313,7 @@ def test_search_csv_and_the_search_section_hold_each_genotypes_numbers(tree, tmp
         assert row["entropy"] == pytest.approx(genotype.entropy(row["node"]), abs=1e-12)
     seed3 = search[search["seed"] == 3]
     share = (seed3["p_derived"] / (1 - seed3["p_zero"])).mean()
-    assert f"| 3 | {seed3['p_derived'].mean():.3f} | {share:.3f} | {seed3['p_zero'].mean():.3f} |" in markdown
+    assert f"| 3 | 1 of 2 | {seed3['p_derived'].mean():.3f} | {share:.3f} | {seed3['p_zero'].mean():.3f} |" in markdown
     assert "## DARTS search: did it separate the operations?" in markdown
 
 

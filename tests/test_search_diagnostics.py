@@ -1,5 +1,6 @@
 """Search diagnostics as data: the entropy recorded per node in genotype.json (and checked when
-read), reports/search.csv, and the per-seed and per-node summaries with their chance figures."""
+read), reports/search.csv with the epochs that updated α, and the per-seed and per-node summaries
+with their chance figures."""
 
 import copy
 import math
@@ -8,18 +9,20 @@ import re
 import pytest
 
 from darts_bohb.genotype import Genotype, GenotypeError, genotype_from_dict, load_genotype, save_genotype
-from darts_bohb.report.search import chance_agreement, node_agreement, search_rows, seed_diagnostics
+from darts_bohb.report.search import alpha_epochs_run, chance_agreement, node_agreement, search_rows, seed_diagnostics
 from darts_bohb.topology import OPERATIONS, cell_topology
 
 
-def genotype_with(favourites, seed=1, peak=0.6, operations=OPERATIONS, stop_reason="reached the planned 4 epochs"):
+def genotype_with(favourites, seed=1, peak=0.6, operations=OPERATIONS, stop_reason="reached the planned 4 epochs",
+                  epochs_run=4, warmup_epochs=1):
     """Each node puts `peak` on its favourite operation and spreads the rest evenly."""
     topology = cell_topology()
     rest = (1 - peak) / (len(operations) - 1)
     probabilities = {node: {op: (peak if op == favourite else rest) for op in operations}
                      for node, favourite in zip(topology.node_names, favourites)}
     return Genotype(tuple(operations), topology, probabilities, seed=seed, dataset="retinamnist", size=28,
-                    epochs_run=4, epochs_planned=4, stop_reason=stop_reason)
+                    epochs_run=epochs_run, epochs_planned=4, stop_reason=stop_reason,
+                    extra={"settings": {"arch": {"warmup_epochs": warmup_epochs}}})
 
 
 ALL_CONV = ["conv_block"] * 6
@@ -55,7 +58,7 @@ def test_a_genotype_without_entropy_is_still_read():
 def test_search_rows_hold_derived_probability_zero_and_entropy_per_node():
     favourites = ["zero", "identity", "conv_block", "resnet_block", "resnet_bottleneck", "conv_block"]
     rows = search_rows({3: genotype_with(favourites, seed=3)})
-    assert list(rows.columns) == ["seed", "node", "derived", "p_derived", "p_zero", "entropy"]
+    assert list(rows.columns) == ["seed", "node", "derived", "p_derived", "p_zero", "entropy", "alpha_epochs_run"]
     first = rows.iloc[0]
     # Zero leads k3, but DARTS derives the most probable other operation (ties: the first listed).
     assert (first["seed"], first["node"], first["derived"]) == (3, "k3", "identity")
@@ -107,3 +110,14 @@ def test_node_agreement_counts_seeds_deriving_the_same_operation():
     assert agreement.loc["k3", "most_derived"] == "conv_block" and agreement.loc["k3", "agreeing_seeds"] == 2
     assert agreement.loc["k5", "agreeing_seeds"] == 3 and agreement.loc["k5", "n_derivable"] == 4
     assert agreement.loc["k5", "chance_p_at_least"] == pytest.approx(1 / 16)
+
+
+@pytest.mark.parametrize("epochs_run, warmup_epochs, expected", [(4, 1, 3), (4, 0, 4), (2, 2, 0), (1, 3, 0)])
+def test_alpha_epochs_are_those_run_after_the_warm_up_and_never_below_zero(tmp_path, epochs_run, warmup_epochs,
+                                                                           expected):
+    # As the report reads it: from genotype.json, where the search's settings stand under `search`.
+    path = tmp_path / "genotype.json"
+    save_genotype(path, genotype_with(ALL_CONV, epochs_run=epochs_run, warmup_epochs=warmup_epochs))
+    genotype = load_genotype(path)
+    assert alpha_epochs_run(genotype) == expected
+    assert search_rows({1: genotype})["alpha_epochs_run"].tolist() == [expected] * 6

@@ -266,10 +266,15 @@ def test_the_report_compares_the_three_methods_and_summarises_the_search(tiny_ru
         expected = binomtest(only[0], sum(only), 0.5).pvalue if sum(only) else 1.0
         assert rows.at["accuracy", "p_value"] == pytest.approx(expected) and pd.isna(rows.at["auc", "p_value"])
     search = pd.read_csv(reports / "search.csv")
-    assert list(search.columns) == ["seed", "node", "derived", "p_derived", "p_zero", "entropy"]
+    assert list(search.columns) == ["seed", "node", "derived", "p_derived", "p_zero", "entropy", "alpha_epochs_run"]
     assert sorted(set(search["seed"])) == config["seeds"] and len(search) == 6 * len(config["seeds"])
-    node = json.loads((workdir / "results" / "search" / "seed1" / "genotype.json").read_text())["cell"]["nodes"][0]
-    assert 0 < node["entropy"] <= np.log(4) + 1e-9  # .test's search leaves Zero out, as config.yaml does
+    genotype = json.loads((workdir / "results" / "search" / "seed1" / "genotype.json").read_text())
+    assert 0 < genotype["cell"]["nodes"][0]["entropy"] <= np.log(4) + 1e-9  # .test's search leaves Zero out
+    alpha_epochs = max(genotype["epochs_run"] - genotype["search"]["settings"]["arch"]["warmup_epochs"], 0)
+    assert set(search.loc[search["seed"] == 1, "alpha_epochs_run"]) == {alpha_epochs}
+    summary = pd.read_csv(reports / "summary.csv")
+    nas = summary[(summary["method"] == "nas") & (summary["output"] == "incumbent")].set_index("seed")
+    assert nas.at[1, "alpha_epochs_run"] == alpha_epochs
     markdown = (reports / "summary.md").read_text()
     assert "## Verdict" in markdown and "NAS+BOHB − random cells+BOHB, test accuracy:" in markdown
 

@@ -1,10 +1,10 @@
 """Search diagnostics as data: did the DARTS search separate the operations, and do seeds agree?
 
 From each seed's genotype.json: per node the derived operation, its probability, Zero's and the
-entropy (reports/search.csv); per seed their means; per node how many seeds
-derived the same operation, next to what chance gives when every seed derives one of the
-derivable operations uniformly at random (the expected largest agreement, and the probability
-that at least that many agree by chance).
+entropy, beside the seed's epochs that updated α (reports/search.csv); per seed their means; per
+node how many seeds derived the same operation, next to what chance gives when every seed derives
+one of the derivable operations uniformly at random (the expected largest agreement, and the
+probability that at least that many agree by chance).
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ from scipy.stats import multinomial
 
 from darts_bohb.genotype import NOT_DERIVED, Genotype
 
-SEARCH_COLUMNS = ["seed", "node", "derived", "p_derived", "p_zero", "entropy"]
+SEARCH_COLUMNS = ["seed", "node", "derived", "p_derived", "p_zero", "entropy", "alpha_epochs_run"]
+
+
+def alpha_epochs_run(genotype: Genotype) -> int:
+    """The epochs that updated α: those run after the weight-only warm-up (genotype.json's `search`)."""
+    return max(genotype.epochs_run - genotype.extra["settings"]["arch"]["warmup_epochs"], 0)
 
 
 def search_rows(genotypes: Mapping[int, Genotype]) -> pd.DataFrame:
@@ -30,7 +35,8 @@ def search_rows(genotypes: Mapping[int, Genotype]) -> pd.DataFrame:
             derived = genotype.derived(node)
             probabilities = genotype.probabilities[node]
             rows.append({"seed": seed, "node": node, "derived": derived, "p_derived": probabilities[derived],
-                         "p_zero": probabilities.get("zero", 0.0), "entropy": genotype.entropy(node)})
+                         "p_zero": probabilities.get("zero", 0.0), "entropy": genotype.entropy(node),
+                         "alpha_epochs_run": alpha_epochs_run(genotype)})
     return pd.DataFrame(rows, columns=SEARCH_COLUMNS)
 
 

@@ -30,14 +30,14 @@ from darts_bohb.report.run import (
     Run,
     seeds_phrase,
 )
-from darts_bohb.report.search import node_agreement, seed_diagnostics
+from darts_bohb.report.search import alpha_epochs_run, node_agreement, seed_diagnostics
 
 SUMMARY_COLUMNS = [
     "method", "seed", "output", "val_metric", "val_score",
     *(f"val_{metric}" for metric in SCORE_METRICS),
     *(f"test_{metric}" for metric in SCORE_METRICS),
     "selection_estimate", "selection_std_error", "selection_gap", "selection_method", "n_models", "members",
-    "search_epochs_run", "search_epochs_planned", "stop_reason", "bohb_trials",
+    "search_epochs_run", "search_epochs_planned", "alpha_epochs_run", "stop_reason", "bohb_trials",
     *(f"seconds_{stage}" for stage in STAGES), "seconds_total",
 ]
 # What each linked file holds; for a figure, its title and the methods whose seeds it draws.
@@ -58,10 +58,11 @@ PRIMARY_METRIC = "accuracy"
 
 def build_summary(run: Run, scores: pd.DataFrame, genotypes: Mapping) -> pd.DataFrame:
     """read_scores' rows (both outputs of every run) with the columns of the run itself on the
-    incumbent's row only, so that a sum over the file counts each job once: the search's epochs
-    and stop reason (NAS only, from genotype.json), the BOHB trials (rows of runhistory.csv) and
-    the seconds of each stage (Snakemake's benchmark files, the mean over repeats).
-    selection_gap is selection_estimate − the test score of the metric BOHB maximised."""
+    incumbent's row only, so that a sum over the file counts each job once: the search's epochs,
+    those of them that updated α, and its stop reason (NAS only, from genotype.json), the BOHB
+    trials (rows of runhistory.csv) and the seconds of each stage (Snakemake's benchmark files,
+    the mean over repeats). selection_gap is selection_estimate − the test score of the metric BOHB maximised."""
+
     jobs = []
     for files in run.runs:
         row = {"method": files["method"], "seed": files["seed"], "output": "incumbent",
@@ -72,7 +73,7 @@ def build_summary(run: Run, scores: pd.DataFrame, genotypes: Mapping) -> pd.Data
         if files["method"] == "nas":
             genotype = genotypes[files["seed"]]
             row |= {"search_epochs_run": genotype.epochs_run, "search_epochs_planned": genotype.epochs_planned,
-                    "stop_reason": genotype.stop_reason}
+                    "alpha_epochs_run": alpha_epochs_run(genotype), "stop_reason": genotype.stop_reason}
         jobs.append(row)
     frame = scores.merge(pd.DataFrame(jobs), on=["method", "seed", "output"], how="left", validate="one_to_one")
     frame = frame.reindex(columns=SUMMARY_COLUMNS).assign(val_metric=run.metric)
@@ -84,7 +85,7 @@ def build_summary(run: Run, scores: pd.DataFrame, genotypes: Mapping) -> pd.Data
     frame = frame.sort_values(["output", "method", "seed"], key=lambda column: column.map(lambda v: order.get(v, v)),
                               ignore_index=True)
     return frame.astype({column: "Int64" for column in ("seed", "search_epochs_run", "search_epochs_planned",
-                                                        "bohb_trials", "n_models")})
+                                                        "alpha_epochs_run", "bohb_trials", "n_models")})
 
 
 def paired_differences(summary: pd.DataFrame, first: str, second: str) -> pd.DataFrame:
@@ -198,7 +199,8 @@ def _paired(summary: pd.DataFrame) -> str:
 
 
 def _search(genotypes: Mapping) -> str:
-    seeds = [[str(row.seed), number(row.mean_p_derived, 3), number(row.mean_derived_share, 3),
+    seeds = [[str(row.seed), f"{alpha_epochs_run(genotypes[row.seed])} of {genotypes[row.seed].epochs_run}",
+              number(row.mean_p_derived, 3), number(row.mean_derived_share, 3),
               number(row.mean_p_zero, 3), f"{number(row.mean_entropy, 3)} ({number(row.uniform_entropy, 3)})"]
              for row in seed_diagnostics(genotypes).itertuples()]
     nodes = [[row.node, row.most_derived, f"{row.agreeing_seeds} of {row.n_seeds}",
@@ -206,10 +208,10 @@ def _search(genotypes: Mapping) -> str:
              for row in node_agreement(genotypes).itertuples()]
     return "\n".join([
         "## DARTS search: did it separate the operations?", "",
-        "Per seed, the means over the cell's nodes (`search.csv`) of the derived operation's probability, of its "
-        "share among the non-Zero operations p(derived) / (1 − p(zero)), of Zero's probability and of the entropy "
-        "(nats; a uniform α's beside it).", "",
-        table(["seed", "p(derived)", "share of non-Zero", "p(zero)", "entropy (uniform)"], seeds), "",
+        "Per seed, the epochs that updated α (after the weight-only warm-up) of those run, the means over the cell's "
+        "nodes (`search.csv`) of the derived operation's probability, of its share among the non-Zero operations "
+        "p(derived) / (1 − p(zero)), of Zero's probability and of the entropy (nats; a uniform α's beside it).", "",
+        table(["seed", "α epochs", "p(derived)", "share of non-Zero", "p(zero)", "entropy (uniform)"], seeds), "",
         "Per node, how many seeds derived the same operation, next to chance: if every seed derived one of the "
         "derivable operations uniformly at random, the expected largest agreement, and the probability of at least "
         "the agreement seen.", "",
