@@ -12,7 +12,14 @@ from matplotlib.lines import Line2D
 from darts_bohb.report.arch_weights import EARLY_STOP_COLOR, plot_arch_weights
 from darts_bohb.report.cells import plot_cells
 from darts_bohb.report.progress import plot_bohb_progress
-from darts_bohb.report.references import UNCHECKED_MARK, published_results
+from darts_bohb.report.references import (
+    FROM_SCRATCH,
+    NOT_STATED,
+    PRETRAINED,
+    UNCHECKED_MARK,
+    best_published,
+    published_results,
+)
 from darts_bohb.report.run import read_genotypes, read_scores, read_search_runs, read_tables
 from darts_bohb.report.scores import plot_scores
 from darts_bohb.report.style import save_figure
@@ -76,28 +83,50 @@ def test_arch_weights_mark_the_early_stop_of_the_seed_that_stopped_only(tree):
     save_figure(figure, [])
 
 
-def test_scores_show_the_references_of_the_data_set_at_28_px_only(tree):
+def reference_legend(figure):
+    return next((legend for legend in figure.legends if legend.get_title().get_text().startswith("best published")),
+                None)
+
+
+def reference_levels(axis):
+    """The y of the horizontal lines across a panel: the published rows drawn."""
+    return {line.get_ydata()[0] for line in axis.get_lines() if list(line.get_xdata()) == [0, 1]}
+
+
+def test_scores_show_the_best_published_row_of_each_kind_at_28_px_only(tree):
     run = tree.run()
     metrics = read_scores(run, ["incumbent"])
     for flag in ("retinamnist", "dermamnist"):
         references = published_results(flag, 28)
-        with_references = plot_scores(metrics, dataclasses.replace(run, dataset=flag))
-        legend_texts = [text.get_text() for legend in with_references.legends for text in legend.get_texts()]
-        assert legend_texts == [f"{r.label}: ACC {r.accuracy:.3f}, AUC {r.auc:.3f}" for r in references]
-        accuracy_axis, auc_axis, f1_axis = with_references.axes
-        reference_levels = {tuple(line.get_ydata()) for line in accuracy_axis.get_lines()
-                            if list(line.get_xdata()) == [0, 1]}
-        assert {level[0] for level in reference_levels} == {r.accuracy for r in references}
-        assert "no published macro F1" in figure_texts(with_references)
+        figure = plot_scores(metrics, dataclasses.replace(run, dataset=flag))
+        accuracy_axis, auc_axis, f1_axis = figure.axes
+        best = {metric: [ref for kind in (FROM_SCRATCH, PRETRAINED, NOT_STATED)
+                         if (ref := best_published(references, metric)[kind])] for metric in ("accuracy", "auc")}
+        assert reference_levels(accuracy_axis) == {ref.accuracy for ref in best["accuracy"]}
+        assert reference_levels(auc_axis) == {ref.auc for ref in best["auc"]}
+        assert reference_levels(f1_axis) == set()
+        drawn = list(dict.fromkeys(best["accuracy"] + best["auc"]))
+        legend = reference_legend(figure)
+        assert [text.get_text() for text in legend.get_texts()] == [
+            f"{r.label} ({r.training}, {r.resolution}; {r.source}): ACC {r.value('accuracy')}, AUC {r.value('auc')}"
+            for r in drawn]
+        assert "no published macro F1" in figure_texts(figure)
         # An unchecked row carries the mark, and the legend's title says what it means.
-        title = with_references.legends[0].get_title().get_text()
-        assert (UNCHECKED_MARK in title) == (not all(r.checked for r in references))
-        save_figure(with_references, [])
+        assert (UNCHECKED_MARK in legend.get_title().get_text()) == (not all(r.checked for r in drawn))
+        save_figure(figure, [])
+    # RetinaMNIST's: a row per kind and metric, each named once.
+    figure = plot_scores(metrics, run)
+    assert [text.get_text().split(": ACC")[0] for text in reference_legend(figure).get_texts()] == [
+        "ResNet-50 (28) (from scratch, 28 px; MedMNIST v2)",
+        "ViT-B/16 † (pretrained, linear probe, 28 px padded to 224; MedMNIST+)",
+        "Google AutoML Vision (not stated, 28 px; MedMNIST v2)",
+        "VGG16 † (pretrained, end to end, 28 px padded to 224; MedMNIST+)"]
+    save_figure(figure, [])
 
     for flag, size in (("retinamnist", 64), ("mydata", 28)):
         without = plot_scores(metrics, dataclasses.replace(run, dataset=flag, size=size))
-        assert without.legends == []
-        assert not any(list(line.get_xdata()) == [0, 1] for axis in without.axes for line in axis.get_lines())
+        assert reference_legend(without) is None
+        assert all(reference_levels(axis) == set() for axis in without.axes)
         save_figure(without, [])
 
 

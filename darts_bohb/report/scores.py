@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from darts_bohb.methods import METHODS
-from darts_bohb.report.references import SHORT_SOURCE, PublishedResult, published_results, unchecked_note
+from darts_bohb.report.references import SHORT_SOURCE, best_published, published_results, unchecked_note
 from darts_bohb.report.run import METHOD_LABELS, METRIC_LABELS, Run, seeds_phrase
 from darts_bohb.report.style import METHOD_COLORS
 
@@ -22,36 +22,41 @@ REFERENCE_COLORS = [sns.color_palette("dark")[index] for index in (2, 3, 4, 5, 7
 
 def plot_scores(metrics: pd.DataFrame, run: Run) -> Figure:
     """One panel per metric: a box per method, a labelled point per seed, thin lines joining
-    each seed's points across the methods that ran it, and the published results as horizontal reference lines.
+    each seed's points across the methods that ran it, and, as horizontal lines, the best published
+    row of each kind of training (from scratch, pretrained, not stated).
 
     `metrics` is read_scores' frame of the incumbents; the references are the data set's, where
     any are published at its image size.
     """
-    references = published_results(run.dataset, run.size)
+    references = {metric: [ref for ref in best_published(published_results(run.dataset, run.size), metric).values()
+                           if ref] for metric in ("accuracy", "auc")}
+    drawn = list(dict.fromkeys(references["accuracy"] + references["auc"]))
     methods = [method for method in METHODS if run.seeds[method]]
-    figure, axes = plt.subplots(1, len(PLOTTED_METRICS), figsize=(13, 4.8), layout="constrained")
+    figure, axes = plt.subplots(1, len(PLOTTED_METRICS), figsize=(13, 5.2), layout="constrained")
     for axis, metric in zip(axes, PLOTTED_METRICS):
         column = f"test_{metric}"
         _draw_seeds(axis, metrics, methods, column)
-        for index, reference in enumerate(references):
-            value = {"accuracy": reference.accuracy, "auc": reference.auc}.get(metric)
-            if value is not None:
-                axis.axhline(value, color=REFERENCE_COLORS[index], linestyle=REFERENCE_STYLES[index],
-                             linewidth=1.1, zorder=1)
+        for reference in references.get(metric, []):
+            index = drawn.index(reference)
+            axis.axhline(getattr(reference, metric), color=REFERENCE_COLORS[index],
+                         linestyle=REFERENCE_STYLES[index], linewidth=1.1, zorder=1)
         axis.set_title(f"test {METRIC_LABELS[metric]}")
         axis.set_xticks(range(len(methods)),
                         [f"{METHOD_LABELS[m]}\n({seeds_phrase(len(run.seeds[m]))})" for m in methods])
         axis.set_xlim(-0.6, len(methods) - 0.4)
         axis.set_xlabel("")
         axis.set_ylabel("")
-    if references:
+    if drawn:
         axes[list(PLOTTED_METRICS).index("macro_f1")].annotate(
             "no published macro F1", xy=(0.5, 0.02), xycoords="axes fraction", ha="center",
             fontsize="small", color="dimgrey")
-        title = f"published ({SHORT_SOURCE})"
-        if note := unchecked_note(references):
+        title = f"best published per metric and training ({SHORT_SOURCE})"
+        if note := unchecked_note(tuple(drawn)):
             title += f"\n{note}"
-        figure.legend(handles=_reference_handles(references), loc="outside lower center", ncols=3, title=title)
+        handles = [Line2D([], [], color=REFERENCE_COLORS[index], linestyle=REFERENCE_STYLES[index],
+                          label=f"{ref.label} ({ref.training}, {ref.resolution}; {ref.source}): ACC "
+                                f"{ref.value('accuracy')}, AUC {ref.value('auc')}") for index, ref in enumerate(drawn)]
+        figure.legend(handles=handles, loc="outside lower center", ncols=2, title=title)
     figure.suptitle(f"Test scores per seed ({run.describe()})")
     return figure
 
@@ -76,10 +81,3 @@ def _draw_seeds(axis, metrics: pd.DataFrame, methods: list[str], column: str) ->
             (x0, y0), (x1, y1) = points[left][seed], points[right][seed]
             axis.plot([x0, x1], [y0, y1], color="grey", linewidth=0.7, alpha=0.6, zorder=3)
 
-
-def _reference_handles(references: tuple[PublishedResult, ...]) -> list[Line2D]:
-    return [
-        Line2D([], [], color=REFERENCE_COLORS[index], linestyle=REFERENCE_STYLES[index],
-               label=f"{ref.label}: ACC {ref.accuracy:.3f}, AUC {ref.auc:.3f}")
-        for index, ref in enumerate(references)
-    ]
