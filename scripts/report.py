@@ -1,13 +1,15 @@
 """Write reports/summary.csv (one row per method, seed and output: the incumbent and the per-seed
 ensemble), reports/ensemble.csv (one row per method with at least 2 seeds: the ensemble of its
-seeds' final models), reports/comparisons.csv (paired differences of the methods with bootstrap
-intervals and McNemar's test), reports/search.csv (the searched probabilities per seed and node)
+seeds' final models), reports/comparisons.csv (paired differences of the methods, for both outputs,
+with bootstrap intervals and McNemar's test), reports/search.csv (the searched probabilities per seed and node)
 and reports/summary.md (the verdicts, the means and what no CSV holds)."""
 
 import argparse
 import logging
 import sys
 from pathlib import Path
+
+import pandas as pd
 
 from darts_bohb.io import write_csv, write_text
 from darts_bohb.report.comparisons import DEFAULT_RESAMPLES, comparison_table, ensemble_scores
@@ -34,11 +36,14 @@ def main() -> int:
     run = args.run
 
     def task() -> None:
-        predictions = read_predictions(run.files("predictions"), run.files("ensemble_predictions").values())
+        ensembles = run.files("ensemble_predictions")  # checked against the incumbents' test images as they are read
+        predictions = {"incumbent": read_predictions(run.files("predictions"), ensembles.values()),
+                       "seed_ensemble": read_predictions(ensembles)}
         genotypes = read_genotypes(run)
         tables = {"summary": build_summary(run, read_scores(run), genotypes),
-                  "ensemble": ensemble_scores(predictions, run.medmnist_task()),
-                  "comparisons": comparison_table(predictions, run.medmnist_task(), args.resamples),
+                  "ensemble": ensemble_scores(predictions["incumbent"], run.medmnist_task()),
+                  "comparisons": pd.concat([comparison_table(by_method, run.medmnist_task(), args.resamples, output)
+                                            for output, by_method in predictions.items()], ignore_index=True),
                   "search": search_rows(genotypes)}
         links = {**{table: getattr(args, table) for table in TABLES}, **{path.stem: path for path in args.figures}}
         markdown = render_markdown(run, tables["summary"], tables["comparisons"], genotypes, links,

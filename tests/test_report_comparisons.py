@@ -1,7 +1,7 @@
 """The figures of comparisons.csv against cases worked out by hand: McNemar's exact p-value of a
 tiny table, bootstrap intervals whose answer is known (identical predictions: exactly 0; one
-model right everywhere the other is wrong: the whole interval on one side), and the rows the
-table holds per seed, per ensemble and for the mean."""
+model right everywhere the other is wrong: the whole interval on one side), the rows the table
+holds per output, seed, ensemble and for the mean, and the verdicts read off them."""
 
 import math
 
@@ -12,6 +12,7 @@ import pytest
 from darts_bohb.report.comparisons import (
     ENSEMBLE,
     MEAN_OF_SEEDS,
+    Verdict,
     accuracy_difference_interval,
     auc_difference_interval,
     comparison_table,
@@ -20,6 +21,7 @@ from darts_bohb.report.comparisons import (
     verdict,
 )
 from darts_bohb.report.run import ReportInputError, SeedPredictions, read_predictions
+from darts_bohb.report.summary import verdict_sentence
 
 TASK = "ordinal-regression"  # RetinaMNIST's
 
@@ -122,6 +124,7 @@ def test_the_table_has_seed_mean_and_ensemble_rows_with_tests_only_on_accuracy()
         ("random - baseline", "2", "accuracy"), ("random - baseline", "2", "auc"),
         ("random - baseline", MEAN_OF_SEEDS, "accuracy"), ("random - baseline", MEAN_OF_SEEDS, "auc"),
     ]  # random has one seed, so no ensemble rows with it
+    assert set(table["output"]) == {"incumbent"}  # the default output
     rows = table.set_index(["comparison", "level", "metric"])
     same = rows.loc[("nas - random", "2", "accuracy")]
     assert (same["difference"], same["ci_low"], same["ci_high"], same["p_value"]) == (0.0, 0.0, 0.0, 1.0)
@@ -142,12 +145,39 @@ def test_verdicts_follow_the_intervals_not_the_means():
     right = predictions_of((1, 2), [one_hot(labels)] * 2, labels)
     poor = predictions_of((1, 2), [one_hot(wrong)] * 2, labels)
     table = comparison_table({"nas": right, "baseline": poor, "random": right}, TASK, n_resamples=20)
-    assert verdict(table, "nas", "baseline").startswith(
-        "**NAS+BOHB − baseline, test accuracy: NAS+BOHB is better than baseline** (ensembles of the 2 common "
-        "seeds +1.0000, 95% interval over test images [+1.0000, +1.0000]")
-    assert "**random cells+BOHB − baseline, test accuracy: random cells+BOHB is better than baseline**" in verdict(
-        table, "random", "baseline")
-    assert "no difference shown between NAS+BOHB and random cells+BOHB" in verdict(table, "nas", "random")
+    better = verdict(table, "nas", "baseline")
+    assert better == Verdict("nas", "baseline", "incumbent", "accuracy", "better", 2, ENSEMBLE, 1.0, 1.0, 1.0, 0.0)
+    assert verdict_sentence(better) == (
+        "**NAS+BOHB − baseline, incumbent: NAS+BOHB is better (±0.0000)** (+1.0000 test accuracy, 95% CI +1.0000 "
+        "to +1.0000 over the test images, ensembles of the n=2 seeds in common).")
+    assert verdict(table, "random", "baseline").outcome == "better"
+    assert verdict(table, "baseline", "random").outcome == "not compared"  # not a pair of COMPARISONS
+    assert verdict_sentence(verdict(table, "nas", "random")).startswith(
+        "**NAS+BOHB − random cells+BOHB, incumbent: no difference shown at ±0.0000** (+0.0000 test accuracy,")
+    # An output the table does not hold is not compared, and says so.
+    assert verdict_sentence(verdict(table, "nas", "baseline", "seed_ensemble")) == (
+        "**NAS+BOHB − baseline, per-seed ensemble: not compared** (no seed in common).")
+
+
+def test_no_difference_shown_states_the_half_width_of_its_interval_and_reads_the_csv_back(tmp_path):
+    rng = np.random.default_rng(4)
+    labels = np.arange(90) % 3
+    nas = predictions_of((1, 2, 3), rng.dirichlet(np.ones(3), size=(3, 90)), labels)
+    baseline = predictions_of((2, 3), rng.dirichlet(np.ones(3), size=(2, 90)), labels)
+    table = comparison_table({"nas": nas, "baseline": baseline}, TASK, n_resamples=200, output="seed_ensemble")
+    table.to_csv(tmp_path / "comparisons.csv", index=False)
+    read = pd.read_csv(tmp_path / "comparisons.csv", dtype={"level": str})  # as a later report reads it
+    ensemble = table.set_index(["level", "metric"]).loc[(ENSEMBLE, "accuracy")]
+    result = verdict(read, "nas", "baseline", "seed_ensemble")
+    assert result == verdict(table, "nas", "baseline", "seed_ensemble")
+    assert (result.n_seeds, result.basis, result.difference) == (2, ENSEMBLE, ensemble["difference"])
+    assert ensemble["ci_low"] < 0 < ensemble["ci_high"]  # random probabilities: no difference to find
+    half = (ensemble["ci_high"] - ensemble["ci_low"]) / 2
+    assert result.outcome == "no difference shown" and result.half_width == pytest.approx(half)
+    assert verdict_sentence(result) == (
+        f"**NAS+BOHB − baseline, per-seed ensemble: no difference shown at ±{half:.4f}** "
+        f"({ensemble['difference']:+.4f} test accuracy, 95% CI {ensemble['ci_low']:+.4f} to "
+        f"{ensemble['ci_high']:+.4f} over the test images, ensembles of the n=2 seeds in common).")
 
 
 def test_ensembles_are_compared_over_the_seeds_both_methods_ran():
@@ -161,7 +191,7 @@ def test_ensembles_are_compared_over_the_seeds_both_methods_ran():
     ensemble = table.set_index(["comparison", "level", "metric"]).loc[("nas - baseline", ENSEMBLE, "accuracy")]
     # Over seeds 1 and 2 the baseline ensemble is wrong everywhere; with seed 3 it would be right.
     assert (ensemble["first_score"], ensemble["second_score"], ensemble["difference"]) == (1.0, 0.0, 1.0)
-    assert "ensembles of the 2 common seeds" in verdict(table, "nas", "baseline")
+    assert (verdict(table, "nas", "baseline").n_seeds, verdict(table, "nas", "baseline").basis) == (2, ENSEMBLE)
 
 
 def write_predictions(path, index, labels, probabilities):
@@ -198,6 +228,6 @@ def test_comparisons_csv_has_the_contracted_columns(tmp_path):
     table = comparison_table({"nas": nas, "baseline": nas}, TASK, n_resamples=100)
     table.to_csv(tmp_path / "comparisons.csv", index=False)
     read = pd.read_csv(tmp_path / "comparisons.csv", keep_default_na=False)
-    assert list(read.columns[:3]) == ["comparison", "level", "metric"]
+    assert list(read.columns[:4]) == ["comparison", "output", "level", "metric"]
     assert {"difference", "ci_low", "ci_high", "p_value"} <= set(read.columns)
     assert read.loc[read["metric"] == "auc", "p_value"].tolist() == ["", ""]  # empty: no test applies

@@ -1,7 +1,8 @@
 """The figures on a synthetic result tree (tests/report_fixtures.py writes it in the file
 contracts of the design; no training runs here): each script writes real, non-blank PNG and SVG
-files, and each figure shows what it promises (every seed, the early stop, the derived cell, the
-references only where they apply, the number of seeds)."""
+files, and each figure shows what it promises (every seed, the early stop, the derived cell, both
+outputs of every run, the best published row of each kind of training only where they apply, the
+number of seeds)."""
 
 import dataclasses
 import json
@@ -95,7 +96,7 @@ def reference_levels(axis):
 
 def test_scores_show_the_best_published_row_of_each_kind_at_28_px_only(tree):
     run = tree.run()
-    metrics = read_scores(run, ["incumbent"])
+    metrics = read_scores(run)
     for flag in ("retinamnist", "dermamnist"):
         references = published_results(flag, 28)
         figure = plot_scores(metrics, dataclasses.replace(run, dataset=flag))
@@ -130,17 +131,33 @@ def test_scores_show_the_best_published_row_of_each_kind_at_28_px_only(tree):
         save_figure(without, [])
 
 
+def test_scores_show_both_outputs_of_every_seed(tree):
+    run = tree.run()
+    figure = plot_scores(read_scores(run), run)
+    accuracy_axis = figure.axes[0]
+    points = {}
+    for collection in accuracy_axis.collections:
+        marker = "o" if collection.get_paths()[0].vertices.shape[0] > 6 else "D"  # a circle has many vertices
+        points.setdefault(marker, []).extend(collection.get_offsets()[:, 1].tolist())
+    assert sorted(points["o"]) == pytest.approx(sorted(tree.metrics[r]["accuracy"] for r in tree.runs()))
+    assert sorted(points["D"]) == pytest.approx(sorted(tree.ensembles[r]["accuracy"] for r in tree.runs()))
+    assert figure._suptitle.get_text() == (
+        "Test scores per seed: the incumbent (circles, plain boxes) and the per-seed ensemble (diamonds, hatched "
+        "boxes)\nNAS+BOHB: n=2 seeds, random cells+BOHB: n=1 seed, baseline: n=1 seed")
+    save_figure(figure, [])
+
+
 def test_scores_label_every_seed_and_the_seed_count_per_method(tree):
     run = dataclasses.replace(tree.run(), size=64)  # no references
-    figure = plot_scores(read_scores(run, ["incumbent"]), run)
+    figure = plot_scores(read_scores(run), run)
     for axis in figure.axes:
         ticks = [label.get_text() for label in axis.get_xticklabels()]
         assert ticks == ["NAS+BOHB\n(n=2 seeds)", "random cells+BOHB\n(n=1 seed)", "baseline\n(n=1 seed)"]
         seed_labels = sorted(text.get_text() for text in axis.texts if text.get_text().startswith("s"))
-        assert seed_labels == ["s1", "s1", "s2", "s2"]
-        # Seed 2 joins NAS+BOHB and random; no seed is shared by random and the baseline.
+        assert seed_labels == ["s1"] * 4 + ["s2"] * 4  # each seed's two outputs
+        # Seed 2 joins NAS+BOHB and random, once per output; no seed is shared by random and the baseline.
         pair_lines = [line for line in axis.get_lines() if line.get_color() == "grey"]
-        assert len(pair_lines) == 1
+        assert len(pair_lines) == 2
     save_figure(figure, [])
 
 
@@ -166,7 +183,7 @@ def test_figures_without_baseline_seeds_show_the_nas_runs_alone(tmp_path):
     progress = plot_bohb_progress(read_tables(run.files("trajectory")), run)
     assert [line.get_label() for line in progress.axes[0].get_lines()] == ["NAS+BOHB, seed 1", "NAS+BOHB, seed 2"]
     assert "baseline: n=0 seeds" in progress._suptitle.get_text()
-    scores = plot_scores(read_scores(run, ["incumbent"]), run)
+    scores = plot_scores(read_scores(run), run)
     assert [label.get_text() for label in scores.axes[0].get_xticklabels()] == ["NAS+BOHB\n(n=2 seeds)"]
     png = tmp_path / "scores.png"
     save_figure(scores, [png])

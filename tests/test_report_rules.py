@@ -86,7 +86,8 @@ def test_the_report_rules_write_every_report_file_and_a_log_each(built):
     comparisons = pd.read_csv(built / "reports" / "comparisons.csv")
     assert {"comparison", "level", "metric", "difference", "ci_low", "ci_high", "p_value"} <= set(comparisons.columns)
     assert set(comparisons["comparison"]) == {"nas - random", "nas - baseline", "random - baseline"}
-    assert ("nas - random", "ensemble") in set(zip(comparisons["comparison"], comparisons["level"]))
+    assert {("nas - random", output, "ensemble") for output in ("incumbent", "seed_ensemble")} <= set(
+        zip(comparisons["comparison"], comparisons["output"], comparisons["level"]))
     search = pd.read_csv(built / "reports" / "search.csv")
     assert list(search.columns) == ["seed", "node", "derived", "p_derived", "p_zero", "entropy", "alpha_epochs_run"]
     assert len(search) == 6 * len(NAS_SEEDS)
@@ -120,15 +121,15 @@ def test_a_changed_metrics_file_reruns_only_the_scores_and_the_report(built):
     assert planned_jobs(report_rules(workdir, "-n", "--", "reports/scores.png")) == {"plot_scores": 1}
 
 
-def test_a_changed_seed_ensemble_reruns_only_the_report(built):
-    # The report rule declares each seed's ensemble/ files, which no figure reads.
+def test_a_changed_seed_ensemble_reruns_only_the_scores_and_the_report(built):
+    # The scores figure draws each seed's ensemble beside its incumbent; the other figures read neither.
     workdir = built.with_name(built.name + "-seed-ensemble")
     shutil.copytree(built, workdir)
     metrics = workdir / "results" / "random" / "final" / "seed2" / "ensemble" / "metrics.json"
     data = json.loads(metrics.read_text())
     data["accuracy"] = 0.25
     metrics.write_text(json.dumps(data))
-    assert planned_jobs(report_rules(workdir, "-n", "--", *REPORT_FILES)) == {"report": 1}
+    assert planned_jobs(report_rules(workdir, "-n", "--", *REPORT_FILES)) == {"plot_scores": 1, "report": 1}
 
 
 def test_a_changed_predictions_file_reruns_only_the_report(built):

@@ -102,10 +102,14 @@ def test_a_seed_without_a_test_score_is_left_out_of_the_mean_gap_and_counted(tmp
     assert "nan" not in markdown.lower()
 
 
-def test_comparisons_stay_on_the_incumbents(tree, tmp_path):
+def test_the_verdicts_cover_both_outputs_of_every_pair(tree, tmp_path):
     _, markdown = report_of(tree, tmp_path)
-    assert "On test accuracy of the single incumbents (each seed's `predictions.csv`, not the per-seed ensembles)" \
-        in markdown
+    verdicts = markdown.split("## Verdict", 1)[1].split("\n## ", 1)[0]
+    assert "On test accuracy of both outputs, the single incumbent (`predictions.csv`) and the per-seed" in verdicts
+    bullets = [line for line in verdicts.splitlines() if line.startswith("- **")]
+    assert [line.split(":")[0] for line in bullets] == [
+        f"- **{LABELS[first]} − {LABELS[second]}, {words}" for words in OUTPUTS.values()
+        for first, second in (("nas", "random"), ("nas", "baseline"), ("random", "baseline"))]
     seed1 = tree.metrics[("nas", 1)]["accuracy"] - tree.metrics[("baseline", 1)]["accuracy"]
     seed2 = tree.metrics[("nas", 2)]["accuracy"] - tree.metrics[("baseline", 2)]["accuracy"]
     assert f"| {statistics.mean([seed1, seed2]):+.4f} ± {statistics.stdev([seed1, seed2]):.4f}; higher on" in markdown

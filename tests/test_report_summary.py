@@ -81,7 +81,15 @@ def test_means_and_the_paired_difference_are_computed_over_the_right_seeds(tree,
     assert list(differences.columns) == ["accuracy", "auc", "macro_f1", "balanced_accuracy"]
     mean, std = pd.Series(expected).mean(), pd.Series(expected).std()
     higher = sum(value > 0 for value in expected.values())
-    assert f"| NAS+BOHB − baseline | 1, 2 (n=2 seeds) | {mean:+.4f} ± {std:.4f}; higher on {higher} of 2 |" in markdown
+    assert (f"| NAS+BOHB − baseline, incumbent | 1, 2 (n=2 seeds) | {mean:+.4f} ± {std:.4f}; higher on {higher} of 2 "
+            "|") in markdown
+    # The per-seed ensembles, the headlined output, are paired the same way.
+    ensembles = {seed: tree.ensembles[("nas", seed)]["accuracy"] - tree.ensembles[("baseline", seed)]["accuracy"]
+                 for seed in (1, 2)}
+    assert paired_differences(summary, "nas", "baseline", "seed_ensemble")["accuracy"].to_dict() == pytest.approx(
+        ensembles)
+    assert (f"| NAS+BOHB − baseline, per-seed ensemble | 1, 2 (n=2 seeds) | {pd.Series(ensembles).mean():+.4f} ± "
+            f"{pd.Series(ensembles).std():.4f}; higher on") in markdown
 
 
 def _set_predictions(tree, method, seed, right):
@@ -97,15 +105,15 @@ def _set_predictions(tree, method, seed, right):
 
 
 @pytest.mark.parametrize("nas_right, baseline_right, verdict", [
-    ((True, True), (False, False), "**NAS+BOHB − baseline, test accuracy: NAS+BOHB is better than baseline** "
-                                   "(ensembles of the 2 common seeds +1.0000, 95% interval over test images "
-                                   "[+1.0000, +1.0000]; per seed, the interval "
-                                   "lies above 0 on 2 and below 0 on 0 of 2 seed(s)"),
-    ((False, False), (True, True), "**NAS+BOHB − baseline, test accuracy: NAS+BOHB is worse than baseline**"),
+    ((True, True), (False, False), "**NAS+BOHB − baseline, incumbent: NAS+BOHB is better (±0.0000)** (+1.0000 test "
+                                   "accuracy, 95% CI +1.0000 to +1.0000 over the test images, ensembles of the n=2 "
+                                   "seeds in common)."),
+    ((False, False), (True, True), "**NAS+BOHB − baseline, incumbent: NAS+BOHB is worse (±0.0000)** (-1.0000 test "
+                                   "accuracy"),
     # Better on one seed, worse on the other: the ensembles are as good as each other (each one
     # right model and one wrong model, so the same argmax wherever the label wins the tie).
-    ((True, False), (False, True), "**NAS+BOHB − baseline, test accuracy: no difference shown between NAS+BOHB "
-                                   "and baseline**"),
+    ((True, False), (False, True), "**NAS+BOHB − baseline, incumbent: no difference shown at ±0.0000** (+0.0000 test "
+                                   "accuracy, 95% CI +0.0000 to +0.0000"),
 ])
 def test_the_verdict_is_read_off_the_intervals(tmp_path, nas_right, baseline_right, verdict):
     tree = write_result_tree(tmp_path / "results", nas_seeds=(1, 2), baseline_seeds=(1, 2))
@@ -128,17 +136,21 @@ def test_a_mean_without_an_interval_that_excludes_zero_is_no_win(tmp_path):
     frame.loc[0, f"prob_{(frame.loc[0, 'label'] + 1) % 5}"] = 1.0
     frame.to_csv(path, index=False)
     _, markdown = report_of(tree, tmp_path)
-    assert ("**NAS+BOHB − baseline, test accuracy: no difference shown between NAS+BOHB and baseline** "
-            "(no ensemble (fewer than 2 seeds); per seed, the interval lies above 0 on 0 and below 0 on 0 of "
-            "1 seed(s); mean paired difference +0.0250)") in markdown
+    comparisons = pd.read_csv(tmp_path / "reports" / "comparisons.csv", dtype={"level": str})
+    row = comparisons.set_index(["output", "level", "metric"]).loc[("incumbent", "1", "accuracy")]
+    assert row["ci_low"] <= 0 < row["ci_high"]  # the interval includes 0
+    assert (f"**NAS+BOHB − baseline, incumbent: no difference shown at ±{(row['ci_high'] - row['ci_low']) / 2:.4f}** "
+            f"(+0.0250 test accuracy, 95% CI {row['ci_low']:+.4f} to {row['ci_high']:+.4f} over the test images, "
+            "n=1 seed in common, seed 1).") in markdown
 
 
 def test_no_seeds_in_common_gives_a_statement_not_a_crash(tmp_path):
     tree = write_result_tree(tmp_path / "results", nas_seeds=(1, 2), baseline_seeds=(3,))
     summary, markdown = report_of(tree, tmp_path)
     assert len(summary) == 2 * 3  # an incumbent and a per-seed ensemble per run
-    assert "**NAS+BOHB − baseline, test accuracy: not compared** (no seed in common)." in markdown
-    assert "| NAS+BOHB − baseline |" not in markdown  # no paired differences either
+    for output in ("incumbent", "per-seed ensemble"):
+        assert f"**NAS+BOHB − baseline, {output}: not compared** (no seed in common)." in markdown
+    assert "| NAS+BOHB − baseline, " not in markdown  # no paired differences either
 
 
 def test_no_baseline_seeds_gives_a_statement_not_a_crash(tmp_path):
@@ -146,7 +158,7 @@ def test_no_baseline_seeds_gives_a_statement_not_a_crash(tmp_path):
     summary, markdown = report_of(tree, tmp_path)
     assert set(summary["method"]) == {"nas"}
     assert "No seeds were given for random cells+BOHB, baseline, so no row or comparison shows them." in markdown
-    assert "**NAS+BOHB − baseline, test accuracy: not compared** (no seed in common)." in markdown
+    assert "**NAS+BOHB − baseline, per-seed ensemble: not compared** (no seed in common)." in markdown
     assert pd.read_csv(tmp_path / "reports" / "comparisons.csv").empty
 
 
@@ -319,18 +331,36 @@ def test_search_csv_and_the_search_section_hold_each_genotypes_numbers(tree, tmp
     assert "## DARTS search: did it separate the operations?" in markdown
 
 
-def test_comparisons_csv_pairs_every_method_with_a_seed_in_common(tree, tmp_path):
+def seed_ensemble_probabilities(tree, method, seed):
+    """ensemble/predictions.csv's probabilities by test image index."""
+    frame = pd.read_csv(tree.final_file(method, seed, "ensemble/predictions.csv")).sort_values("index")
+    return frame.filter(like="prob_").to_numpy()
+
+
+def test_comparisons_csv_pairs_every_method_with_a_seed_in_common_for_both_outputs(tree, tmp_path):
     report_of(tree, tmp_path)
     table = pd.read_csv(tmp_path / "reports" / "comparisons.csv", dtype={"level": str})
-    levels = set(zip(table["comparison"], table["level"]))
-    # NAS 1-3, random 2, baseline 1-2: the seed pairs, the means, and one pair of ensembles.
-    assert levels == {("nas - random", "2"), ("nas - random", "mean_of_seeds"), ("nas - baseline", "1"),
-                      ("nas - baseline", "2"), ("nas - baseline", "mean_of_seeds"), ("nas - baseline", "ensemble"),
-                      ("random - baseline", "2"), ("random - baseline", "mean_of_seeds")}
-    seed2 = table[(table["comparison"] == "nas - baseline") & (table["level"] == "2")].set_index("metric")
-    nas, baseline = tree.probabilities[("nas", 2)], tree.probabilities[("baseline", 2)]
-    right_nas, right_baseline = nas.argmax(axis=1) == tree.test_labels, baseline.argmax(axis=1) == tree.test_labels
-    assert seed2.at["accuracy", "difference"] == pytest.approx(right_nas.mean() - right_baseline.mean())
-    assert seed2.at["accuracy", "first_only_correct"] == np.sum(right_nas & ~right_baseline)
-    assert seed2.at["accuracy", "ci_low"] <= seed2.at["accuracy", "difference"] <= seed2.at["accuracy", "ci_high"]
-    assert math.isnan(seed2.at["auc", "p_value"])
+    # NAS 1-3, random 2, baseline 1-2: the seed pairs, the means, and one pair of ensembles; for each output.
+    levels = {("nas - random", "2"), ("nas - random", "mean_of_seeds"), ("nas - baseline", "1"),
+              ("nas - baseline", "2"), ("nas - baseline", "mean_of_seeds"), ("nas - baseline", "ensemble"),
+              ("random - baseline", "2"), ("random - baseline", "mean_of_seeds")}
+    assert set(zip(table["output"], table["comparison"], table["level"])) == {
+        (output, *level) for output in ("incumbent", "seed_ensemble") for level in levels}
+    assert list(table["output"]) == sorted(table["output"], key=["incumbent", "seed_ensemble"].index)
+    rows = table.set_index(["output", "comparison", "level", "metric"]).sort_index()
+    for output, probabilities in (("incumbent", lambda method, seed: tree.probabilities[(method, seed)]),
+                                  ("seed_ensemble", lambda method, seed: seed_ensemble_probabilities(tree, method,
+                                                                                                    seed))):
+        nas, baseline = probabilities("nas", 2), probabilities("baseline", 2)
+        right_nas, right_baseline = (p.argmax(axis=1) == tree.test_labels for p in (nas, baseline))
+        seed2 = rows.loc[(output, "nas - baseline", "2")]
+        assert seed2.at["accuracy", "difference"] == pytest.approx(right_nas.mean() - right_baseline.mean())
+        assert seed2.at["accuracy", "first_only_correct"] == np.sum(right_nas & ~right_baseline)
+        assert seed2.at["accuracy", "ci_low"] <= seed2.at["accuracy", "difference"] <= seed2.at["accuracy", "ci_high"]
+        assert math.isnan(seed2.at["auc", "p_value"])
+        # The ensemble of the two seeds both ran, averaged image by image.
+        mean_nas = (probabilities("nas", 1) + nas) / 2
+        mean_baseline = (probabilities("baseline", 1) + baseline) / 2
+        ensemble = rows.loc[(output, "nas - baseline", "ensemble", "accuracy")]
+        assert ensemble["difference"] == pytest.approx(np.mean(mean_nas.argmax(axis=1) == tree.test_labels)
+                                                       - np.mean(mean_baseline.argmax(axis=1) == tree.test_labels))

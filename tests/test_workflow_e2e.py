@@ -252,17 +252,23 @@ def test_the_report_compares_the_three_methods_and_summarises_the_search(tiny_ru
     workdir, config = tiny_run
     reports = workdir / "reports"
     comparisons = pd.read_csv(reports / "comparisons.csv", dtype={"level": str})
-    assert list(comparisons.columns[:3]) == ["comparison", "level", "metric"]
+    assert list(comparisons.columns[:4]) == ["comparison", "output", "level", "metric"]
     assert {"difference", "ci_low", "ci_high", "p_value"} <= set(comparisons.columns)
-    # Seed 1 is the one seed all three methods ran.
-    for pair in ("nas - random", "nas - baseline", "random - baseline"):
-        rows = comparisons[(comparisons["comparison"] == pair) & (comparisons["level"] == "1")].set_index("metric")
+    # Seed 1 is the one seed all three methods ran; both outputs of each are compared, the
+    # incumbent (predictions.csv) and the per-seed ensemble (ensemble/predictions.csv).
+    files = {"incumbent": "predictions.csv", "seed_ensemble": "ensemble/predictions.csv"}
+    for pair, output in [(pair, output) for pair in ("nas - random", "nas - baseline", "random - baseline")
+                         for output in files]:
+        rows = comparisons[(comparisons["comparison"] == pair) & (comparisons["output"] == output)
+                           & (comparisons["level"] == "1")].set_index("metric")
         assert rows.at["accuracy", "ci_low"] <= rows.at["accuracy", "difference"] <= rows.at["accuracy", "ci_high"]
-        first, second = pair.split(" - ")
-        correct = [correct_per_image(*prediction_arrays(workdir, method, 1), "ordinal-regression")
-                   for method in (first, second)]
+        frames = [pd.read_csv(workdir / final_folder(method, 1) / files[output]).sort_values("index")
+                  for method in pair.split(" - ")]
+        correct = [correct_per_image(frame["label"].to_numpy(), frame.filter(like="prob_").to_numpy(),
+                                     "ordinal-regression") for frame in frames]
         only = (int((correct[0] & ~correct[1]).sum()), int((~correct[0] & correct[1]).sum()))
         assert (rows.at["accuracy", "first_only_correct"], rows.at["accuracy", "second_only_correct"]) == only
+        assert rows.at["accuracy", "difference"] == pytest.approx((only[0] - only[1]) / len(correct[0]))
         expected = binomtest(only[0], sum(only), 0.5).pvalue if sum(only) else 1.0
         assert rows.at["accuracy", "p_value"] == pytest.approx(expected) and pd.isna(rows.at["auc", "p_value"])
     search = pd.read_csv(reports / "search.csv")
@@ -276,7 +282,8 @@ def test_the_report_compares_the_three_methods_and_summarises_the_search(tiny_ru
     nas = summary[(summary["method"] == "nas") & (summary["output"] == "incumbent")].set_index("seed")
     assert nas.at[1, "alpha_epochs_run"] == alpha_epochs
     markdown = (reports / "summary.md").read_text()
-    assert "## Verdict" in markdown and "NAS+BOHB − random cells+BOHB, test accuracy:" in markdown
+    assert "## Verdict" in markdown
+    assert all(f"NAS+BOHB − random cells+BOHB, {output}: " in markdown for output in ("incumbent", "per-seed ensemble"))
 
 
 def test_nothing_left_to_do_after_the_run(tiny_run):

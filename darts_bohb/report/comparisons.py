@@ -4,12 +4,13 @@ ensemble.csv: per method with at least MIN_SEEDS seeds, the mean of its seeds' t
 probabilities, scored like a single model (darts_bohb.metrics). A plain average with equal
 weights, so nothing is chosen on the validation or test split; an extra row, never a seed's.
 
-comparisons.csv: can a difference be told from noise? For each pair (nas − random, nas −
-baseline, random − baseline) and each seed both ran, and for the two methods' seed ensembles,
-the accuracy and AUC difference on the same test images with a paired bootstrap 95% interval over
-the images, and McNemar's exact test of the images one model gets right and the other wrong. With
-400 test images one image is 0.0025 of accuracy, so a mean over three seeds says little without
-them. The verdict of summary.md is read off these intervals (`verdict`), never off the mean alone.
+comparisons.csv: can a difference be told from noise? For both outputs of a run (the incumbent,
+and the per-seed ensemble that is headlined), each pair (nas − random, nas − baseline, random −
+baseline) and each seed both ran, and for the ensembles of those seeds, the accuracy and AUC
+difference on the same test images with a paired bootstrap 95% interval over the images, and
+McNemar's exact test of the images one model gets right and the other wrong. With 400 test images
+one image is 0.0025 of accuracy: the verdicts (`verdict`) are read off these intervals, never off
+a mean alone.
 
 Accuracy is bootstrapped by scipy.stats.bootstrap (paired, percentile interval). AUC cannot be,
 as a resample can lack a class and then has no AUC: it is resampled with a seeded numpy
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,7 +30,7 @@ from scipy.stats import binomtest, bootstrap
 
 from darts_bohb.methods import METHODS
 from darts_bohb.metrics import classification_metrics, resampled_auc, score
-from darts_bohb.report.run import METHOD_LABELS, METRIC_LABELS, SCORE_METRICS, SeedPredictions
+from darts_bohb.report.run import OUTPUTS, SCORE_METRICS, SeedPredictions
 from darts_bohb.tasks import MULTI_LABEL_TASK
 
 # An "ensemble" of one seed is that seed's model again, already a row of summary.csv.
@@ -45,7 +47,7 @@ MEAN_OF_SEEDS = "mean_of_seeds"
 RandomSeed = int | Sequence[int]  # anything numpy.random.default_rng takes
 MCNEMAR = "McNemar exact (binomial test of the discordant images)"
 COMPARISON_COLUMNS = [
-    "comparison", "level", "metric", "first", "second", "first_score", "second_score", "difference",
+    "comparison", "output", "level", "metric", "first", "second", "first_score", "second_score", "difference",
     "ci_low", "ci_high", "p_value", "test", "first_only_correct", "second_only_correct", "n_images",
     "n_resamples", "undefined_resamples",
 ]
@@ -160,14 +162,16 @@ def _per_image(correct: np.ndarray) -> np.ndarray:
     return correct.mean(axis=1) if correct.ndim == 2 else correct
 
 
-def comparison_table(predictions: Mapping[str, SeedPredictions], task: str,
-                     n_resamples: int = DEFAULT_RESAMPLES) -> pd.DataFrame:
-    """Every pair of COMPARISONS whose methods both have predictions: one row per seed in common
-    and metric, the mean of those per-seed differences (no interval: seeds are too few), and the
-    two seed ensembles when the methods share at least MIN_SEEDS seeds. Each ensemble averages
-    the test probabilities of those common seeds only: an ensemble of more models scores better by
-    that alone, so NAS on five seeds is compared with a control on three through NAS's same three."""
+def comparison_table(predictions: Mapping[str, SeedPredictions], task: str, n_resamples: int = DEFAULT_RESAMPLES,
+                     output: str = "incumbent") -> pd.DataFrame:
+    """The rows of one output (a key of OUTPUTS) for every pair of COMPARISONS whose methods both
+    have predictions: per seed in common and metric, the mean of those per-seed differences (no
+    interval: seeds are too few), and the two seed ensembles when they share MIN_SEEDS seeds. Each
+    ensemble averages the test probabilities of the common seeds only: an ensemble of more models
+    scores better by that alone, so NAS on five seeds meets a control on three with the same three."""
     rows: list[dict] = []
+    # Each output resamples its own images, so that its intervals do not share the other's luck.
+    offset = 10_000 * list(OUTPUTS).index(output)
     for pair_index, (first, second) in enumerate(COMPARISONS):
         if first not in predictions or second not in predictions:
             continue
@@ -177,7 +181,7 @@ def comparison_table(predictions: Mapping[str, SeedPredictions], task: str,
             (first, a), (second, b))}
         seed_rows = [row for position, seed in enumerate(common) for row in compare_predictions(
             first, second, str(seed), a.labels, members[first][position], members[second][position], task,
-            seed=1000 * pair_index + seed, n_resamples=n_resamples)]
+            seed=offset + 1000 * pair_index + seed, n_resamples=n_resamples)]
         per_seed = pd.DataFrame(seed_rows, columns=COMPARISON_COLUMNS)
         rows += seed_rows
         for metric in COMPARED_METRICS:
@@ -189,42 +193,46 @@ def comparison_table(predictions: Mapping[str, SeedPredictions], task: str,
                                                                                   "difference")}})
         if len(common) >= MIN_SEEDS:
             rows += compare_predictions(first, second, ENSEMBLE, a.labels, members[first].mean(axis=0),
-                                        members[second].mean(axis=0), task, seed=1000 * pair_index + 999,
+                                        members[second].mean(axis=0), task, seed=offset + 1000 * pair_index + 999,
                                         n_resamples=n_resamples)
-    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
-    for column in ("first_only_correct", "second_only_correct", "n_images", "n_resamples", "undefined_resamples"):
-        table[column] = table[column].astype("Int64")
-    return table
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS).assign(output=output).astype({column: "Int64" for column in (
+        "first_only_correct", "second_only_correct", "n_images", "n_resamples", "undefined_resamples")})
 
 
 # --- the verdict, read off the intervals ------------------------------------------------------
 
 
-def verdict(table: pd.DataFrame, first: str, second: str, metric: str = "accuracy") -> str:
-    """One sentence for a pair: better or worse only where the 95% interval excludes 0.
+@dataclass(frozen=True)
+class Verdict:
+    """The answer for one pair, output and metric: better, worse, no difference shown or not
+    compared. Its evidence (`basis`) is the ensembles of the seeds both methods ran where there are
+    at least MIN_SEEDS of them, else their one common seed; the interval covers the sampling of test
+    images, not of new seeds. Its half-width is the size of difference the run could have shown."""
 
-    The evidence is the ensembles' interval where there is one (the models of the seeds both
-    methods ran, at once), or else the per-seed intervals, which must then all lie on the same
-    side of 0. Either interval covers the sampling of test images for these trained models, not
-    the spread of new seeds: the per-seed counts beside it show how far the seeds agree.
-    """
-    rows = table[(table["comparison"] == comparison_name(first, second)) & (table["metric"] == metric)]
-    rows = rows.set_index("level")
-    a, b = METHOD_LABELS[first], METHOD_LABELS[second]
-    seeds = rows.drop([ENSEMBLE, MEAN_OF_SEEDS], errors="ignore")
+    first: str
+    second: str
+    output: str
+    metric: str
+    outcome: str
+    n_seeds: int = 0  # seeds both methods ran
+    basis: str = ""  # the level of the evidence: ENSEMBLE or the one common seed
+    difference: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    half_width: float = math.nan  # of the interval
+
+
+def verdict(table: pd.DataFrame, first: str, second: str, output: str = "incumbent",
+            metric: str = "accuracy") -> Verdict:
+    """The verdict of one pair and output from comparison_table's rows (or comparisons.csv's, its
+    `level` read as text)."""
+    rows = table[(table["comparison"] == comparison_name(first, second)) & (table["output"] == output)
+                 & (table["metric"] == metric)].set_index("level")
+    seeds = rows.index.drop([ENSEMBLE, MEAN_OF_SEEDS], errors="ignore")
     if seeds.empty:
-        return f"**{a} − {b}, test {METRIC_LABELS[metric]}: not compared** (no seed in common)."
-    above, below = int((seeds["ci_low"] > 0).sum()), int((seeds["ci_high"] < 0).sum())
-    per_seed = (f"per seed, the interval lies above 0 on {above} and below 0 on {below} of {len(seeds)} seed(s); "
-                f"mean paired difference {rows.at[MEAN_OF_SEEDS, 'difference']:+.4f}")
-    if ENSEMBLE in rows.index:
-        low, high, difference = rows.loc[ENSEMBLE, ["ci_low", "ci_high", "difference"]]
-        basis = (f"ensembles of the {len(seeds)} common seeds {difference:+.4f}, 95% interval over test images "
-                 f"[{low:+.4f}, {high:+.4f}]; {per_seed}")
-        better, worse = low > 0, high < 0
-    else:
-        basis = f"no ensemble (fewer than {MIN_SEEDS} seeds); {per_seed}"
-        better, worse = above == len(seeds), below == len(seeds)
-    outcome = (f"{a} is better than {b}" if better else f"{a} is worse than {b}" if worse
-               else f"no difference shown between {a} and {b}")
-    return f"**{a} − {b}, test {METRIC_LABELS[metric]}: {outcome}** ({basis})."
+        return Verdict(first, second, output, metric, "not compared")
+    # Without an ensemble there is one seed in common (MIN_SEEDS = 2): its row is the evidence.
+    basis = ENSEMBLE if ENSEMBLE in rows.index else seeds[0]
+    difference, low, high = rows.loc[basis, ["difference", "ci_low", "ci_high"]].astype(float)
+    outcome = "better" if low > 0 else "worse" if high < 0 else "no difference shown"
+    return Verdict(first, second, output, metric, outcome, len(seeds), basis, difference, low, high, (high - low) / 2)

@@ -2,9 +2,9 @@
 
 summary.csv holds every seed's numbers as the result files have them, for both outputs of a run:
 the incumbent (metrics.json) and the per-seed ensemble (ensemble/metrics.json). summary.md opens
-with the verdict of each comparison of methods, read off the bootstrap intervals of
-comparisons.csv, and one table of the means over seeds; then it links the other outputs and
-holds the numbers that no CSV does: the paired differences of the incumbents, the search's
+with the verdict of each comparison of methods for both outputs, read off the bootstrap intervals
+of comparisons.csv, and one table of the means over seeds; then it links the other outputs and
+holds the numbers that no CSV does: the paired differences of both outputs, the search's
 agreement against chance, the published results and the seconds per stage.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from darts_bohb.methods import METHODS
-from darts_bohb.report.comparisons import COMPARISONS, MIN_SEEDS, verdict
+from darts_bohb.report.comparisons import COMPARISONS, ENSEMBLE, MIN_SEEDS, Verdict, verdict
 from darts_bohb.report.references import SOURCE, best_published, published_results, unchecked_note
 from darts_bohb.report.run import (
     METHOD_LABELS,
@@ -43,7 +43,7 @@ SUMMARY_COLUMNS = [
 # What each linked file holds; for a figure, its title and the methods whose seeds it draws.
 FILES = {
     "summary": "every seed's numbers, one row per method, seed and output",
-    "comparisons": "each pair of methods per seed, of their ensembles and the mean, with intervals and McNemar's test",
+    "comparisons": "both outputs of each pair of methods per seed, ensemble and mean, with intervals and McNemar",
     "ensemble": f"per method with at least {MIN_SEEDS} seeds, its incumbents' mean probabilities scored as one model",
     "search": "each seed's searched cell, per node",
 }
@@ -62,7 +62,6 @@ def build_summary(run: Run, scores: pd.DataFrame, genotypes: Mapping) -> pd.Data
     those of them that updated α, and its stop reason (NAS only, from genotype.json), the BOHB
     trials (rows of runhistory.csv) and the seconds of each stage (Snakemake's benchmark files,
     the mean over repeats). selection_gap is selection_estimate − the test score of the metric BOHB maximised."""
-
     jobs = []
     for files in run.runs:
         row = {"method": files["method"], "seed": files["seed"], "output": "incumbent",
@@ -88,10 +87,10 @@ def build_summary(run: Run, scores: pd.DataFrame, genotypes: Mapping) -> pd.Data
                                                         "alpha_epochs_run", "bohb_trials", "n_models")})
 
 
-def paired_differences(summary: pd.DataFrame, first: str, second: str) -> pd.DataFrame:
-    """first − second of the incumbents' test scores per seed both ran: index seed, a column per metric."""
-    incumbents = summary[summary["output"] == "incumbent"].set_index("seed")
-    a, b = (incumbents.loc[incumbents["method"] == method, [f"test_{m}" for m in SCORE_METRICS]]
+def paired_differences(summary: pd.DataFrame, first: str, second: str, output: str = "incumbent") -> pd.DataFrame:
+    """first − second of one output's test scores per seed both ran: index seed, a column per metric."""
+    outputs = summary[summary["output"] == output].set_index("seed")
+    a, b = (outputs.loc[outputs["method"] == method, [f"test_{m}" for m in SCORE_METRICS]]
             for method in (first, second))
     return (a - b).loc[a.index.intersection(b.index)].rename(columns=lambda column: column.removeprefix("test_"))
 
@@ -140,15 +139,30 @@ def _header(run: Run, summary: pd.DataFrame) -> str:
 
 
 def _verdicts(comparisons: pd.DataFrame) -> str:
-    """The answers first: does the search beat random cells, and do both beat the plain CNN."""
+    """The answers first: does the search beat random cells, and both the plain CNN, per output?"""
     return "\n".join([
         "## Verdict", "",
-        f"On test {METRIC_LABELS[PRIMARY_METRIC]} of the single incumbents (each seed's `predictions.csv`, not the "
-        "per-seed ensembles), read off the paired bootstrap 95% intervals over the test images (`comparisons.csv`): "
-        f"of the ensembles of the seeds both methods ran where they share at least {MIN_SEEDS}, else of every seed "
-        "pair, which must then all lie on one side of 0. A difference whose interval includes 0 is not told from "
-        "noise, whatever its mean.", "",
-        *(f"- {verdict(comparisons, first, second, PRIMARY_METRIC)}" for first, second in COMPARISONS)])
+        f"On test {METRIC_LABELS[PRIMARY_METRIC]} of both outputs, the single incumbent (`predictions.csv`) and the "
+        "per-seed ensemble (`ensemble/predictions.csv`), read off the paired bootstrap 95% intervals over the test "
+        f"images (`comparisons.csv`) of the ensembles of the seeds both methods ran (at least {MIN_SEEDS}), else of "
+        "their one common seed. An interval that includes 0 shows no difference, whatever the mean; ± is its "
+        "half-width, the size of difference this run could have shown; Paired differences shows the seeds.", "",
+        *(f"- {verdict_sentence(verdict(comparisons, first, second, output, PRIMARY_METRIC))}"
+          for output in OUTPUTS for first, second in COMPARISONS)])
+
+
+def verdict_sentence(verdict: Verdict) -> str:
+    a, b = METHOD_LABELS[verdict.first], METHOD_LABELS[verdict.second]
+    subject = f"**{a} − {b}, {OUTPUT_LABELS[verdict.output]}: "
+    if verdict.outcome == "not compared":
+        return subject + "not compared** (no seed in common)."
+    half = f"±{verdict.half_width:.4f}"
+    outcome = {"better": f"{a} is better ({half})", "worse": f"{a} is worse ({half})"}.get(
+        verdict.outcome, f"{verdict.outcome} at {half}")
+    basis = (f"ensembles of the {seeds_phrase(verdict.n_seeds)} in common" if verdict.basis == ENSEMBLE
+             else f"{seeds_phrase(1)} in common, seed {verdict.basis}")
+    return (f"{subject}{outcome}** ({verdict.difference:+.4f} test {METRIC_LABELS[verdict.metric]}, 95% CI "
+            f"{verdict.ci_low:+.4f} to {verdict.ci_high:+.4f} over the test images, {basis}).")
 
 
 def _means(run: Run, summary: pd.DataFrame) -> str:
@@ -184,18 +198,19 @@ def _files(run: Run, link: Mapping[str, str]) -> str:
 
 def _paired(summary: pd.DataFrame) -> str:
     rows = []
-    for first, second in COMPARISONS:
-        differences = paired_differences(summary, first, second)
+    for output, first, second in ((o, *pair) for o in OUTPUTS for pair in COMPARISONS):
+        differences = paired_differences(summary, first, second, output)
         if len(differences):
-            rows.append([f"{METHOD_LABELS[first]} − {METHOD_LABELS[second]}",
+            rows.append([f"{METHOD_LABELS[first]} − {METHOD_LABELS[second]}, {OUTPUT_LABELS[output]}",
                          f"{', '.join(map(str, differences.index))} ({seeds_phrase(len(differences))})",
                          *(f"{mean_std(differences[m], signed=True)}; higher on {int((differences[m] > 0).sum())} "
                            f"of {int(differences[m].notna().sum())}" for m in SCORE_METRICS)])
-    return "\n".join(["## Paired differences of the incumbents", "",
-                      "First − second, per seed both methods ran (each seed's `metrics.json`): mean ± std over those "
-                      "seeds, and on how many of them the first is higher. Seeds without a partner are left out.", "",
-                      table(["first − second", "seeds both ran", *(f"test {METRIC_LABELS[m]}" for m in SCORE_METRICS)],
-                            rows)])
+    return "\n".join(["## Paired differences", "",
+                      "First − second, per output and seed both methods ran (each seed's `metrics.json` and "
+                      "`ensemble/metrics.json`): mean ± std over those seeds, and on how many of them the first is "
+                      "higher. Seeds without a partner are left out.", "",
+                      table(["first − second, output", "seeds both ran",
+                             *(f"test {METRIC_LABELS[m]}" for m in SCORE_METRICS)], rows)])
 
 
 def _search(genotypes: Mapping) -> str:

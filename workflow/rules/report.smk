@@ -54,7 +54,7 @@ use rule plot_bohb_progress as plot_arch_weights with:
 
 use rule plot_bohb_progress as plot_scores with:
     input:
-        run_inputs("metrics"),
+        run_inputs("metrics", "ensemble_metrics"),
     output:
         png=report_file("reports/scores.png", "scores", "3. Test scores"),
         svg="reports/scores.svg",
