@@ -1,4 +1,5 @@
-"""Plot the BOHB incumbent's validation score over wall-clock and cumulative epochs, per method and seed."""
+"""Plot the BOHB incumbent's selection score (val, or out of fold at the largest budget) over wall-clock and
+cumulative epochs, per method and seed."""
 
 import sys
 

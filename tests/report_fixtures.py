@@ -159,9 +159,10 @@ def _write_search(results: SyntheticResults, seed: int, epochs_planned: int, epo
               else f"reached the planned {epochs_planned} epochs")
     search = {"dataset": results.dataset, "size": results.size, "seed": seed, "epochs_planned": epochs_planned,
               "epochs_run": epochs_run, "stopped_early": stopped_early, "stop_reason": reason,
-              "resumed_from_epoch": None, "runtime": {"device": "cpu", "precision": "bf16", "threads": 1},
+              "resumed_from_epoch": None, "skip_threshold": 0.3,
+              "runtime": {"device": "cpu", "precision": "bf16", "threads": 1},
               "seconds": 12.5, "settings": {"epochs": epochs_planned, "arch": {"warmup_epochs": WARMUP_EPOCHS},
-                                            "early_stopping": {"enabled": True, "skip_threshold": 0.3, "max_skips": 2}}}
+                                            "early_stopping": {"enabled": True, "skip_ratio": 1.2, "max_skips": 2}}}
     results.searches[seed] = search
     _write(results.search_file(seed, "search.json"), json.dumps(search, indent=2))
     genotype = Genotype(operations=OPERATIONS, topology=topology, probabilities=probabilities, seed=seed,

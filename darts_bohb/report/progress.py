@@ -1,4 +1,5 @@
-"""BOHB progress: the incumbent's validation score over wall-clock and over training epochs."""
+"""BOHB progress: the incumbent's selection score over wall-clock and over training epochs: on the val
+split below the largest budget, out of fold (cross-validation over train+val) at it."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def plot_bohb_progress(trajectories: pd.DataFrame, run: Run) -> Figure:
                           label=f"{METHOD_LABELS[method]}, seed {seed}")
         axis.set_xlabel(label)
         axis.set_xlim(left=0)
-    axes[0].set_ylabel(f"incumbent validation {METRIC_LABELS[run.metric]}")
+    axes[0].set_ylabel(f"incumbent {METRIC_LABELS[run.metric]} (val, or CV at max budget)")
     figure.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", title="method, seed")
     figure.suptitle(f"BOHB incumbent over the search ({run.describe()})")
     return figure

@@ -148,9 +148,8 @@ def read_predictions(files: Mapping[RunKey, Path], also_check: Iterable[Path] = 
 
 def read_search_runs(run: Run) -> pd.DataFrame:
     """search.json per NAS seed, one row each, with the skip threshold of its early stopping."""
-    searches = [read_result(path, method, seed) for (method, seed), path in run.files("search", ["nas"]).items()]
-    thresholds = [search["settings"]["early_stopping"]["skip_threshold"] for search in searches]
-    return pd.DataFrame(searches).assign(skip_threshold=thresholds)
+    files = run.files("search", ["nas"])
+    return pd.DataFrame([read_result(path, method, seed) for (method, seed), path in files.items()])
 
 
 def read_genotypes(run: Run) -> dict:

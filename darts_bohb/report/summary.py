@@ -158,7 +158,8 @@ def verdict_sentence(verdict: Verdict) -> str:
         return subject + "not compared** (no seed in common)."
     half = f"±{verdict.half_width:.4f}"
     outcome = {"better": f"{a} is better ({half})", "worse": f"{a} is worse ({half})"}.get(
-        verdict.outcome, f"{verdict.outcome} at {half}")
+        verdict.outcome, f"{verdict.outcome} at {half}" if verdict.half_width > 0
+        else "no difference: the two agree on every test image")
     basis = (f"ensembles of the {seeds_phrase(verdict.n_seeds)} in common" if verdict.basis == ENSEMBLE
              else f"{seeds_phrase(1)} in common, seed {verdict.basis}")
     return (f"{subject}{outcome}** ({verdict.difference:+.4f} test {METRIC_LABELS[verdict.metric]}, 95% CI "
