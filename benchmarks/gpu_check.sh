@@ -122,7 +122,7 @@ done
 
 [[ $DEVICE == cuda || $DEVICE == cpu ]] || die "--device: cuda or cpu, not $DEVICE"
 pipeline_config() {  # the config the pipeline step gives after config.yaml (and --preset)
-  printf 'runtime:\n  device: %s\ndataset:\n  source: %s\n' "$DEVICE" "$DATA"
+  printf 'runtime:\n  device: %s\ndatasets:\n  - {flag: retinamnist, size: 28, source: %s}\n' "$DEVICE" "$DATA"
 }
 if [ -n "$PRINT_CONFIG" ]; then pipeline_config; exit 0; fi
 for wanted_step in ${ONLY//,/ }; do

@@ -81,7 +81,7 @@ def custom_dataset_spec(path: str | Path, flag: str, size: int, task: str) -> Da
     classes (the largest label of any split plus one; 2 for a binary task) or labels (the columns)."""
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"dataset.source: {path} does not exist or is not a file")
+        raise DatasetError(f"source: {path} does not exist or is not a file")
     shape, _ = _array_headers(path)["train_images"]
     labels = _read_labels(path)
     if task == MULTI_LABEL_TASK:
@@ -107,7 +107,7 @@ def check_custom_file(path: Path, size: int, task: str) -> None:
         if dtype != np.uint8 or len(shape) not in (3, 4) or shape[1:3] != (size, size) \
                 or (len(shape) == 4 and shape[3] not in (1, 3)):
             raise DatasetError(f"{path}: {images} must be uint8 of shape (N, {size}, {size}) or (N, {size}, {size}, "
-                               f"C) with C 1 or 3 (dataset.size is {size}); got {dtype} {shape}")
+                               f"C) with C 1 or 3 (its size is {size}); got {dtype} {shape}")
         channels.add(1 if len(shape) == 3 else shape[3])
         label_shape, label_dtype = shapes[labels]
         if not np.issubdtype(label_dtype, np.integer):
@@ -121,7 +121,7 @@ def check_custom_file(path: Path, size: int, task: str) -> None:
                                f"multi-label task; got shape {label_shape}")
         if task != MULTI_LABEL_TASK and label_shape[1:] not in ((), (1,)):
             raise DatasetError(f"{path}: {labels} must be (N, 1) class indices for a {task!r} task; got shape "
-                               f"{label_shape} (dataset.task {MULTI_LABEL_TASK!r} takes one column per label)")
+                               f"{label_shape} (task {MULTI_LABEL_TASK!r} takes one column per label)")
     if len(channels) != 1:
         raise DatasetError(f"{path}: the splits' images have different channels {sorted(channels)}")
     for split, values in _read_labels(path).items():
@@ -185,11 +185,11 @@ def fetch_dataset(spec: DatasetSpec, target: str | Path, source: str | Path | No
         if source is not None:
             source = Path(source)
             if not source.is_file():
-                raise DatasetError(f"dataset.source: {source} does not exist or is not a file")
+                raise DatasetError(f"source: {source} does not exist or is not a file")
             shutil.copyfile(source, tmp)
             origin = str(source)
         elif spec.url is None:
-            raise DatasetError(f"dataset.source: {spec.flag} is a data set of your own, so its file must be given")
+            raise DatasetError(f"source: {spec.flag} is a data set of your own, so its file must be given")
         else:
             _download(spec.url, tmp, timeout_s)
             origin = spec.url
@@ -210,7 +210,7 @@ def _download(url: str, destination: Path, timeout_s: float) -> None:
     except (urllib.error.URLError, TimeoutError, OSError) as error:
         raise DatasetError(
             f"could not download {url}: {error}. If this machine is offline, fetch the file "
-            "elsewhere and set `dataset.source` in config.yaml (or in a --configfile) to its "
+            "elsewhere and set the data set's `source` in config.yaml (or in a --configfile) to its "
             "local path; the MD5 is checked all the same."
         ) from error
 

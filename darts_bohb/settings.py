@@ -230,6 +230,14 @@ def first_bracket_epochs(min_budget: int, max_budget: int, eta: int) -> int:
     return int(math.ceil(sum(configs * budget for configs, budget in first) - 1e-9))
 
 
+def job_scale(resources: Mapping[str, Any], size: int, images: int) -> dict[str, float]:
+    """How much more time and memory a job needs than at 28 px on 1,000 training images: the
+    config's resources.by_size row of `size`, its time also scaled by the data set's train images.
+    The workflow sizes its jobs with it, benchmarks/sweep_cost.py prices a run with it."""
+    row = next(row for row in resources["by_size"] if row["size"] == size)
+    return {"time": row["time"] * images / 1000, "memory": row["memory"]}
+
+
 def schema_problems(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
     """Every schema violation as one line 'key.path: what is wrong', in key order, then every range
     of hpo.space (a `*_range` of the schema) whose low end exceeds its high end.
@@ -255,6 +263,11 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> None:
     """Schema check, then cross-field checks; one ConfigError listing what is wrong."""
     import yaml
 
+    if "dataset" in config:
+        entry = config["dataset"] if isinstance(config["dataset"], Mapping) else {}
+        raise ConfigError("dataset: a run now takes a list of data sets; write `datasets:` with one entry per "
+                          "data set and size, e.g.\ndatasets:\n  - " + "\n    ".join(
+                              f"{key}: {value}" for key, value in {"flag": "retinamnist", "size": 28, **entry}.items()))
     problems = schema_problems(config, yaml.safe_load(Path(schema_path).read_text()))
     if problems:
         listing = "\n  - ".join(problems)
@@ -272,14 +285,20 @@ def check_metric_for_task(metric: str, task: str) -> None:
 
 def check_config(config: Mapping[str, Any]) -> None:
     """Cross-field checks of a schema-valid config; raise ConfigError naming the key."""
-    dataset = config["dataset"]
-    try:
-        task = dataset_task(dataset["flag"], dataset.get("task"), dataset.get("source"), medmnist_info())
-    except DatasetChoiceError as error:
-        raise ConfigError(str(error)) from None
     search = from_dict(SearchSettings, config["search"], "search")
-    search.check_image_size(dataset["size"], "dataset.size")
     hpo = from_dict(HpoSettings, config["hpo"], "hpo")
-    if task is not None:
-        check_metric_for_task(hpo.metric, task)
     from_dict(FinalSettings, config["final"], "final")
+    names = [f"{entry['flag']}_{entry['size']}" for entry in config["datasets"]]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"datasets: {sorted({n for n in names if names.count(n) > 1})} listed twice; each data set "
+                          "and size is one entry")
+    for index, entry in enumerate(config["datasets"]):
+        try:
+            task = dataset_task(entry["flag"], entry.get("task"), entry.get("source"), medmnist_info())
+        except DatasetChoiceError as error:
+            raise ConfigError(f"datasets[{index}]: {error}") from None
+        search.check_image_size(entry["size"], f"datasets[{index}].size")
+        if entry["size"] not in {row["size"] for row in config["resources"]["by_size"]}:
+            raise ConfigError(f"resources.by_size: no row for {entry['size']} px, the size of datasets[{index}]")
+        if task is not None:
+            check_metric_for_task(hpo.metric, task)

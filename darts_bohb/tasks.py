@@ -5,7 +5,10 @@ and every rule's script may reach it.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
+import struct
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,7 @@ MULTI_LABEL_TASK = "multi-label, binary-class"
 
 
 class DatasetChoiceError(ValueError):
-    """dataset.flag or dataset.task names a data set or task the workflow cannot take."""
+    """A data set's flag or task names a data set or task the workflow cannot take."""
 
 
 def medmnist_info() -> dict[str, Any] | None:
@@ -37,24 +40,36 @@ def two_d_flags(info: Mapping[str, Any]) -> list[str]:
 
 
 def dataset_task(flag: str, task: str | None, source: str | None, info: Mapping[str, Any] | None) -> str | None:
-    """The task of the config's data set: medmnist's for an official 2D flag, `dataset.task` for one of
+    """The task of the config's data set: medmnist's for an official 2D flag, `task` for one of
     the user's own (a flag not in medmnist.INFO, which then needs `source` and `task`). Raises
     DatasetChoiceError for a 3D flag, or a custom set given incompletely. None when medmnist is not
     installed and the flag's task is not in the config."""
     if info is None:
         return task
     if flag in info and flag.endswith("3d"):
-        raise DatasetChoiceError(f"dataset.flag: {flag!r} is a 3D MedMNIST data set; the workflow takes 2D images "
+        raise DatasetChoiceError(f"flag: {flag!r} is a 3D MedMNIST data set; the workflow takes 2D images "
                                  f"only. Choose one of {', '.join(two_d_flags(info))}, or a data set of your own")
     if flag in info:
         official = info[flag]["task"]
         if task is not None and task != official:
-            raise DatasetChoiceError(f"dataset.task: {flag} is a {official!r} task (medmnist.INFO), not "
-                                     f"{task!r}; leave dataset.task out for MedMNIST's own data sets")
+            raise DatasetChoiceError(f"task: {flag} is a {official!r} task (medmnist.INFO), not "
+                                     f"{task!r}; leave task out for MedMNIST's own data sets")
         return official
     if source is None or task is None:
         raise DatasetChoiceError(
-            f"dataset.flag: {flag!r} is not a MedMNIST 2D data set ({', '.join(two_d_flags(info))}); a data set "
-            "of your own needs dataset.source (the path of its .npz in MedMNIST's layout, README) and "
-            "dataset.task (medmnist's name of its task)")
+            f"flag: {flag!r} is not a MedMNIST 2D data set ({', '.join(two_d_flags(info))}); a data set "
+            "of your own needs a source (the path of its .npz in MedMNIST's layout, README) and "
+            "a task (medmnist's name of its task)")
     return task
+
+
+def train_images(flag: str, source: str | None, info: Mapping[str, Any] | None) -> int:
+    """How many images the data set's train split holds: medmnist.INFO's count for MedMNIST's sets
+    (the same at every size), else the length in the header of `train_images` in the user's .npz
+    (read without numpy: the Snakefile sizes jobs with it before any job runs)."""
+    if info is not None and flag in info:
+        return int(info[flag]["n_samples"]["train"])
+    with zipfile.ZipFile(source) as archive, archive.open("train_images.npy") as array:
+        major = array.read(8)[6]  # after the magic string: the format's major version
+        length = struct.unpack("<H" if major == 1 else "<I", array.read(2 if major == 1 else 4))[0]
+        return int(ast.literal_eval(array.read(length).decode("latin1"))["shape"][0])

@@ -84,7 +84,7 @@ def copy_workflow(destination: Path, data: Path) -> Path:
             shutil.copy2(source, destination / name)
     test_config = destination / ".test" / "config.yaml"
     config = yaml.safe_load(test_config.read_text())
-    config["dataset"]["source"] = str(data)
+    config["datasets"][0]["source"] = str(data)
     test_config.write_text(yaml.safe_dump(config, sort_keys=False))
     return destination
 

@@ -34,12 +34,13 @@ def planned_jobs(output: str) -> dict[str, int]:
 
 
 def changed(config: dict, **overrides) -> dict:
-    """`config` with dotted keys set (search.arch.lr=0.1 as search__arch__lr)."""
+    """`config` with dotted keys set (search.arch.lr=0.1 as search__arch__lr; dataset__flag is the first
+    data set's flag)."""
     for dotted, value in overrides.items():
         *parents, key = dotted.split("__")
         node = config
         for parent in parents:
-            node = node.setdefault(parent, {})
+            node = node["datasets"][0] if parent == "dataset" else node.setdefault(parent, {})
         node[key] = value
     return config
 
@@ -70,8 +71,8 @@ def test_the_shipped_configs_are_valid():
     ({"hpo__eta": 1}, "hpo.eta: 1 is less than the minimum of 2"),
     ({"runtime__device": "gpu"}, "runtime.device: 'gpu' is not one of ['auto', 'cpu', 'cuda']"),
     ({"search__kernel_sizes": [3, 5, 7, 8]}, "search.kernel_sizes.3: 8 should not be valid"),
-    ({"dataset__flag": "Retina-MNIST"}, "dataset.flag: 'Retina-MNIST' does not match"),
-    ({"dataset__flag": "mine", "dataset__task": "regression"}, "dataset.task: 'regression' is not one of"),
+    ({"dataset__flag": "Retina-MNIST"}, "datasets.0.flag: 'Retina-MNIST' does not match"),
+    ({"dataset__flag": "mine", "dataset__task": "regression"}, "datasets.0.task: 'regression' is not one of"),
     ({"hpo__space__channels": [32, 16]}, "hpo.space.channels: expected [low, high] with low <= high, got [32, 16]"),
     ({"hpo__space__weight_decay": [0.0, 1e-2]}, "hpo.space.weight_decay.0: 0.0 is less than or equal to the minimum"),
     ({"hpo__space__cells": [0, 2]}, "hpo.space.cells.0: 0 is less than the minimum of 1"),
@@ -81,7 +82,9 @@ def test_the_shipped_configs_are_valid():
     ({"hpo__total_epochs": 20}, "hpo.total_epochs: 20 epochs cannot fill one Hyperband bracket"),
     ({"search__weights__lr_min": 0.5}, "search.weights.lr_min (0.5) exceeds search.weights.lr (0.025)"),
     ({"search__channels": [8] * 6, "search__pool": [True] * 6}, "search.pool: 6 pooled cells need images of at least"),
-    ({"dataset__flag": "organmnist3d"}, "dataset.flag: 'organmnist3d' is a 3D MedMNIST data set"),
+    ({"dataset__flag": "organmnist3d"}, "datasets[0]: flag: 'organmnist3d' is a 3D MedMNIST data set"),
+    ({"datasets": [{"flag": "breastmnist", "size": 28}] * 2}, "datasets: ['breastmnist_28'] listed twice"),
+    ({"dataset": {"flag": "breastmnist", "size": 64}}, "write `datasets:` with one entry per data set and size"),
 ])
 def test_a_bad_config_is_named_by_its_key(overrides, named):
     with pytest.raises(ConfigError) as error:
@@ -166,9 +169,9 @@ def test_wrong_md5_fails_the_download_rule_and_leaves_no_output(workflow_copy, r
     with open(tampered, "ab") as handle:
         handle.write(b"\0")
     config = write_config(workflow_copy, dataset__source=str(tampered))
-    result = snakemake(workflow_copy, "results/data/retinamnist_28.npz", "--cores", "1", "--configfile", config)
+    result = snakemake(workflow_copy, "results/retinamnist_28/data.npz", "--cores", "1", "--configfile", config)
     assert result.returncode != 0
-    assert not (workflow_copy / "results" / "data" / "retinamnist_28.npz").exists()
-    assert list((workflow_copy / "results" / "data").glob("*")) == []
-    log = (workflow_copy / "results" / "logs" / "download_dataset" / "retinamnist_28.log").read_text()
+    folder = workflow_copy / "results" / "retinamnist_28"
+    assert sorted(path.name for path in folder.iterdir()) == ["logs"]  # no data.npz, no partial file
+    log = (folder / "logs" / "download_dataset.log").read_text()
     assert "MD5 mismatch" in log and "bd4c0672f1bba3e3a89f0e4e876791e4" in log

@@ -29,7 +29,7 @@ CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
 
 def config_with(**dataset) -> dict:
     config = copy.deepcopy(CONFIG)
-    config["dataset"] = {"size": 28, "source": None} | dataset
+    config["datasets"] = [{"size": 28, "source": None} | dataset]
     return config
 
 
@@ -52,11 +52,11 @@ def test_every_medmnist_2d_flag_passes_the_config_check(flag):
 
 
 @pytest.mark.parametrize("dataset, named", [
-    ({"flag": "retinamnistt"}, ["retinamnistt", "dataset.source", "dataset.task", "chestmnist", "retinamnist"]),
-    ({"flag": "organmnist3d"}, ["organmnist3d", "3D", "pathmnist"]),
-    ({"flag": "mine", "source": "x.npz"}, ["mine", "dataset.task"]),
-    ({"flag": "mine", "task": "multi-class"}, ["mine", "dataset.source"]),
-    ({"flag": "chestmnist", "task": "multi-class"}, ["dataset.task", "multi-label, binary-class"]),
+    ({"flag": "retinamnistt"}, ["datasets[0]: flag: 'retinamnistt'", "a source", "a task", "chestmnist"]),
+    ({"flag": "organmnist3d"}, ["datasets[0]: flag: 'organmnist3d'", "3D", "pathmnist"]),
+    ({"flag": "mine", "source": "x.npz"}, ["datasets[0]: flag: 'mine'", "a task"]),
+    ({"flag": "mine", "task": "multi-class"}, ["datasets[0]: flag: 'mine'", "a source"]),
+    ({"flag": "chestmnist", "task": "multi-class"}, ["datasets[0]: task: chestmnist", "multi-label, binary-class"]),
 ])
 def test_config_check_names_the_flag_task_and_choices_before_any_download(dataset, named):
     with pytest.raises(ConfigError) as error:
@@ -100,7 +100,7 @@ def test_custom_spec_reads_channels_and_classes_from_the_file(tmp_path, task, n_
 
 def test_official_spec_keeps_its_md5_and_rejects_another_task():
     assert dataset_spec("chestmnist", 64).md5 is not None and dataset_spec("chestmnist", 64).multi_label
-    with pytest.raises(DatasetError, match="dataset.task"):
+    with pytest.raises(DatasetError, match="task: chestmnist is a 'multi-label, binary-class' task"):
         dataset_spec("chestmnist", 28, "binary-class")
 
 

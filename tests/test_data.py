@@ -35,8 +35,8 @@ def test_spec_knows_retinamnist_urls_and_md5_per_size():
 
 
 @pytest.mark.parametrize("flag, size, named", [
-    ("retinamnistt", 28, "dataset.flag"),
-    ("organmnist3d", 28, "dataset.flag"),
+    ("retinamnistt", 28, "flag: .retinamnistt. is not a MedMNIST 2D data set"),
+    ("organmnist3d", 28, "flag: .organmnist3d. is a 3D MedMNIST data set"),
 ])
 def test_spec_rejects_unknown_flag_naming_the_key(flag, size, named):
     with pytest.raises(DatasetError, match=named):
@@ -79,7 +79,7 @@ def test_unreachable_server_says_how_to_give_the_file_offline(tmp_path, monkeypa
 
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     target = tmp_path / "retinamnist_28.npz"
-    with pytest.raises(DatasetError, match="dataset.source"):
+    with pytest.raises(DatasetError, match="set the data set.s `source` in config.yaml"):
         fetch_dataset(dataset_spec("retinamnist", 28), target)
     assert not target.exists()
 

@@ -153,7 +153,8 @@ def test_verdicts_follow_the_intervals_not_the_means():
     assert verdict(table, "random", "baseline").outcome == "better"
     assert verdict(table, "baseline", "random").outcome == "not compared"  # not a pair of COMPARISONS
     assert verdict_sentence(verdict(table, "nas", "random")).startswith(
-        "**NAS+BOHB − random cells+BOHB, incumbent: no difference: the two agree on every test image** (+0.0000 test accuracy,")
+        "**NAS+BOHB − random cells+BOHB, incumbent: no difference: the two agree on every test image** "
+        "(+0.0000 test accuracy,")
     # An output the table does not hold is not compared, and says so.
     assert verdict_sentence(verdict(table, "nas", "baseline", "seed_ensemble")) == (
         "**NAS+BOHB − baseline, per-seed ensemble: not compared** (no seed in common).")

@@ -112,8 +112,8 @@ def _set_predictions(tree, method, seed, right):
                                    "accuracy"),
     # Better on one seed, worse on the other: the ensembles are as good as each other (each one
     # right model and one wrong model, so the same argmax wherever the label wins the tie).
-    ((True, False), (False, True), "**NAS+BOHB − baseline, incumbent: no difference: the two agree on every test image** (+0.0000 test "
-                                   "accuracy, 95% CI +0.0000 to +0.0000"),
+    ((True, False), (False, True), "**NAS+BOHB − baseline, incumbent: no difference: the two agree on every test "
+                                   "image** (+0.0000 test accuracy, 95% CI +0.0000 to +0.0000"),
 ])
 def test_the_verdict_is_read_off_the_intervals(tmp_path, nas_right, baseline_right, verdict):
     tree = write_result_tree(tmp_path / "results", nas_seeds=(1, 2), baseline_seeds=(1, 2))

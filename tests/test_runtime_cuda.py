@@ -303,7 +303,8 @@ def test_the_config_that_gpu_check_writes_is_valid(tmp_path):
                              str(tmp_path / "retinamnist.npz")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     written = yaml.safe_load(result.stdout)
-    assert written["runtime"]["device"] == "cuda" and written["dataset"]["source"] == str(tmp_path / "retinamnist.npz")
+    assert written["runtime"]["device"] == "cuda"
+    assert written["datasets"][0]["source"] == str(tmp_path / "retinamnist.npz")
     for preset in [None, *sorted((REPO / "configs").glob("*.yaml"))]:
         config = yaml.safe_load((REPO / "config.yaml").read_text())
         for layer in ([] if preset is None else [yaml.safe_load(preset.read_text())]) + [written]:

@@ -111,7 +111,8 @@ def test_profile_slurm_as_typed_sends_a_training_job_to_the_partition_of_its_dev
     for name in SITE_VARIABLES:
         monkeypatch.delenv(f"DARTS_BOHB_SLURM_{name}", raising=False)
 
-    result = snakemake(workflow_copy, "results/search/seed1/search.json", "--configfile", ".test/config.yaml",
+    result = snakemake(workflow_copy, "results/retinamnist_28/search/seed1/search.json",
+                       "--configfile", ".test/config.yaml",
                        "--config", f"runtime={{device: {device}}}", "--profile", "slurm",
                        # Not site values: only how long Snakemake waits for jobs that were never submitted.
                        "--retries", "0", "--slurm-init-seconds-before-status-checks", "1", timeout=300)
@@ -123,4 +124,4 @@ def test_profile_slurm_as_typed_sends_a_training_job_to_the_partition_of_its_dev
     assert bool(re.search(r"(^|\s)--gpus[= ]1(\s|$)", call)) == (device == "cuda"), call
     assert re.search(rf"\s-p {partition}\s", call), call
     # The download is a local rule: it ran on the submit host, never through sbatch.
-    assert (workflow_copy / "results" / "data" / "retinamnist_28.npz").is_file()
+    assert (workflow_copy / "results" / "retinamnist_28" / "data.npz").is_file()

@@ -7,16 +7,12 @@ use rule bohb as baseline_bohb with:
     input:
         data=DATA_FILE,
     output:
-        incumbent="results/baseline/bohb/seed{seed}/incumbent.json",
-        trajectory="results/baseline/bohb/seed{seed}/trajectory.csv",
-        runhistory="results/baseline/bohb/seed{seed}/runhistory.csv",
-        ensemble="results/baseline/bohb/seed{seed}/ensemble.pt",
+        **bohb_files("baseline"),
     log:
-        "results/logs/baseline_bohb/seed{seed}.log",
+        job_files("baseline_bohb")[0],
     benchmark:
-        "results/benchmarks/baseline_bohb/seed{seed}.tsv"
+        job_files("baseline_bohb")[1]
     params:
-        # SMAC's run folder beside the outputs is not declared, so a rerun continues it.
         method="baseline",
         genotype="",
 
@@ -24,19 +20,13 @@ use rule bohb as baseline_bohb with:
 use rule final as baseline_final with:
     input:
         data=DATA_FILE,
-        incumbent="results/baseline/bohb/seed{seed}/incumbent.json",
-        ensemble="results/baseline/bohb/seed{seed}/ensemble.pt",
+        incumbent=bohb_files("baseline")["incumbent"],
+        ensemble=bohb_files("baseline")["ensemble"],
     output:
-        metrics="results/baseline/final/seed{seed}/metrics.json",
-        predictions="results/baseline/final/seed{seed}/predictions.csv",
-        model="results/baseline/final/seed{seed}/model.pt",
-        architecture="results/baseline/final/seed{seed}/architecture.json",
-        model_card="results/baseline/final/seed{seed}/MODEL_CARD.md",
-        ensemble_metrics="results/baseline/final/seed{seed}/ensemble/metrics.json",
-        ensemble_predictions="results/baseline/final/seed{seed}/ensemble/predictions.csv",
+        **final_files("baseline"),
     log:
-        "results/logs/baseline_final/seed{seed}.log",
+        job_files("baseline_final")[0],
     benchmark:
-        "results/benchmarks/baseline_final/seed{seed}.tsv"
+        job_files("baseline_final")[1]
     params:
         method="baseline",

@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import shlex
 import sys
@@ -6,23 +7,69 @@ import sys
 # The package's config checks import nothing heavy; reading them from the source tree keeps
 # them available even where Snakemake runs outside the package's environment.
 sys.path.insert(0, workflow.basedir)
-from darts_bohb.settings import ConfigError, validate_config  # noqa: E402
+from darts_bohb.settings import ConfigError, job_scale, validate_config  # noqa: E402
+from darts_bohb.tasks import medmnist_info, train_images  # noqa: E402
 
 try:
     validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 except ConfigError as error:
     raise WorkflowError(f"config: {error}") from None
 
-SEEDS = config["seeds"]
-# The random-cell control runs on the baseline's seeds unless random.seeds says otherwise.
-RANDOM_SEEDS = config.get("random", {}).get("seeds", config["baseline"]["seeds"])
-DATA_FILE = f"results/data/{config['dataset']['flag']}_{config['dataset']['size']}.npz"
+# Every data set of the run, by the folder its results go to: results/{flag}_{size}/.
+DATASETS = {f"{entry['flag']}_{entry['size']}": entry for entry in config["datasets"]}
+# The seeds of each method; the random-cell control takes the baseline's unless random.seeds says otherwise.
+METHOD_SEEDS = {
+    "nas": config["seeds"],
+    "random": config.get("random", {}).get("seeds", config["baseline"]["seeds"]),
+    "baseline": config["baseline"]["seeds"],
+}
+RUN = "results/{flag}_{size}"
+DATA_FILE = f"{RUN}/data.npz"
 
 
 wildcard_constraints:
     seed=r"\d+",
-    dataset=r"[a-z0-9]+",
+    flag=r"[a-z0-9]+",
     size=r"\d+",
+
+
+def method_dir(method, stage):
+    """Where one seed of a method keeps its BOHB run or final model (stage bohb | final), below RUN."""
+    folder = stage if method == "nas" else f"{method}/{stage}"
+    return f"{RUN}/{folder}/seed{{seed}}"
+
+
+def bohb_files(method):
+    """The outputs of a method's BOHB job; SMAC's run folder beside them (bohb/seed{seed}/smac/) is
+    deliberately not one: Snakemake would delete it before a rerun, and a rerun should continue it."""
+    folder = method_dir(method, "bohb")
+    names = {
+        "incumbent": "incumbent.json",
+        "trajectory": "trajectory.csv",
+        "runhistory": "runhistory.csv",
+        "ensemble": "ensemble.pt",
+    }
+    return {key: f"{folder}/{name}" for key, name in names.items()}
+
+
+def final_files(method):
+    """The outputs of a method's final job: the incumbent retrained and scored, and the seed's ensemble."""
+    folder = method_dir(method, "final")
+    names = {
+        "metrics": "metrics.json",
+        "predictions": "predictions.csv",
+        "model": "model.pt",
+        "architecture": "architecture.json",
+        "model_card": "MODEL_CARD.md",
+        "ensemble_metrics": "ensemble/metrics.json",
+        "ensemble_predictions": "ensemble/predictions.csv",
+    }
+    return {key: f"{folder}/{name}" for key, name in names.items()}
+
+
+def job_files(rule_name):
+    """The log and the benchmark record of a job of `rule_name`, per data set and seed."""
+    return f"{RUN}/logs/{rule_name}/seed{{seed}}.log", f"{RUN}/benchmarks/{rule_name}/seed{{seed}}.tsv"
 
 
 def script_path(name):
@@ -36,76 +83,67 @@ def settings_json(section):
     return json.dumps(config[section], sort_keys=True)
 
 
+def dataset(wildcards):
+    return DATASETS[f"{wildcards.flag}_{wildcards.size}"]
+
+
+def task_argument(wildcards):
+    """--task for a data set of the user's own (its `task`); "" for MedMNIST's sets, whose task
+    comes from medmnist.INFO."""
+    task = dataset(wildcards).get("task")
+    return f"--task {shlex.quote(task)}" if task else ""
+
+
 def rule_resources(family):
-    """Memory (MB) and wall-clock limit (minutes) of one family of training rules, as the
-    config's resources section gives them, and one GPU when the config says `runtime.device: cuda`.
-    The SLURM executor turns them into sbatch's --mem, --time and --gpus; `device: auto`
-    asks for no GPU, so a cluster run without GPUs never waits for a GPU node.
-    `gpu_slots` counts the jobs that share one machine's GPU: `--resources gpu_slots=N` lets
-    N of them run at once (README, GPU section); SLURM ignores it."""
+    """Memory (MB) and wall-clock limit (minutes) of a job of one family of training rules: the
+    config's values at 28 px scaled by the image size (resources.by_size), the time also by the data
+    set's training images; and one GPU when the config says `runtime.device: cuda`. The SLURM
+    executor turns them into sbatch's --mem, --time and --gpus; `device: auto` asks for no GPU, so a
+    cluster run without GPUs never waits for a GPU node. `gpu_slots` counts the jobs that share one
+    machine's GPU: `--resources gpu_slots=N` lets N of them run at once (docs/gpu.md); SLURM ignores it."""
     spec = config["resources"][family]
-    resources = {"mem_mb": spec["mem_mb"], "runtime": spec["runtime"]}
+
+    def scale(wildcards):
+        entry = dataset(wildcards)
+        images = train_images(entry["flag"], entry.get("source"), medmnist_info())
+        return job_scale(config["resources"], entry["size"], images)
+
+    resources = {
+        "mem_mb": lambda w: math.ceil(spec["mem_mb"] * scale(w)["memory"]),
+        "runtime": lambda w: math.ceil(spec["runtime"] * scale(w)["time"]),
+    }
     if config["runtime"]["device"] == "cuda":
         resources |= {"gpu": 1, "gpu_slots": 1}
     return resources
 
 
-def task_argument():
-    """--task for a data set of the user's own (dataset.task); "" for MedMNIST's sets, whose task
-    comes from medmnist.INFO."""
-    task = config["dataset"].get("task")
-    return f" --task {shlex.quote(task)}" if task else ""
-
-
-def dataset_argument():
-    """The value of --dataset, with --task appended for a data set of the user's own: one
-    parameter, so that for MedMNIST's sets the command lines and params stay exactly as they were
-    and Snakemake's rerun triggers leave results made before data sets of one's own existed."""
-    return config["dataset"]["flag"] + task_argument()
-
-
 def local_dataset_source(wildcards):
-    """The local copy named by `dataset.source`, if any: then it is an input, so Snakemake
+    """The local copy named by a data set's `source`, if any: then it is an input, so Snakemake
     checks that it exists and reruns the copy when it changes."""
-    source = config["dataset"].get("source")
-    requested = (wildcards.dataset, int(wildcards.size))
-    if source and requested == (config["dataset"]["flag"], config["dataset"]["size"]):
-        return source
-    return []
-
-
-def report_targets():
-    """Every file the rules of report.smk write (figures, summary), for rule all."""
-    report_rules = (
-        rules.plot_bohb_progress,
-        rules.plot_arch_weights,
-        rules.plot_cells,
-        rules.plot_scores,
-        rules.report,
-    )
-    return [str(path) for report_rule in report_rules for path in report_rule.output]
-
-
-# The final folder of a seed of each method, below results/ (the export_onnx rule's wildcard).
-FINAL_DIR_PATTERN = r"(?:baseline/|random/)?final/seed\d+"
+    return dataset(wildcards).get("source") or []
 
 
 def final_dirs():
-    """results/.../final/seed{s} of every seed of every method: the folders a final model is in."""
-    return (
-        expand("results/final/seed{seed}", seed=SEEDS)
-        + expand("results/baseline/final/seed{seed}", seed=config["baseline"]["seeds"])
-        + expand("results/random/final/seed{seed}", seed=RANDOM_SEEDS)
-    )
+    """results/{flag}_{size}/.../final/seed{s} of every seed of every method and data set: the
+    folders a final model is in."""
+    return [
+        method_dir(method, "final").format(flag=entry["flag"], size=entry["size"], seed=seed)
+        for entry in DATASETS.values()
+        for method, seeds in METHOD_SEEDS.items()
+        for seed in seeds
+    ]
 
 
 def all_targets():
-    """Per-seed results of the three methods, then the figures and the report that compare them."""
+    """Per data set and seed the results of the three methods, then the figures and the report that
+    compare them, and the leaderboard across data sets."""
+    per_dataset = [
+        f"{RUN}/search/seed{{seed}}/genotype.json".format(flag=entry["flag"], size=entry["size"], seed=seed)
+        for entry in DATASETS.values()
+        for seed in METHOD_SEEDS["nas"]
+    ]
     return (
-        expand("results/search/seed{seed}/genotype.json", seed=SEEDS)
-        + expand("results/final/seed{seed}/metrics.json", seed=SEEDS)
-        + expand("results/baseline/final/seed{seed}/metrics.json", seed=config["baseline"]["seeds"])
-        + expand("results/random/final/seed{seed}/metrics.json", seed=RANDOM_SEEDS)
-        + [f"{folder}/model.onnx" for folder in final_dirs()]
+        per_dataset
+        + [f"{folder}/{name}" for folder in final_dirs() for name in ("metrics.json", "model.onnx")]
         + report_targets()
     )

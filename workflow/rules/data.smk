@@ -8,9 +8,9 @@ rule download_dataset:
     input:
         local_dataset_source,
     output:
-        "results/data/{dataset}_{size}.npz",
+        DATA_FILE,
     log:
-        "results/logs/download_dataset/{dataset}_{size}.log",
+        f"{RUN}/logs/download_dataset.log",
     conda:
         "../../envs/data.yaml"
     threads: 1
@@ -19,8 +19,8 @@ rule download_dataset:
         runtime=30,
     params:
         script=script_path("download_dataset.py"),
-        # With the task of a data set of one's own appended (see dataset_argument).
-        source=lambda w, input: (f"--source {shlex.quote(input[0])}" if input else "") + task_argument(),
+        source=lambda w, input: f"--source {shlex.quote(input[0])}" if input else "",
+        task=task_argument,
     shell:
-        "python {params.script} --flag {wildcards.dataset} --size {wildcards.size} "
-        "{params.source} --output {output} > {log} 2>&1"
+        "python {params.script} --flag {wildcards.flag} --size {wildcards.size} {params.source} {params.task} "
+        "--output {output} > {log} 2>&1"

@@ -5,14 +5,14 @@
 rule export_onnx:
     input:
         data=DATA_FILE,
-        model="results/{final_dir}/model.pt",
-        architecture="results/{final_dir}/architecture.json",
+        model=f"{RUN}/{{final_dir}}/model.pt",
+        architecture=f"{RUN}/{{final_dir}}/architecture.json",
     output:
-        onnx="results/{final_dir}/model.onnx",
+        onnx=f"{RUN}/{{final_dir}}/model.onnx",
     log:
-        "results/logs/export_onnx/{final_dir}.log",
+        f"{RUN}/logs/export_onnx/{{final_dir}}.log",
     wildcard_constraints:
-        final_dir=FINAL_DIR_PATTERN,
+        final_dir=r"(?:baseline/|random/)?final/seed\d+",
     conda:
         "../../envs/deploy.yaml"
     threads: 1
@@ -21,6 +21,7 @@ rule export_onnx:
         runtime=10,
     params:
         script=script_path("export_onnx.py"),
+        model_dir=lambda w, input: os.path.dirname(input.model),
     shell:
-        "python {params.script} --model-dir results/{wildcards.final_dir} --data {input.data} "
-        "--output {output.onnx} --threads {threads} --memory-mb {resources.mem_mb} > {log} 2>&1"
+        "python {params.script} --model-dir {params.model_dir} "
+        "--data {input.data} --output {output.onnx} --threads {threads} --memory-mb {resources.mem_mb} > {log} 2>&1"

@@ -1,16 +1,13 @@
 rule bohb:
     input:
         data=DATA_FILE,
-        genotype="results/search/seed{seed}/genotype.json",
+        genotype=f"{RUN}/search/seed{{seed}}/genotype.json",
     output:
-        incumbent="results/bohb/seed{seed}/incumbent.json",
-        trajectory="results/bohb/seed{seed}/trajectory.csv",
-        runhistory="results/bohb/seed{seed}/runhistory.csv",
-        ensemble="results/bohb/seed{seed}/ensemble.pt",
+        **bohb_files("nas"),
     log:
-        "results/logs/bohb/seed{seed}.log",
+        job_files("bohb")[0],
     benchmark:
-        "results/benchmarks/bohb/seed{seed}.tsv"
+        job_files("bohb")[1]
     conda:
         "../../envs/hpo.yaml"
     threads: config["resources"]["hpo"]["threads"]
@@ -18,39 +15,30 @@ rule bohb:
         **rule_resources("hpo"),
     params:
         script=script_path("bohb.py"),
-        # SMAC's run folder (results/bohb/seed{seed}/smac/) is deliberately not an output:
-        # Snakemake would delete it before a rerun, and a rerun should continue it.
         method="nas",
         genotype=lambda wildcards, input: f"--genotype {input.genotype}",
         settings=lambda w: settings_json("hpo"),
-        dataset=dataset_argument(),
-        size=config["dataset"]["size"],
         runtime=lambda w: settings_json("runtime"),
+        task=task_argument,
     shell:
         "python {params.script} --method {params.method} {params.genotype} --data {input.data} "
-        "--dataset {params.dataset} --size {params.size} --seed {wildcards.seed} "
-        "--settings {params.settings:q} --runtime {params.runtime:q} "
-        "--threads {threads} --memory-mb {resources.mem_mb} --incumbent {output.incumbent} --trajectory {output.trajectory} "
+        "--dataset {wildcards.flag} --size {wildcards.size} {params.task} --seed {wildcards.seed} "
+        "--settings {params.settings:q} --runtime {params.runtime:q} --threads {threads} "
+        "--memory-mb {resources.mem_mb} --incumbent {output.incumbent} --trajectory {output.trajectory} "
         "--runhistory {output.runhistory} --ensemble {output.ensemble} > {log} 2>&1"
 
 
 rule final:
     input:
         data=DATA_FILE,
-        incumbent="results/bohb/seed{seed}/incumbent.json",
-        ensemble="results/bohb/seed{seed}/ensemble.pt",
+        incumbent=bohb_files("nas")["incumbent"],
+        ensemble=bohb_files("nas")["ensemble"],
     output:
-        metrics="results/final/seed{seed}/metrics.json",
-        predictions="results/final/seed{seed}/predictions.csv",
-        model="results/final/seed{seed}/model.pt",
-        architecture="results/final/seed{seed}/architecture.json",
-        model_card="results/final/seed{seed}/MODEL_CARD.md",
-        ensemble_metrics="results/final/seed{seed}/ensemble/metrics.json",
-        ensemble_predictions="results/final/seed{seed}/ensemble/predictions.csv",
+        **final_files("nas"),
     log:
-        "results/logs/final/seed{seed}.log",
+        job_files("final")[0],
     benchmark:
-        "results/benchmarks/final/seed{seed}.tsv"
+        job_files("final")[1]
     conda:
         "../../envs/hpo.yaml"
     threads: config["resources"]["final"]["threads"]
@@ -60,13 +48,12 @@ rule final:
         script=script_path("final.py"),
         method="nas",
         settings=lambda w: settings_json("final"),
-        epochs=config["hpo"]["max_budget"],
-        dataset=dataset_argument(),
-        size=config["dataset"]["size"],
         runtime=lambda w: settings_json("runtime"),
+        task=task_argument,
+        epochs=config["hpo"]["max_budget"],
     shell:
         "python {params.script} --method {params.method} --incumbent {input.incumbent} --data {input.data} "
-        "--dataset {params.dataset} --size {params.size} --seed {wildcards.seed} "
+        "--dataset {wildcards.flag} --size {wildcards.size} {params.task} --seed {wildcards.seed} "
         "--epochs {params.epochs} --settings {params.settings:q} --runtime {params.runtime:q} "
         "--threads {threads} --memory-mb {resources.mem_mb} --metrics {output.metrics} "
         "--predictions {output.predictions} --model {output.model} "

@@ -10,16 +10,12 @@ use rule bohb as random_bohb with:
     input:
         data=DATA_FILE,
     output:
-        incumbent="results/random/bohb/seed{seed}/incumbent.json",
-        trajectory="results/random/bohb/seed{seed}/trajectory.csv",
-        runhistory="results/random/bohb/seed{seed}/runhistory.csv",
-        ensemble="results/random/bohb/seed{seed}/ensemble.pt",
+        **bohb_files("random"),
     log:
-        "results/logs/random_bohb/seed{seed}.log",
+        job_files("random_bohb")[0],
     benchmark:
-        "results/benchmarks/random_bohb/seed{seed}.tsv"
+        job_files("random_bohb")[1]
     params:
-        # SMAC's run folder beside the outputs is not declared, so a rerun continues it.
         method="random",
         # Where the NAS rule passes its genotype: the cell's wiring, the same as the search's.
         # Zero only where the search has it, as only then can a NAS design use it.
@@ -31,19 +27,13 @@ use rule bohb as random_bohb with:
 use rule final as random_final with:
     input:
         data=DATA_FILE,
-        incumbent="results/random/bohb/seed{seed}/incumbent.json",
-        ensemble="results/random/bohb/seed{seed}/ensemble.pt",
+        incumbent=bohb_files("random")["incumbent"],
+        ensemble=bohb_files("random")["ensemble"],
     output:
-        metrics="results/random/final/seed{seed}/metrics.json",
-        predictions="results/random/final/seed{seed}/predictions.csv",
-        model="results/random/final/seed{seed}/model.pt",
-        architecture="results/random/final/seed{seed}/architecture.json",
-        model_card="results/random/final/seed{seed}/MODEL_CARD.md",
-        ensemble_metrics="results/random/final/seed{seed}/ensemble/metrics.json",
-        ensemble_predictions="results/random/final/seed{seed}/ensemble/predictions.csv",
+        **final_files("random"),
     log:
-        "results/logs/random_final/seed{seed}.log",
+        job_files("random_final")[0],
     benchmark:
-        "results/benchmarks/random_final/seed{seed}.tsv"
+        job_files("random_final")[1]
     params:
         method="random",

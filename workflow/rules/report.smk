@@ -22,10 +22,10 @@ rule plot_bohb_progress:
     input:
         run_inputs("trajectory"),
     output:
-        png=report_file("reports/bohb_progress.png", "bohb_progress", "2. BOHB"),
-        svg="reports/bohb_progress.svg",
+        png=report_file("bohb_progress.png", "bohb_progress", "2. BOHB"),
+        svg=f"{REPORTS}/bohb_progress.svg",
     log:
-        "results/logs/plot_bohb_progress/all_seeds.log",
+        f"{RUN}/logs/plot_bohb_progress.log",
     conda:
         "../../envs/report.yaml"
     threads: 1
@@ -43,10 +43,10 @@ use rule plot_bohb_progress as plot_arch_weights with:
     input:
         run_inputs("alphas", "search", methods=["nas"]),
     output:
-        png=report_file("reports/arch_weights.png", "arch_weights", "1. DARTS search"),
-        svg="reports/arch_weights.svg",
+        png=report_file("arch_weights.png", "arch_weights", "1. DARTS search"),
+        svg=f"{REPORTS}/arch_weights.svg",
     log:
-        "results/logs/plot_arch_weights/all_seeds.log",
+        f"{RUN}/logs/plot_arch_weights.log",
     params:
         script=script_path("plot_arch_weights.py"),
         run=run_manifest(["nas"]),
@@ -56,10 +56,10 @@ use rule plot_bohb_progress as plot_scores with:
     input:
         run_inputs("metrics", "ensemble_metrics"),
     output:
-        png=report_file("reports/scores.png", "scores", "3. Test scores"),
-        svg="reports/scores.svg",
+        png=report_file("scores.png", "scores", "3. Test scores"),
+        svg=f"{REPORTS}/scores.svg",
     log:
-        "results/logs/plot_scores/all_seeds.log",
+        f"{RUN}/logs/plot_scores.log",
     params:
         script=script_path("plot_scores.py"),
         run=run_manifest(),
@@ -69,11 +69,11 @@ rule plot_cells:
     input:
         run_inputs("genotype", methods=["nas"]),
     output:
-        overview=report_file("reports/cells.png", "cells", "1. DARTS search"),
-        # One picture per seed too, so that the HTML report can group the search by seed.
-        per_seed=[report_file(f"reports/cells/seed{s}.png", "cell", "1. DARTS search", f"seed {s}") for s in SEEDS],
+        overview=report_file("cells.png", "cells", "1. DARTS search"),
+        # One picture per seed too, each with its caption in the HTML report.
+        per_seed=[report_file(f"cells/seed{seed}.png", "cell", "1. DARTS search") for seed in METHOD_SEEDS["nas"]],
     log:
-        "results/logs/plot_cells/all_seeds.log",
+        f"{RUN}/logs/plot_cells.log",
     conda:
         "../../envs/report.yaml"
     threads: 1
@@ -91,7 +91,7 @@ rule plot_cells:
 rule report:
     input:
         # Linked from summary.md.
-        figures=["reports/bohb_progress.png", "reports/arch_weights.png", "reports/cells.png", "reports/scores.png"],
+        figures=[f"{REPORTS}/{name}.png" for name in ("bohb_progress", "arch_weights", "cells", "scores")],
         # Per seed both outputs (the incumbent and its ensemble of fold models), the seconds of its
         # jobs, its BOHB trials and its searched cell.
         runs=run_inputs(
@@ -105,13 +105,13 @@ rule report:
         ),
         searches=run_inputs("genotype", "benchmark_search", methods=["nas"]),
     output:
-        csv=report_file("reports/summary.csv", "summary_csv", "4. Summary"),
-        ensemble=report_file("reports/ensemble.csv", "ensemble_csv", "4. Summary"),
-        comparisons=report_file("reports/comparisons.csv", "comparisons_csv", "4. Summary"),
-        search=report_file("reports/search.csv", "search_csv", "1. DARTS search"),
-        markdown=report_file("reports/summary.md", "summary_md", "4. Summary"),
+        csv=report_file("summary.csv", "summary_csv", "4. Summary"),
+        ensemble=report_file("ensemble.csv", "ensemble_csv", "4. Summary"),
+        comparisons=report_file("comparisons.csv", "comparisons_csv", "4. Summary"),
+        search=report_file("search.csv", "search_csv", "1. DARTS search"),
+        markdown=report_file("summary.md", "summary_md", "4. Summary"),
     log:
-        "results/logs/report/all_seeds.log",
+        f"{RUN}/logs/report.log",
     conda:
         "../../envs/report.yaml"
     threads: 1

@@ -1,8 +1,8 @@
-# The run's manifest that every report script reads, and the paths in it: the one place that says
-# where the files of each seed lie. Kept apart from the rules of report.smk, as Snakemake's linter
-# asks of functions.
+# The run's manifest that every report script reads, and the paths in it, from the layout that
+# common.smk gives every rule. Kept apart from the rules of report.smk, as Snakemake's linter asks
+# of functions.
 
-REPORT_SEEDS = {"nas": SEEDS, "random": RANDOM_SEEDS, "baseline": config["baseline"]["seeds"]}
+REPORTS = "reports/{flag}_{size}"
 
 
 class Manifest(dict):
@@ -12,49 +12,64 @@ class Manifest(dict):
         return format(json.dumps(self), spec)
 
 
-def run_paths(method, seed):
-    """The files of one seed of one method that the report rules read."""
-    prefix, rule = ("", "") if method == "nas" else (f"{method}/", f"{method}_")
-    bohb, final = f"results/{prefix}bohb/seed{seed}", f"results/{prefix}final/seed{seed}"
-    paths = {
-        "trajectory": f"{bohb}/trajectory.csv",
-        "runhistory": f"{bohb}/runhistory.csv",
-        "metrics": f"{final}/metrics.json",
-        "predictions": f"{final}/predictions.csv",
-        "ensemble_metrics": f"{final}/ensemble/metrics.json",
-        "ensemble_predictions": f"{final}/ensemble/predictions.csv",
-        "benchmark_bohb": f"results/benchmarks/{rule}bohb/seed{seed}.tsv",
-        "benchmark_final": f"results/benchmarks/{rule}final/seed{seed}.tsv",
-    }
+def run_paths(method):
+    """The files of one seed of one method that the report rules read, as patterns."""
+    prefix = "" if method == "nas" else f"{method}_"
+    bohb, final = bohb_files(method), final_files(method)
+    paths = {key: bohb[key] for key in ("trajectory", "runhistory")}
+    paths |= {key: final[key] for key in ("metrics", "predictions", "ensemble_metrics", "ensemble_predictions")}
+    paths |= {"benchmark_bohb": job_files(f"{prefix}bohb")[1], "benchmark_final": job_files(f"{prefix}final")[1]}
     if method == "nas":
-        search = f"results/search/seed{seed}"
-        paths |= {
-            "alphas": f"{search}/alphas.csv",
-            "search": f"{search}/search.json",
-            "genotype": f"{search}/genotype.json",
-            "benchmark_search": f"results/benchmarks/darts_search/seed{seed}.tsv",
-        }
+        search = f"{RUN}/search/seed{{seed}}"
+        paths |= {"alphas": f"{search}/alphas.csv", "search": f"{search}/search.json"}
+        paths |= {"genotype": f"{search}/genotype.json", "benchmark_search": job_files("darts_search")[1]}
     return paths
 
 
-def run_manifest(methods=tuple(REPORT_SEEDS)):
-    """The manifest of the methods that one report rule covers; as a param, a changed seed list
-    reruns the rules it concerns."""
-    return Manifest(
-        dataset=config["dataset"]["flag"],
-        size=config["dataset"]["size"],
-        task=config["dataset"].get("task"),
-        metric=config["hpo"]["metric"],
-        seeds={method: REPORT_SEEDS[method] for method in methods},
-        runs=[{"method": m, "seed": seed, **run_paths(m, seed)} for m in methods for seed in REPORT_SEEDS[m]],
+def run_manifest(methods=tuple(METHOD_SEEDS)):
+    """The manifest of the methods that one report rule covers, for the data set of its wildcards;
+    as a param, a changed seed list reruns the rules it concerns."""
+
+    def manifest(wildcards):
+        entry = dataset(wildcards)
+        names = {"flag": wildcards.flag, "size": wildcards.size}
+        runs = [
+            {"method": method, "seed": seed}
+            | {kind: path.format(**names, seed=seed) for kind, path in run_paths(method).items()}
+            for method in methods
+            for seed in METHOD_SEEDS[method]
+        ]
+        return Manifest(
+            dataset=entry["flag"],
+            size=entry["size"],
+            task=entry.get("task"),
+            metric=config["hpo"]["metric"],
+            seeds={method: METHOD_SEEDS[method] for method in methods},
+            runs=runs,
+        )
+
+    return manifest
+
+
+def run_inputs(*kinds, methods=tuple(METHOD_SEEDS)):
+    """The files of `kinds` of every seed of `methods`: the inputs behind the manifest's paths."""
+    return lambda wildcards: [run[kind] for run in run_manifest(methods)(wildcards)["runs"] for kind in kinds]
+
+
+def report_file(name, caption, stage):
+    """reports/{flag}_{size}/NAME, shown by `snakemake --report` under its data set and stage."""
+    return report(
+        f"{REPORTS}/{name}",
+        caption=f"../report/{caption}.rst",
+        category="{flag}_{size}",
+        subcategory=stage,
     )
 
 
-def run_inputs(*kinds, methods=tuple(REPORT_SEEDS)):
-    """The files of `kinds` of every seed of `methods`: the inputs behind the manifest's paths."""
-    return [run[kind] for run in run_manifest(methods)["runs"] for kind in kinds]
-
-
-def report_file(path, caption, category, subcategory="all seeds"):
-    """An output shown by `snakemake --report`, grouped by stage and seed."""
-    return report(path, caption=f"../report/{caption}.rst", category=category, subcategory=subcategory)
+def report_targets():
+    """Every file the report rules write, for every data set of the run."""
+    names = ["bohb_progress", "arch_weights", "scores", "cells"]
+    files = [f"{name}.{ext}" for name in names for ext in ("png", "svg") if (name, ext) != ("cells", "svg")]
+    files += [f"cells/seed{seed}.png" for seed in METHOD_SEEDS["nas"]]
+    files += ["summary.csv", "ensemble.csv", "comparisons.csv", "search.csv", "summary.md"]
+    return [f"{REPORTS}/{name}".format(**entry) for entry in DATASETS.values() for name in files]

@@ -2,13 +2,13 @@ rule darts_search:
     input:
         data=DATA_FILE,
     output:
-        alphas="results/search/seed{seed}/alphas.csv",
-        epochs="results/search/seed{seed}/epochs.csv",
-        summary="results/search/seed{seed}/search.json",
+        alphas=f"{RUN}/search/seed{{seed}}/alphas.csv",
+        epochs=f"{RUN}/search/seed{{seed}}/epochs.csv",
+        summary=f"{RUN}/search/seed{{seed}}/search.json",
     log:
-        "results/logs/darts_search/seed{seed}.log",
+        job_files("darts_search")[0],
     benchmark:
-        "results/benchmarks/darts_search/seed{seed}.tsv"
+        job_files("darts_search")[1]
     conda:
         "../../envs/search.yaml"
     threads: config["resources"]["search"]["threads"]
@@ -17,17 +17,17 @@ rule darts_search:
     params:
         script=script_path("darts_search.py"),
         settings=lambda w: settings_json("search"),
+        runtime=lambda w: settings_json("runtime"),
+        task=task_argument,
         # Resumable state lives beside the outputs but is not declared: Snakemake deletes
         # declared outputs before a rerun, and the state must survive a killed job.
-        state_dir=lambda w: f"results/search/seed{w.seed}/state",
-        dataset=dataset_argument(),
-        size=config["dataset"]["size"],
-        runtime=lambda w: settings_json("runtime"),
+        state_dir=lambda w: f"results/{w.flag}_{w.size}/search/seed{w.seed}/state",
     shell:
         "python {params.script} --data {input.data} --seed {wildcards.seed} "
-        "--dataset {params.dataset} --size {params.size} --settings {params.settings:q} "
-        "--runtime {params.runtime:q} --threads {threads} --memory-mb {resources.mem_mb} --state-dir {params.state_dir} "
-        "--alphas {output.alphas} --epochs {output.epochs} --summary {output.summary} > {log} 2>&1"
+        "--dataset {wildcards.flag} --size {wildcards.size} {params.task} --settings {params.settings:q} "
+        "--runtime {params.runtime:q} --threads {threads} --memory-mb {resources.mem_mb} "
+        "--state-dir {params.state_dir} --alphas {output.alphas} --epochs {output.epochs} "
+        "--summary {output.summary} > {log} 2>&1"
 
 
 # Seconds of pandas: on a cluster it runs on the submit host rather than wait for a slot.
@@ -37,12 +37,12 @@ localrules:
 
 rule export_genotype:
     input:
-        alphas="results/search/seed{seed}/alphas.csv",
-        summary="results/search/seed{seed}/search.json",
+        alphas=f"{RUN}/search/seed{{seed}}/alphas.csv",
+        summary=f"{RUN}/search/seed{{seed}}/search.json",
     output:
-        "results/search/seed{seed}/genotype.json",
+        f"{RUN}/search/seed{{seed}}/genotype.json",
     log:
-        "results/logs/export_genotype/seed{seed}.log",
+        job_files("export_genotype")[0],
     conda:
         "../../envs/search.yaml"
     threads: 1
@@ -52,4 +52,4 @@ rule export_genotype:
     params:
         script=script_path("export_genotype.py"),
     shell:
-        "python {params.script} --alphas {input.alphas} --summary {input.summary} " "--output {output} > {log} 2>&1"
+        "python {params.script} --alphas {input.alphas} --summary {input.summary} --output {output} > {log} 2>&1"
