@@ -211,7 +211,7 @@ def test_search_stops_early_and_records_why(real_data, tmp_path, monkeypatch):
     assert result.summary["stopped_early"] is True
     assert result.summary["epochs_run"] == 1
     assert result.summary["stop_reason"].startswith("early stop after epoch 1: nodes k3, k9_k3 prefer identity")
-    assert (result.summary["alpha_epochs_run"], result.summary["skip_threshold"]) == (1, pytest.approx(0.3))
+    assert (result.summary["alpha_epochs_run"], result.summary["skip_threshold"]) == (1, 0.5)  # 2.0 / 4
     assert result.epochs["skip_count"].tolist() == [2]
     assert sorted(result.alphas["epoch"].unique()) == [0, 1]
 
