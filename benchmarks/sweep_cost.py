@@ -56,8 +56,8 @@ def price(config: dict) -> pd.DataFrame:
     rows = []
     for entry in config["datasets"]:
         images = train_images(entry["flag"], entry.get("source"), medmnist_info())
-        scale = job_scale(config["resources"], entry["size"], images)
-        at_reference = job_scale(config["resources"], 28, retina)["time"]
+        scale = job_scale(config, entry["size"], images)
+        at_reference = job_scale(config, 28, retina)["time"]
         factor = scale["time"] / at_reference
         jobs = reference.assign(n=[len(seeds[method]) for method in reference["method"]])
         rows.append({

@@ -94,6 +94,7 @@ class Problem:
     topology: CellTopology | None
     runtime: Runtime
     metric: str
+    epoch_scale: float = 1.0  # each epoch draws this many times its split's images (settings.EpochSize)
 
     @property
     def in_channels(self) -> int:
@@ -153,7 +154,7 @@ class TrialTarget:
         problem = self.problem
         generator = seed_everything(seed)
         epochs = epochs_of(budget)
-        settings = training_from_config(config, epochs)
+        settings = training_from_config(config, epochs, problem.epoch_scale)
         architecture = problem.architecture(config)
         cross_validated = epochs == self.cv_epochs
         info = {"parameters": count_parameters(build_network(architecture)),
@@ -344,6 +345,7 @@ def fingerprint(problem: Problem, hpo: HpoSettings, space: ConfigurationSpace) -
         "topology": problem.topology.to_dict() if problem.topology is not None else None,
         "train_val_sha256": data_digest(problem.train, problem.val),
         "task": problem.task,
+        "epoch_scale": problem.epoch_scale,
         **problem.runtime.numerics(),
         # It decides where a batch is cut into micro-batches (memory.py), so the trials' results.
         "training_memory_bytes": problem.runtime.training_memory_bytes(),

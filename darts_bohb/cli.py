@@ -31,6 +31,7 @@ def add_job_arguments(parser: argparse.ArgumentParser, section: str) -> None:
     parser.add_argument("--seed", required=True, type=int)
     parser.add_argument("--settings", required=True, help=f"the config's {section} section as JSON")
     parser.add_argument("--runtime", required=True, help="the config's runtime section as JSON")
+    parser.add_argument("--epoch-size", required=True, help="the config's epoch_size section as JSON")
     parser.add_argument("--threads", type=int)
     parser.add_argument("--memory-mb", type=int,
                         help="the job's memory (the rule's resources mem_mb): a training batch whose activations "

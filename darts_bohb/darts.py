@@ -36,7 +36,8 @@ from darts_bohb.memory import MemoryBudgetError, fitting_micro_batch, loss_share
 from darts_bohb.ops import OPERATIONS
 from darts_bohb.runtime import Runtime, seed_everything
 from darts_bohb.search_space import SuperNet
-from darts_bohb.settings import SearchSettings
+from darts_bohb.settings import EpochSize, SearchSettings
+from darts_bohb.training import scaled
 
 LOG = logging.getLogger(__name__)
 STATE_FILE = "state.pt"
@@ -149,8 +150,10 @@ def unrolled_alpha_gradient(model: SuperNet, loss_fn: torch.nn.Module, train_bat
 class DartsSearch:
     """The supernet, both optimizers, the weights' schedule and the two data halves."""
 
-    def __init__(self, settings: SearchSettings, runtime: Runtime, train: Split, n_classes: int, seed: int):
+    def __init__(self, settings: SearchSettings, runtime: Runtime, train: Split, n_classes: int, seed: int,
+                 epoch_scale: float = 1.0):
         self.settings = settings
+        self.epoch_scale = epoch_scale  # each half draws this many times its images an epoch (EpochSize)
         self.runtime = runtime
         self.data_order = seed_everything(seed)
         weights_half, arch_half = stratified_halves(train.labels, self.data_order)
@@ -194,8 +197,9 @@ class DartsSearch:
         self.model.train()
         # loss sums and correct counts, kept on the device: no host sync inside the loop
         totals = torch.zeros(4, device=self.runtime.device)
-        batches = zip(iterate_batches(self.weights_half, self.settings.batch_size, self.data_order),
-                      iterate_batches(self.arch_half, self.settings.batch_size, self.data_order))
+        batches = zip(*(iterate_batches(half, self.settings.batch_size, self.data_order,
+                                        n_images=scaled(len(half), self.epoch_scale))
+                        for half in (self.weights_half, self.arch_half)))
         n_train = n_arch = 0
         for (w_images, w_labels), (a_images, a_labels) in batches:
             train_batch = (self.runtime.images_to_device(w_images), self.runtime.to_device(w_labels))
@@ -327,10 +331,10 @@ class SearchResult:
 
 
 def fingerprint(settings: SearchSettings, seed: int, dataset: str, size: int, data_md5: str,
-                runtime: Runtime, micro_batch: int) -> str:
+                runtime: Runtime, micro_batch: int, epoch_scale: float = 1.0) -> str:
     """What must match for a saved state to be resumed: anything that changes the α."""
     identity = {
-        "state_version": STATE_VERSION, "settings": settings.to_dict(), "seed": seed,
+        "state_version": STATE_VERSION, "settings": settings.to_dict(), "seed": seed, "epoch_scale": epoch_scale,
         "dataset": dataset, "size": size, "data_md5": data_md5, **runtime.numerics(),
         "threads": torch.get_num_threads(),
         "source_sha256": source_hash.package_source_sha256(),
@@ -366,7 +370,8 @@ def save_state(state_dir: Path, state: dict[str, Any]) -> None:
 
 
 def run_search(data_path: str | Path, seed: int, dataset: str, size: int, settings: SearchSettings,
-               runtime: Runtime, state_dir: str | Path, task: str | None = None) -> SearchResult:
+               runtime: Runtime, state_dir: str | Path, task: str | None = None,
+               epoch: EpochSize | None = None) -> SearchResult:
     """Search (or resume), epoch by epoch, until the planned epochs or an early stop."""
     state_dir = Path(state_dir)
     settings.check_image_size(size, "--size")
@@ -376,11 +381,12 @@ def run_search(data_path: str | Path, seed: int, dataset: str, size: int, settin
 
     LOG.info("runtime: %s", runtime.describe())
     LOG.info("settings: %s", json.dumps(settings.to_dict(), sort_keys=True))
-    search = DartsSearch(settings, runtime, train, spec.n_classes, seed)
+    search = DartsSearch(settings, runtime, train, spec.n_classes, seed,
+                         1.0 if epoch is None else epoch.scale(len(train)))
     LOG.info("data: %s (MD5 %s): %d train images, %d for the weights and %d for α",
              data_path, data_md5, len(train), len(search.weights_half), len(search.arch_half))
 
-    key = fingerprint(settings, seed, dataset, size, data_md5, runtime, search.micro_batch)
+    key = fingerprint(settings, seed, dataset, size, data_md5, runtime, search.micro_batch, search.epoch_scale)
     state = load_state(state_dir, key)
     if state is None:
         resumed_from, alpha_rows, epoch_rows, stop_reason = None, search.alpha_rows(0), [], None
@@ -412,7 +418,7 @@ def run_search(data_path: str | Path, seed: int, dataset: str, size: int, settin
     summary = {
         "dataset": dataset, "size": size, "seed": seed, "epochs_planned": epochs, "epochs_run": epochs_run,
         "alpha_epochs_run": max(epochs_run - settings.arch.warmup_epochs, 0),
-        "skip_threshold": skip_threshold(settings),
+        "skip_threshold": skip_threshold(settings), "epoch_scale": search.epoch_scale,
         "stopped_early": stopped_early, "stop_reason": stop_reason, "resumed_from_epoch": resumed_from,
         "runtime": {**runtime.numerics(), "device": str(runtime.device), "threads": torch.get_num_threads()},
         "seconds": sum(row["seconds"] for row in epoch_rows),
@@ -432,10 +438,11 @@ def _log_epoch(row: dict[str, float], epochs: int, elapsed: float, rows: list[di
 
 
 def search_to_files(data_path: str | Path, seed: int, dataset: str, size: int, settings: SearchSettings,
-                    runtime: Runtime, state_dir: str | Path, alphas_path: str | Path,
-                    epochs_path: str | Path, summary_path: str | Path, task: str | None = None) -> SearchResult:
+                    runtime: Runtime, state_dir: str | Path, alphas_path: str | Path, epochs_path: str | Path,
+                    summary_path: str | Path, task: str | None = None,
+                    epoch: EpochSize | None = None) -> SearchResult:
     """Run the search, write alphas.csv, epochs.csv and search.json, then drop the state."""
-    result = run_search(data_path, seed, dataset, size, settings, runtime, state_dir, task)
+    result = run_search(data_path, seed, dataset, size, settings, runtime, state_dir, task, epoch)
     write_csv(alphas_path, result.alphas)
     write_csv(epochs_path, result.epochs)
     write_json(summary_path, result.summary)

@@ -352,12 +352,17 @@ def _copy_into(stream, buffer: memoryview, what: str, chunk: int = 1 << 24) -> N
 
 
 def iterate_batches(split: Split, batch_size: int, generator: torch.Generator | None = None,
-                    shuffle: bool = True, drop_last: bool = False
+                    shuffle: bool = True, drop_last: bool = False, n_images: int | None = None
                     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield (uint8 images, labels) batches cut from the in-memory split."""
+    """Yield (uint8 images, labels) batches cut from the split: one pass over it, or with `n_images`
+    (shuffled only) that many images, from as many shuffled passes as it takes, the last one cut."""
     n = len(split)
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-    stop = n - n % batch_size if drop_last and n >= batch_size else n
+    wanted = n if n_images is None else n_images
+    if shuffle:
+        order = torch.cat([torch.randperm(n, generator=generator) for _ in range(-(-wanted // n))])[:wanted]
+    else:
+        order = torch.arange(n)
+    stop = wanted - wanted % batch_size if drop_last and wanted >= batch_size else wanted
     for start in range(0, stop, batch_size):
         index = order[start:start + batch_size]
         yield split.images_at(index), split.labels[index]

@@ -24,7 +24,7 @@ from darts_bohb.metrics import classification_metrics
 from darts_bohb.network import ArchitectureError, build_network, check_architecture, count_parameters
 from darts_bohb.runtime import Runtime, seed_everything
 from darts_bohb.seed_ensemble import ensemble_probabilities, load_ensemble
-from darts_bohb.settings import FinalSettings
+from darts_bohb.settings import EpochSize, FinalSettings
 from darts_bohb.training import portable_state, predict_probabilities, train_model
 
 LOG = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def training_split(splits: dict[str, Split], train_on: str) -> Split:
 def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, seed: int, epochs: int,
               settings: FinalSettings, task: str, n_classes: int, runtime: Runtime,
               outputs: FinalOutputs, dataset: str | None = None,
-              ensemble_path: str | Path | None = None) -> dict[str, Any]:
+              ensemble_path: str | Path | None = None, epoch: EpochSize | None = None) -> dict[str, Any]:
     """Score the incumbent, retrained, and (given `ensemble_path`, as the workflow does) the seed's
     ensemble of fold models on the test split.
 
@@ -103,7 +103,9 @@ def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, se
     start = time.perf_counter()
     generator = seed_everything(seed)
     model = runtime.prepare_model(build_network(architecture))
-    training = training_from_config(incumbent["config"], epochs)
+    # An epoch is BOHB's: the train split's images, scaled (EpochSize), whatever train_on adds.
+    scale = 1.0 if epoch is None else epoch.scale(len(splits["train"]))
+    training = training_from_config(incumbent["config"], epochs, scale)
     LOG.info("%s final, seed %d: config %d (chosen at %s %.4f, %d epochs), %d parameters, %d epochs on %s "
              "(%d images); %s", method, seed, incumbent["config_id"], incumbent["metric"],
              incumbent["validation_score"], incumbent["budget"], count_parameters(model), epochs,

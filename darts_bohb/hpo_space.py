@@ -157,7 +157,7 @@ def architecture_from_config(config: Mapping[str, Any], designs: list[dict[str, 
     return architecture
 
 
-def training_from_config(config: Mapping[str, Any], epochs: int) -> TrainingSettings:
+def training_from_config(config: Mapping[str, Any], epochs: int, epoch_scale: float = 1.0) -> TrainingSettings:
     values = plain_values(config)
     optimizer = values["optimizer"]
     return TrainingSettings(
@@ -172,4 +172,5 @@ def training_from_config(config: Mapping[str, Any], epochs: int) -> TrainingSett
         focal_gamma=float(values["focal_gamma"]),
         class_weight_exponent=float(values["class_weight_exponent"]),
         augment=bool(values["augment"]),
+        epoch_scale=epoch_scale,
     )

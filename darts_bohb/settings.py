@@ -203,6 +203,29 @@ class HpoSettings:
 
 
 @dataclass(frozen=True)
+class EpochSize:
+    """What one epoch of every budget is (search.epochs, hpo's budgets, the final training): a pass
+    over the train split, but at least min_images and at most max_images, so that a budget means
+    the same amount of training on a data set of 500 images as on one of 150,000."""
+
+    min_images: int
+    max_images: int
+
+    def __post_init__(self):
+        if self.min_images > self.max_images:
+            raise ConfigError(f"epoch_size.min_images ({self.min_images}) exceeds epoch_size.max_images "
+                              f"({self.max_images})")
+
+    def images(self, train_images: int) -> int:
+        return min(max(train_images, self.min_images), self.max_images)
+
+    def scale(self, train_images: int) -> float:
+        """How many times its own images every epoch of a job on this data set draws: 1.0 where the
+        train split's images lie between the bounds."""
+        return self.images(train_images) / train_images
+
+
+@dataclass(frozen=True)
 class FinalSettings:
     train_on: str  # train | train+val
 
@@ -230,11 +253,12 @@ def first_bracket_epochs(min_budget: int, max_budget: int, eta: int) -> int:
     return int(math.ceil(sum(configs * budget for configs, budget in first) - 1e-9))
 
 
-def job_scale(resources: Mapping[str, Any], size: int, images: int) -> dict[str, float]:
+def job_scale(config: Mapping[str, Any], size: int, train_images: int) -> dict[str, float]:
     """How much more time and memory a job needs than at 28 px on 1,000 training images: the
-    config's resources.by_size row of `size`, its time also scaled by the data set's train images.
-    The workflow sizes its jobs with it, benchmarks/sweep_cost.py prices a run with it."""
-    row = next(row for row in resources["by_size"] if row["size"] == size)
+    config's resources.by_size row of `size`, its time also scaled by the images an epoch draws
+    (EpochSize). The workflow sizes its jobs with it, benchmarks/sweep_cost.py prices a run."""
+    row = next(row for row in config["resources"]["by_size"] if row["size"] == size)
+    images = from_dict(EpochSize, config["epoch_size"], "epoch_size").images(train_images)
     return {"time": row["time"] * images / 1000, "memory": row["memory"]}
 
 
@@ -288,6 +312,7 @@ def check_config(config: Mapping[str, Any]) -> None:
     search = from_dict(SearchSettings, config["search"], "search")
     hpo = from_dict(HpoSettings, config["hpo"], "hpo")
     from_dict(FinalSettings, config["final"], "final")
+    from_dict(EpochSize, config["epoch_size"], "epoch_size")
     names = [f"{entry['flag']}_{entry['size']}" for entry in config["datasets"]]
     if len(set(names)) < len(names):
         raise ConfigError(f"datasets: {sorted({n for n in names if names.count(n) > 1})} listed twice; each data set "

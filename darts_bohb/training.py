@@ -44,6 +44,7 @@ class TrainingSettings:
     focal_gamma: float = 0.0  # 0 = class-weighted cross-entropy
     class_weight_exponent: float = 0.0
     augment: bool = False
+    epoch_scale: float = 1.0  # an epoch draws this many times the split's images (settings.EpochSize)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,8 +110,9 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
     """Train `model` in place for settings.epochs epochs; raise TrainingDiverged on a NaN loss.
     `log_epochs` logs a line per epoch with the time left (the final training; BOHB's trials log
     one line per trial instead)."""
-    batch_size = min(settings.batch_size, len(train))
-    steps_per_epoch = len(train) // batch_size
+    epoch_images = scaled(len(train), settings.epoch_scale)
+    batch_size = min(settings.batch_size, epoch_images)
+    steps_per_epoch = epoch_images // batch_size
     criterion = loss_for_split("focal", train, n_classes, gamma=settings.focal_gamma,
                                class_weight_exponent=settings.class_weight_exponent).to(runtime.device)
     optimizer = make_optimizer(settings, model.parameters())
@@ -123,7 +125,8 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
     for epoch in range(settings.epochs):
         running = torch.zeros((), device=runtime.device)
         # drop_last: a batch of one image would break batch norm on a 1x1 feature map.
-        for images, labels in iterate_batches(train, batch_size, generator, shuffle=True, drop_last=True):
+        for images, labels in iterate_batches(train, batch_size, generator, shuffle=True, drop_last=True,
+                                              n_images=epoch_images):
             inputs = runtime.images_to_device(images)
             if settings.augment:
                 inputs = augment_batch(inputs, generator)
@@ -146,6 +149,11 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
             LOG.info("epoch %d/%d: loss %.4f, %.0f s, about %.0f s left", epoch + 1, settings.epochs, mean_loss,
                      elapsed, elapsed / (epoch + 1) * (settings.epochs - epoch - 1))
     return TrainingResult(epoch_losses, time.perf_counter() - start, settings.epochs * steps_per_epoch * batch_size)
+
+
+def scaled(n_images: int, epoch_scale: float) -> int:
+    """The images of one epoch over `n_images` (exactly those at scale 1, the training's own path)."""
+    return n_images if epoch_scale == 1.0 else max(1, round(n_images * epoch_scale))
 
 
 def _forward(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:

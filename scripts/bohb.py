@@ -23,7 +23,7 @@ from darts_bohb.memory import MemoryBudgetError
 from darts_bohb.methods import METHODS
 from darts_bohb.random_cells import design_operations, sample_random_designs
 from darts_bohb.runtime import RuntimeConfigError
-from darts_bohb.settings import ConfigError, HpoSettings, check_metric_for_task, from_json
+from darts_bohb.settings import ConfigError, EpochSize, HpoSettings, check_metric_for_task, from_json
 from darts_bohb.topology import cell_topology
 
 
@@ -68,7 +68,8 @@ def main() -> int:
         splits = load_splits(args.data, ("train", "val"))
         problem = Problem(method=args.method, seed=args.seed, train=splits["train"], val=splits["val"],
                           task=spec.task, n_classes=spec.n_classes, designs=designs, topology=topology,
-                          runtime=runtime, metric=hpo.metric)
+                          runtime=runtime, metric=hpo.metric,
+                          epoch_scale=from_json(EpochSize, args.epoch_size, "epoch_size").scale(len(splits["train"])))
         run_bohb(problem, hpo, BohbOutputs(Path(args.incumbent), Path(args.trajectory), Path(args.runhistory),
                                              Path(args.ensemble)))
 

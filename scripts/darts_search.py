@@ -8,7 +8,7 @@ from darts_bohb.darts import search_to_files
 from darts_bohb.data import DatasetError
 from darts_bohb.memory import MemoryBudgetError
 from darts_bohb.runtime import RuntimeConfigError
-from darts_bohb.settings import ConfigError, SearchSettings, from_json
+from darts_bohb.settings import ConfigError, EpochSize, SearchSettings, from_json
 
 
 def main() -> int:
@@ -22,9 +22,10 @@ def main() -> int:
 
     def task() -> None:
         settings = from_json(SearchSettings, args.settings, "search")
+        epoch = from_json(EpochSize, args.epoch_size, "epoch_size")
         runtime = job_runtime(args)
         search_to_files(args.data, args.seed, args.dataset, args.size, settings, runtime, args.state_dir,
-                        args.alphas, args.epochs, args.summary, args.task)
+                        args.alphas, args.epochs, args.summary, args.task, epoch)
 
     return run_script(task, (ConfigError, DatasetError, MemoryBudgetError, RuntimeConfigError))
 

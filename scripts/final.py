@@ -12,7 +12,7 @@ from darts_bohb.memory import MemoryBudgetError
 from darts_bohb.methods import METHODS
 from darts_bohb.runtime import RuntimeConfigError
 from darts_bohb.seed_ensemble import EnsembleError
-from darts_bohb.settings import ConfigError, FinalSettings, from_json
+from darts_bohb.settings import ConfigError, EpochSize, FinalSettings, from_json
 from darts_bohb.training import TrainingDiverged
 
 
@@ -41,7 +41,8 @@ def main() -> int:
         outputs = FinalOutputs(Path(args.metrics), Path(args.predictions), Path(args.model), Path(args.architecture),
                                Path(args.model_card), Path(args.ensemble_metrics), Path(args.ensemble_predictions))
         run_final(args.method, args.incumbent, args.data, args.seed, args.epochs, settings, spec.task,
-                  spec.n_classes, runtime, outputs, dataset=spec.flag, ensemble_path=args.ensemble)
+                  spec.n_classes, runtime, outputs, dataset=spec.flag, ensemble_path=args.ensemble,
+                  epoch=from_json(EpochSize, args.epoch_size, "epoch_size"))
 
     return run_script(task, (ConfigError, DatasetError, EnsembleError, IncumbentError, RuntimeConfigError,
                                      TrainingDiverged, MemoryBudgetError))

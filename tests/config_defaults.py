@@ -31,5 +31,6 @@ def _merged(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any
     return base
 
 
-# The runtime section a test passes to a script that it runs on the CPU.
-CPU_RUNTIME = json.dumps(config_section("runtime", device="cpu"))
+# The runtime and epoch sections that a test passes to a job script that it runs on the CPU.
+CPU_JOB_SECTIONS = ["--runtime", json.dumps(config_section("runtime", device="cpu")),
+                    "--epoch-size", json.dumps(config_section("epoch_size"))]

@@ -20,7 +20,7 @@ import torch
 from smac.intensifier.hyperband_utils import determine_HB
 
 import darts_bohb.bohb as bohb
-from config_defaults import CPU_RUNTIME, config_section
+from config_defaults import CPU_JOB_SECTIONS, config_section
 from darts_bohb.bohb import (
     BohbOutputs,
     Problem,
@@ -55,7 +55,7 @@ def run_script(out: Path, data: Path, hpo: HpoSettings | str, method: str = "nas
     args = [sys.executable, str(REPO / "scripts" / "bohb.py"), "--method", method, "--data", str(data),
             "--dataset", "retinamnist", "--size", "28", "--seed", str(SEED),
             "--settings", hpo if isinstance(hpo, str) else hpo_json(hpo),
-            "--runtime", CPU_RUNTIME, "--threads", "1", "--incumbent", str(out / "incumbent.json"),
+            *CPU_JOB_SECTIONS, "--threads", "1", "--incumbent", str(out / "incumbent.json"),
             "--trajectory", str(out / "trajectory.csv"), "--runhistory", str(out / "runhistory.csv"),
             "--ensemble", str(out / "ensemble.pt")]
     if genotype is not None:

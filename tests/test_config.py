@@ -15,11 +15,13 @@ from config_defaults import config_section
 from conftest import REPO, snakemake
 from darts_bohb.settings import (
     ConfigError,
+    EpochSize,
     FinalSettings,
     HpoSettings,
     SearchSettings,
     from_dict,
     from_json,
+    job_scale,
     validate_config,
 )
 
@@ -112,6 +114,19 @@ def test_settings_name_unknown_and_missing_keys_of_a_section_passed_by_hand():
     for cls in (SearchSettings, HpoSettings, FinalSettings):
         with pytest.raises(TypeError):
             cls()  # no dataclass defaults to drift away from config.yaml
+
+
+def test_an_epoch_is_the_train_split_within_its_bounds_and_jobs_are_sized_by_it():
+    epoch = from_dict(EpochSize, config_section("epoch_size"), "epoch_size")
+    assert (epoch.min_images, epoch.max_images) == (1000, 10000)
+    assert epoch.scale(1080) == 1.0  # RetinaMNIST: the epochs it always had
+    assert epoch.scale(546) == pytest.approx(1000 / 546) and epoch.scale(165466) == pytest.approx(10000 / 165466)
+    config = default_config()
+    assert job_scale(config, 28, 1080) == {"time": pytest.approx(1.08), "memory": 1.0}
+    assert job_scale(config, 64, 546)["time"] == pytest.approx(5.2) and job_scale(config, 224, 165466) == {
+        "time": pytest.approx(1040.0), "memory": 24.5}
+    with pytest.raises(ConfigError, match=r"epoch_size.min_images \(5000\) exceeds epoch_size.max_images \(100\)"):
+        validate_config(default_config(epoch_size__min_images=5000, epoch_size__max_images=100), SCHEMA)
 
 
 def test_more_skips_than_nodes_is_a_config_error():

@@ -120,7 +120,8 @@ def test_fused_mixed_nodes_compute_the_module_path_on_cuda():
 def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONHASHSEED="0")
     result = subprocess.run([sys.executable, str(REPO / "scripts" / name), *args, "--runtime",
-                             json.dumps(config_section("runtime", device="cuda")), "--threads", "1"],
+                             json.dumps(config_section("runtime", device="cuda")), "--epoch-size",
+                             json.dumps(config_section("epoch_size")), "--threads", "1"],
                             capture_output=True, text=True, timeout=600, env=env, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr[-3000:]
     return result

@@ -159,3 +159,19 @@ def test_batches_cover_the_split_once_in_seeded_order(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(first, again))
     assert sorted(torch.cat(first).tolist()) == sorted(train.labels.tolist())
     assert [len(y) for _, y in iterate_batches(train, 4, drop_last=True)] == [4, 4]
+
+
+def test_an_epoch_of_more_or_fewer_images_than_the_split_draws_from_whole_shuffled_passes(tmp_path):
+    """EpochSize: a small set's epoch takes more images than it has, a large set's fewer."""
+    path = tmp_path / "fake.npz"
+    write_fake_medmnist(path, n_train=10)
+    train = load_splits(path, ("train",))["train"]
+    one_pass = [y for _, y in iterate_batches(train, 4, torch.Generator().manual_seed(3))]
+    same = [y for _, y in iterate_batches(train, 4, torch.Generator().manual_seed(3), n_images=10)]
+    assert all(torch.equal(a, b) for a, b in zip(one_pass, same))  # the whole split: exactly the one pass
+    labels = torch.cat([y for _, y in iterate_batches(train, 4, torch.Generator().manual_seed(3), n_images=25)])
+    counts = torch.bincount(torch.cat([labels, train.labels]))
+    assert len(labels) == 25 and sorted(labels[:20].tolist()) == sorted(train.labels.tolist() * 2)
+    assert counts.sum() == 35  # two whole passes, then half of a third
+    fewer = torch.cat([y for _, y in iterate_batches(train, 4, torch.Generator().manual_seed(3), n_images=6)])
+    assert len(fewer) == 6

@@ -69,7 +69,8 @@ def test_no_design_of_only_zero_nodes_and_a_clear_error_for_none():
 def test_the_bohb_script_takes_the_cell_wiring_for_random_and_only_there(tmp_path, arguments, message):
     script = Path(__file__).resolve().parents[1] / "scripts" / "bohb.py"
     job = ["--data", "d.npz", "--dataset", "retinamnist", "--size", "28", "--seed", "1", "--settings", "{}",
-           "--runtime", "{}", "--incumbent", str(tmp_path / "i.json"), "--trajectory", "t.csv", "--runhistory", "r.csv",
+           "--runtime", "{}", "--epoch-size", "{}",
+           "--incumbent", str(tmp_path / "i.json"), "--trajectory", "t.csv", "--runhistory", "r.csv",
            "--ensemble", "e.pt"]
     result = subprocess.run([sys.executable, str(script), *arguments, *job], capture_output=True, text=True,
                             timeout=300, stdin=subprocess.DEVNULL)

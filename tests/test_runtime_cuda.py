@@ -183,7 +183,8 @@ def test_scripts_take_the_runtime_section_as_the_rules_write_it():
     parser = argparse.ArgumentParser()
     add_job_arguments(parser, "search")
     args = parser.parse_args(["--data", "d", "--dataset", "retinamnist", "--size", "28", "--seed", "1",
-                              "--settings", "{}", "--threads", "1", "--memory-mb", "900", "--runtime",
+                              "--settings", "{}", "--epoch-size", "{}", "--threads", "1", "--memory-mb", "900",
+                              "--runtime",
                               '{"device": "cpu", "precision": "fp32", "deterministic": false, "tf32": true}'])
     runtime = job_runtime(args)
     assert (runtime.device.type, runtime.precision, runtime.deterministic, runtime.tf32) == ("cpu", "fp32", False, True)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from config_defaults import CPU_RUNTIME, config_section
+from config_defaults import CPU_JOB_SECTIONS, config_section
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,7 +20,7 @@ def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
 
 def search_args(data: Path, folder: Path, settings: str) -> list[str]:
     return ["--data", str(data), "--seed", "1", "--dataset", "retinamnist", "--size", "28",
-            "--settings", settings, "--runtime", CPU_RUNTIME, "--threads", "1",
+            "--settings", settings, *CPU_JOB_SECTIONS, "--threads", "1",
             "--state-dir", str(folder / "state"), "--alphas", str(folder / "alphas.csv"),
             "--epochs", str(folder / "epochs.csv"), "--summary", str(folder / "search.json")]
 

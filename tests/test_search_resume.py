@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
-from config_defaults import CPU_RUNTIME, config_section
+from config_defaults import CPU_JOB_SECTIONS, config_section
 from darts_bohb import darts, source_hash
 from darts_bohb.darts import DartsSearch, fingerprint, load_state, run_search, save_state, search_to_files
 from darts_bohb.data import load_splits
@@ -100,7 +100,7 @@ def test_interrupted_search_resumes_and_ends_with_the_same_alpha(real_data, tmp_
 def run_cli(data: Path, folder: Path, **popen) -> subprocess.Popen:
     command = [sys.executable, str(REPO / "scripts" / "darts_search.py"), "--data", str(data), "--seed", "1",
                "--dataset", "retinamnist", "--size", "28", "--settings", json.dumps(SETTINGS),
-               "--runtime", CPU_RUNTIME, "--threads", str(THREADS),
+               *CPU_JOB_SECTIONS, "--threads", str(THREADS),
                "--state-dir", str(folder / "state"), "--alphas", str(folder / "alphas.csv"),
                "--epochs", str(folder / "epochs.csv"), "--summary", str(folder / "search.json")]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from medmnist.evaluator import getACC, getAUC
 from sklearn.metrics import f1_score
 
-from config_defaults import CPU_RUNTIME, config_section
+from config_defaults import CPU_JOB_SECTIONS, config_section
 from conftest import REPO
 from darts_bohb.bohb import BohbOutputs, Problem, run_bohb
 from darts_bohb.darts import run_search
@@ -209,7 +209,7 @@ def test_the_bohb_script_refuses_a_metric_without_meaning_for_the_task(tmp_path)
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "bohb.py"), "--method", "baseline", "--data", str(path),
          "--dataset", "mine", "--size", "28", "--task", MULTI_LABEL_TASK, "--seed", "1",
-         "--settings", hpo_json(tiny_hpo(metric="balanced_accuracy")), "--runtime", CPU_RUNTIME, "--threads", "1",
+         "--settings", hpo_json(tiny_hpo(metric="balanced_accuracy")), *CPU_JOB_SECTIONS, "--threads", "1",
          "--incumbent", str(out / "incumbent.json"), "--trajectory", str(out / "trajectory.csv"),
          "--runhistory", str(out / "runhistory.csv"), "--ensemble", str(out / "ensemble.pt")],
         capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONHASHSEED="0"))

@@ -64,6 +64,12 @@ def test_every_optimizer_and_schedule_runs_its_full_length(splits, optimizer, sc
     assert result.images_seen == 2 * (200 // 32) * 32  # whole batches only (drop_last)
 
 
+def test_an_epoch_scale_trains_that_many_times_the_images(splits):
+    """EpochSize on a small set: each epoch draws 1.5 times its images, so 1.5 times the steps."""
+    _, result, _ = fit(splits, epochs=2, epoch_scale=1.5)
+    assert result.images_seen == 2 * (300 // 32) * 32
+
+
 def test_a_diverging_run_raises_instead_of_scoring_garbage(splits):
     with pytest.raises(TrainingDiverged, match="epoch 1"):
         fit(splits, epochs=1, optimizer="sgd", lr=1e12, momentum=0.9)

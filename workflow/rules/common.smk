@@ -106,7 +106,7 @@ def rule_resources(family):
     def scale(wildcards):
         entry = dataset(wildcards)
         images = train_images(entry["flag"], entry.get("source"), medmnist_info())
-        return job_scale(config["resources"], entry["size"], images)
+        return job_scale(config, entry["size"], images)
 
     resources = {
         "mem_mb": lambda w: math.ceil(spec["mem_mb"] * scale(w)["memory"]),

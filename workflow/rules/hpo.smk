@@ -19,11 +19,12 @@ rule bohb:
         genotype=lambda wildcards, input: f"--genotype {input.genotype}",
         settings=lambda w: settings_json("hpo"),
         runtime=lambda w: settings_json("runtime"),
+        epoch=lambda w: settings_json("epoch_size"),
         task=task_argument,
     shell:
         "python {params.script} --method {params.method} {params.genotype} --data {input.data} "
         "--dataset {wildcards.flag} --size {wildcards.size} {params.task} --seed {wildcards.seed} "
-        "--settings {params.settings:q} --runtime {params.runtime:q} --threads {threads} "
+        "--settings {params.settings:q} --runtime {params.runtime:q} --epoch-size {params.epoch:q} --threads {threads} "
         "--memory-mb {resources.mem_mb} --incumbent {output.incumbent} --trajectory {output.trajectory} "
         "--runhistory {output.runhistory} --ensemble {output.ensemble} > {log} 2>&1"
 
@@ -49,12 +50,13 @@ rule final:
         method="nas",
         settings=lambda w: settings_json("final"),
         runtime=lambda w: settings_json("runtime"),
+        epoch=lambda w: settings_json("epoch_size"),
         task=task_argument,
         epochs=config["hpo"]["max_budget"],
     shell:
         "python {params.script} --method {params.method} --incumbent {input.incumbent} --data {input.data} "
         "--dataset {wildcards.flag} --size {wildcards.size} {params.task} --seed {wildcards.seed} "
-        "--epochs {params.epochs} --settings {params.settings:q} --runtime {params.runtime:q} "
+        "--epochs {params.epochs} --settings {params.settings:q} --runtime {params.runtime:q} --epoch-size {params.epoch:q} "
         "--threads {threads} --memory-mb {resources.mem_mb} --metrics {output.metrics} "
         "--predictions {output.predictions} --model {output.model} "
         "--architecture {output.architecture} --model-card {output.model_card} --ensemble {input.ensemble} "

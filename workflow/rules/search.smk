@@ -18,6 +18,7 @@ rule darts_search:
         script=script_path("darts_search.py"),
         settings=lambda w: settings_json("search"),
         runtime=lambda w: settings_json("runtime"),
+        epoch=lambda w: settings_json("epoch_size"),
         task=task_argument,
         # Resumable state lives beside the outputs but is not declared: Snakemake deletes
         # declared outputs before a rerun, and the state must survive a killed job.
@@ -25,7 +26,7 @@ rule darts_search:
     shell:
         "python {params.script} --data {input.data} --seed {wildcards.seed} "
         "--dataset {wildcards.flag} --size {wildcards.size} {params.task} --settings {params.settings:q} "
-        "--runtime {params.runtime:q} --threads {threads} --memory-mb {resources.mem_mb} "
+        "--runtime {params.runtime:q} --epoch-size {params.epoch:q} --threads {threads} --memory-mb {resources.mem_mb} "
         "--state-dir {params.state_dir} --alphas {output.alphas} --epochs {output.epochs} "
         "--summary {output.summary} > {log} 2>&1"
 
