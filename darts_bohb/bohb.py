@@ -157,14 +157,13 @@ class TrialTarget:
         settings = training_from_config(config, epochs, problem.epoch_scale)
         architecture = problem.architecture(config)
         cross_validated = epochs == self.cv_epochs
-        info = {"parameters": count_parameters(build_network(architecture)),
-                "scored_on": "out-of-fold" if cross_validated else "val"}
+        model = problem.runtime.prepare_model(build_network(architecture))  # the first fold's, if cross-validated
+        info = {"parameters": count_parameters(model), "scored_on": "out-of-fold" if cross_validated else "val"}
         try:
             if cross_validated:
-                value, std_error = self._cross_validate(config, architecture, settings, generator)
+                value, std_error = self._cross_validate(config, model, architecture, settings, generator)
                 info["std_error"] = std_error
             else:
-                model = problem.runtime.prepare_model(build_network(architecture))
                 train_model(model, problem.train, settings, problem.runtime, generator, problem.n_classes)
                 probabilities = predict_probabilities(model, problem.val, problem.runtime)
                 value = score(problem.metric, problem.val.labels.numpy(), probabilities, problem.task)
@@ -179,11 +178,11 @@ class TrialTarget:
             value, info["undefined"] = 0.0, True
         return 1.0 - value, info
 
-    def _cross_validate(self, config: Configuration, architecture: dict[str, Any], settings, generator
-                        ) -> tuple[float, float]:
+    def _cross_validate(self, config: Configuration, model: torch.nn.Module, architecture: dict[str, Any], settings,
+                        generator) -> tuple[float, float]:
         problem = self.problem
         out_of_fold, fold_states = cross_validate(self.cv, architecture, settings, problem.runtime, generator,
-                                                  problem.n_classes)
+                                                  problem.n_classes, first_model=model)
         value, std_error = self.cv.estimate(out_of_fold)
         with atomic_path(self.store / f"{config_key(config)}.pt") as tmp:
             torch.save({"config": plain_values(config), "out_of_fold": torch.from_numpy(out_of_fold),
@@ -192,14 +191,18 @@ class TrialTarget:
 
 
 def cross_validate(cv: CrossValidation, architecture: dict[str, Any], settings: TrainingSettings, runtime: Runtime,
-                   generator: torch.Generator, n_classes: int) -> tuple[np.ndarray, list[dict[str, torch.Tensor]]]:
-    """One network per fold of `cv`, trained on the other folds in turn from one random stream:
-    the pooled out-of-fold probabilities, in train+val's order, and the fold models' states."""
-    out_of_fold, fold_states = None, []
+                   generator: torch.Generator, n_classes: int, first_model: torch.nn.Module | None = None
+                   ) -> tuple[np.ndarray, list[dict[str, torch.Tensor]]]:
+    """One network per fold of `cv` (`first_model` the first fold's, if given), trained on the other
+    folds in turn from one random stream: the pooled out-of-fold probabilities, in train+val's
+    order, and the fold models' states. The folds share one memory probe: the same network."""
+    out_of_fold, fold_states, micro_batch = None, [], None
     for fold in range(len(cv.folds)):
         fitted_on, held_out = cv.fold_splits(fold)
-        model = runtime.prepare_model(build_network(architecture))
-        train_model(model, fitted_on, settings, runtime, generator, n_classes)
+        model = first_model if fold == 0 and first_model is not None else runtime.prepare_model(
+            build_network(architecture))
+        micro_batch = train_model(model, fitted_on, settings, runtime, generator, n_classes,
+                                  micro_batch=micro_batch).micro_batch
         probabilities = predict_probabilities(model, held_out, runtime)
         if out_of_fold is None:
             out_of_fold = np.zeros((len(cv.data), probabilities.shape[1]), dtype=np.float32)

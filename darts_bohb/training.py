@@ -55,6 +55,7 @@ class TrainingResult:
     epoch_losses: list[float]
     seconds: float
     images_seen: int
+    micro_batch: int  # the images a step's parts held (memory.py), for another model of the same network
 
 
 def make_optimizer(settings: TrainingSettings, parameters) -> torch.optim.Optimizer:
@@ -106,10 +107,12 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator) -> torch.Ten
 
 
 def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runtime: Runtime,
-                generator: torch.Generator, n_classes: int, log_epochs: bool = False) -> TrainingResult:
+                generator: torch.Generator, n_classes: int, log_epochs: bool = False,
+                micro_batch: int | None = None) -> TrainingResult:
     """Train `model` in place for settings.epochs epochs; raise TrainingDiverged on a NaN loss.
     `log_epochs` logs a line per epoch with the time left (the final training; BOHB's trials log
-    one line per trial instead)."""
+    one line per trial instead). `micro_batch`, an earlier result's for the same network and
+    batch size, spares the memory probe."""
     epoch_images = scaled(len(train), settings.epoch_scale)
     batch_size = min(settings.batch_size, epoch_images)
     steps_per_epoch = epoch_images // batch_size
@@ -118,7 +121,8 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
     optimizer = make_optimizer(settings, model.parameters())
     scheduler = make_scheduler(settings, optimizer, settings.epochs * steps_per_epoch)
     # Images that do not fit at once are cut into micro-batches whose gradients add up (memory.py).
-    micro_batch = fitting_micro_batch(model, _forward, criterion, train, batch_size, runtime, "a training step")
+    if micro_batch is None:
+        micro_batch = fitting_micro_batch(model, _forward, criterion, train, batch_size, runtime, "a training step")
     model.train()
     start = time.perf_counter()
     epoch_losses = []
@@ -148,7 +152,8 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
             elapsed = time.perf_counter() - start
             LOG.info("epoch %d/%d: loss %.4f, %.0f s, about %.0f s left", epoch + 1, settings.epochs, mean_loss,
                      elapsed, elapsed / (epoch + 1) * (settings.epochs - epoch - 1))
-    return TrainingResult(epoch_losses, time.perf_counter() - start, settings.epochs * steps_per_epoch * batch_size)
+    return TrainingResult(epoch_losses, time.perf_counter() - start, settings.epochs * steps_per_epoch * batch_size,
+                          micro_batch)
 
 
 def scaled(n_images: int, epoch_scale: float) -> int:
