@@ -16,6 +16,7 @@ localrules:
     plot_cells,
     plot_scores,
     report,
+    leaderboard,
 
 
 rule plot_bohb_progress:
@@ -126,3 +127,19 @@ rule report:
         "python {params.script} --run {params.run:q} --figures {input.figures} --markdown {output.markdown} "
         "--csv {output.csv} --ensemble-csv {output.ensemble} --comparisons-csv {output.comparisons} "
         "--search-csv {output.search} > {log} 2>&1"
+
+
+# Across data sets, from each data set's report alone: nothing is scored again.
+use rule plot_bohb_progress as leaderboard with:
+    input:
+        expand("reports/{dataset}/{name}.csv", dataset=DATASETS, name=["summary", "comparisons"]),
+    output:
+        csv=report(f"{LEADERBOARD}.csv", caption="../report/leaderboard_csv.rst", category="all data sets"),
+        markdown=report(f"{LEADERBOARD}.md", caption="../report/leaderboard_md.rst", category="all data sets"),
+        png=report(f"{LEADERBOARD}.png", caption="../report/leaderboard.rst", category="all data sets"),
+        svg=f"{LEADERBOARD}.svg",
+    log:
+        "results/logs/leaderboard.log",
+    params:
+        script=script_path("leaderboard.py"),
+        run=leaderboard_manifest(),

@@ -3,6 +3,7 @@
 # of functions.
 
 REPORTS = "reports/{flag}_{size}"
+LEADERBOARD = "reports/leaderboard"
 
 
 class Manifest(dict):
@@ -39,14 +40,9 @@ def run_manifest(methods=tuple(METHOD_SEEDS)):
             for method in methods
             for seed in METHOD_SEEDS[method]
         ]
-        return Manifest(
-            dataset=entry["flag"],
-            size=entry["size"],
-            task=entry.get("task"),
-            metric=config["hpo"]["metric"],
-            seeds={method: METHOD_SEEDS[method] for method in methods},
-            runs=runs,
-        )
+        seeds = {method: METHOD_SEEDS[method] for method in methods}
+        data_set = {"dataset": entry["flag"], "size": entry["size"], "task": entry.get("task")}
+        return Manifest(**data_set, metric=config["hpo"]["metric"], seeds=seeds, runs=runs)
 
     return manifest
 
@@ -58,12 +54,13 @@ def run_inputs(*kinds, methods=tuple(METHOD_SEEDS)):
 
 def report_file(name, caption, stage):
     """reports/{flag}_{size}/NAME, shown by `snakemake --report` under its data set and stage."""
-    return report(
-        f"{REPORTS}/{name}",
-        caption=f"../report/{caption}.rst",
-        category="{flag}_{size}",
-        subcategory=stage,
-    )
+    return report(f"{REPORTS}/{name}", caption=f"../report/{caption}.rst", category="{flag}_{size}", subcategory=stage)
+
+
+def leaderboard_manifest():
+    """The leaderboard's one param: every data set's flag, size, task and report folder."""
+    entries = [{key: entry.get(key) for key in ("flag", "size", "task")} for entry in DATASETS.values()]
+    return Manifest(datasets=[entry | {"reports": REPORTS.format(**entry)} for entry in entries])
 
 
 def report_targets():
@@ -72,4 +69,5 @@ def report_targets():
     files = [f"{name}.{ext}" for name in names for ext in ("png", "svg") if (name, ext) != ("cells", "svg")]
     files += [f"cells/seed{seed}.png" for seed in METHOD_SEEDS["nas"]]
     files += ["summary.csv", "ensemble.csv", "comparisons.csv", "search.csv", "summary.md"]
-    return [f"{REPORTS}/{name}".format(**entry) for entry in DATASETS.values() for name in files]
+    leaderboard = [f"{LEADERBOARD}.{ext}" for ext in ("csv", "md", "png", "svg")]
+    return [f"{REPORTS}/{name}".format(**entry) for entry in DATASETS.values() for name in files] + leaderboard
