@@ -1,6 +1,6 @@
-"""A synthetic result tree for the report tests, written in exactly the file contracts of
-the design (results/search, results/bohb, results/final, results/random/..., results/baseline/...,
-results/benchmarks).
+"""A synthetic result tree for the report tests, written in exactly the file contracts of the
+design for one data set: below its root (results/{flag}_{size}/ in a run) search/, bohb/, final/,
+random/..., baseline/... and benchmarks/{rule}/seed{seed}.tsv, as common.smk lays them out.
 
 It stands in for the outputs of darts_search, export_genotype, bohb, final, random_bohb,
 random_final, baseline_bohb and baseline_final, so the plots and the summary are tested in
