@@ -1,0 +1,182 @@
+"""The default's place on its own quality-versus-cost curve: one knob at a time, the others at
+their defaults, measured on train+val only (no test image is read).
+
+    python benchmarks/budget_curve.py run ROOT --data ../shared/data/retinamnist.npz --seeds 1-5 \
+        --points hpo.total_epochs=160,54,80,320 search.epochs=15
+    python benchmarks/budget_curve.py table ROOT [--out benchmarks/results/budget-curve]
+
+`run` gives each point a folder of its own under ROOT and runs the workflow there (config.yaml with
+the point's value) up to each NAS seed's ensemble.pt: the search and BOHB, never a final training.
+Points that change only BOHB start from a copy of the first point's searches (the same settings,
+so Snakemake reruns none). `table` reads every point back: per seed the per-seed ensemble's
+cross-validation estimate and its standard error, the incumbent's, the candidates the ensemble was
+chosen from (the cross-validated configurations), the α epochs the search ran, and the jobs' wall
+and CPU seconds from Snakemake's benchmark files (the search's counted in every point that uses
+it). It writes curve.csv and curve.png (estimate ± SE against core-minutes, one line per knob) and
+prints the verdict of the rule in benchmarks/EXPERIMENTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from paired_difference import mean_with_t_interval  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+RUN = "results/retinamnist_28"
+MARGIN = 0.01  # the loss of CV accuracy a cheaper point may have against the default (EXPERIMENTS.md)
+
+
+def seed_list(text: str) -> list[int]:
+    first, _, last = text.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
+def point_config(knob: str, value: str, data: Path, seeds: list[int]) -> dict:
+    section, key = knob.split(".")
+    return {"datasets": [{"flag": "retinamnist", "size": 28, "source": str(data)}], "seeds": seeds,
+            section: {key: yaml.safe_load(value)}}
+
+
+def run(root: Path, data: Path, seeds: list[int], points: list[str], cores: int) -> None:
+    first = None
+    for spec in points:
+        knob, _, values = spec.partition("=")
+        for value in values.split(","):
+            folder = root / f"{knob}={value}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "point.yaml").write_text(yaml.safe_dump(point_config(knob, value, data, seeds)))
+            if knob.startswith("hpo.") and first is not None and not (folder / RUN).exists():
+                for shared in ("data.npz", "search", "benchmarks/darts_search", "logs/darts_search"):
+                    (folder / RUN / shared).parent.mkdir(parents=True, exist_ok=True)
+                    copy = shutil.copytree if (first / RUN / shared).is_dir() else shutil.copy2
+                    copy(first / RUN / shared, folder / RUN / shared)
+            targets = [f"{RUN}/bohb/seed{seed}/ensemble.pt" for seed in seeds]
+            subprocess.run([sys.executable, "-m", "snakemake", *targets, "--cores", str(cores), "-s",
+                            str(REPO / "Snakefile"), "-d", str(folder), "--configfile", str(REPO / "config.yaml"),
+                            str(folder / "point.yaml")], check=True)
+            first = first or (folder if knob.startswith("hpo.") else None)
+
+
+def seconds(folder: Path, rule: str, seed: int) -> tuple[float, float]:
+    record = pd.read_csv(folder / RUN / "benchmarks" / rule / f"seed{seed}.tsv", sep="\t").iloc[0]
+    return float(record["s"]), float(record["cpu_time"])
+
+
+def table(root: Path) -> pd.DataFrame:
+    rows = []
+    for folder in sorted(path for path in root.iterdir() if (path / "point.yaml").is_file()):
+        knob, _, value = folder.name.partition("=")
+        config = yaml.safe_load((folder / "point.yaml").read_text())
+        max_budget = yaml.safe_load((REPO / "config.yaml").read_text())["hpo"]["max_budget"]
+        for seed in config["seeds"]:
+            bohb = folder / RUN / "bohb" / f"seed{seed}"
+            ensemble = torch.load(bohb / "ensemble.pt", weights_only=True)
+            incumbent = json.loads((bohb / "incumbent.json").read_text())
+            trials = pd.read_csv(bohb / "runhistory.csv")
+            search = json.loads((folder / RUN / "search" / f"seed{seed}" / "search.json").read_text())
+            (search_s, search_cpu), (bohb_s, bohb_cpu) = (seconds(folder, rule, seed) for rule in ("darts_search",
+                                                                                                      "bohb"))
+            rows.append({
+                "knob": knob, "value": yaml.safe_load(value), "seed": seed,
+                "estimate": ensemble["selection_estimate"], "std_error": ensemble["selection_std_error"],
+                "incumbent_estimate": incumbent["selection_estimate"],
+                "candidates": int(((trials["budget"] == max_budget) & trials["std_error"].notna()).sum()),
+                "alpha_epochs_run": search["alpha_epochs_run"],
+                "job_seconds": search_s + bohb_s, "cpu_seconds": search_cpu + bohb_cpu,
+            })
+    return pd.DataFrame(rows)
+
+
+def verdict(curve: pd.DataFrame, defaults: dict) -> list[str]:
+    """The rule written down before the run: per knob, against the default's per-seed estimates."""
+    lines = []
+    for knob, points in curve.groupby("knob"):
+        reference = points[points["value"] == defaults[knob]].set_index("seed")
+        cost = points.groupby("value")["cpu_seconds"].mean()
+        chosen = defaults[knob]
+        for value, point in points.groupby("value"):
+            if value == defaults[knob]:
+                continue
+            difference = point.set_index("seed")["estimate"] - reference["estimate"]
+            mean, low, high = mean_with_t_interval(difference.dropna())
+            sd = difference.std(ddof=1) / len(difference) ** 0.5
+            one_sided = stats.t.ppf(0.95, len(difference) - 1) * sd
+            if cost[value] < cost[defaults[knob]]:
+                passes = -mean + one_sided < MARGIN  # the loss's one-sided upper bound
+                test = f"loss upper bound {-mean + one_sided:+.4f} {'<' if passes else '>='} {MARGIN}"
+                if passes and cost[value] < cost[chosen]:
+                    chosen = value
+            else:
+                passes = mean - one_sided > 0  # the gain's one-sided lower bound
+                test = f"gain lower bound {mean - one_sided:+.4f} {'>' if passes else '<='} 0"
+                if passes and chosen == defaults[knob]:
+                    chosen = value
+            lines.append(f"{knob}={value}: {mean:+.4f} CV accuracy against {defaults[knob]} (95% CI {low:+.4f} to "
+                         f"{high:+.4f}, n={len(difference)}), {cost[value] / 60:.1f} against "
+                         f"{cost[defaults[knob]] / 60:.1f} core-minutes a seed; {test}")
+        lines.append(f"{knob}: the rule keeps {chosen}" if chosen == defaults[knob] else f"{knob}: the rule moves "
+                     f"the default from {defaults[knob]} to {chosen}")
+    return lines
+
+
+def draw(curve: pd.DataFrame, path: Path) -> None:
+    means = curve.groupby(["knob", "value"]).agg(estimate=("estimate", "mean"), std_error=("std_error", "mean"),
+                                                 minutes=("cpu_seconds", lambda s: s.mean() / 60),
+                                                 n=("seed", "count")).reset_index()
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for knob, points in means.groupby("knob"):
+        points = points.sort_values("minutes")
+        axis.errorbar(points["minutes"], points["estimate"], yerr=points["std_error"], marker="o", capsize=3,
+                      label=f"{knob} (n={points['n'].min()} seeds)")
+        for _, point in points.iterrows():
+            axis.annotate(f"{point['value']}", (point["minutes"], point["estimate"]), textcoords="offset points",
+                          xytext=(4, 4), fontsize=8)
+    axis.set_xlabel("core-minutes per seed (search + BOHB, CPU time)")
+    axis.set_ylabel("per-seed ensemble, CV accuracy ± SE (train+val)")
+    axis.set_title("RetinaMNIST 28 px: quality against cost, one knob at a time")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=150)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("run", "table"))
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--seeds", default="1-5")
+    parser.add_argument("--points", nargs="+", default=["hpo.total_epochs=160,54,80,320", "search.epochs=15"])
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "budget-curve")
+    args = parser.parse_args()
+    if args.command == "run":
+        run(args.root.resolve(), args.data.resolve(), seed_list(args.seeds), args.points, args.cores)
+        return
+    curve = table(args.root)
+    args.out.mkdir(parents=True, exist_ok=True)
+    curve.to_csv(args.out / "curve.csv", index=False)
+    draw(curve, args.out / "curve.png")
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    defaults = {knob: config[knob.split(".")[0]][knob.split(".")[1]] for knob in curve["knob"].unique()}
+    print(curve.groupby(["knob", "value"])[["estimate", "std_error", "incumbent_estimate", "candidates",
+                                            "alpha_epochs_run", "cpu_seconds"]].mean().round(4).to_string())
+    print("\n".join(verdict(curve, defaults)))
+
+
+if __name__ == "__main__":
+    main()
