@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -66,9 +67,11 @@ def run(root: Path, data: Path, seeds: list[int], points: list[str], cores: int)
                     copy = shutil.copytree if (first / RUN / shared).is_dir() else shutil.copy2
                     copy(first / RUN / shared, folder / RUN / shared)
             targets = [f"{RUN}/bohb/seed{seed}/ensemble.pt" for seed in seeds]
+            # The rules' `python` is this interpreter's, which has the package.
+            env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
             subprocess.run([sys.executable, "-m", "snakemake", *targets, "--cores", str(cores), "-s",
                             str(REPO / "Snakefile"), "-d", str(folder), "--configfile", str(REPO / "config.yaml"),
-                            str(folder / "point.yaml")], check=True)
+                            str(folder / "point.yaml")], check=True, env=env)
             first = first or (folder if knob.startswith("hpo.") else None)
 
 
