@@ -46,7 +46,8 @@ def main() -> int:
                                             for output, by_method in predictions.items()], ignore_index=True),
                   "search": search_rows(genotypes)}
         links = {**{table: getattr(args, table) for table in TABLES}, **{path.stem: path for path in args.figures}}
-        markdown = render_markdown(run, tables["summary"], tables["comparisons"], genotypes, links, args.markdown)
+        markdown = render_markdown(run, tables["summary"], tables["comparisons"], genotypes, links,
+                                   args.markdown)
         for table, frame in tables.items():
             write_csv(getattr(args, table), frame)
         write_text(args.markdown, markdown)

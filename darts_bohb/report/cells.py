@@ -3,7 +3,8 @@
 Drawn with plain matplotlib patches (no graphviz). The layout follows the genotype's own
 topology: a node's column is its depth below the cell input, and a node with a single child
 shares its row with it, so the cell of DESIGN.md reads as four parallel branches, two of them
-two nodes deep."""
+two nodes deep.
+"""
 
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ a mean alone.
 Accuracy is bootstrapped by scipy.stats.bootstrap (paired, percentile interval). AUC cannot be,
 as a resample can lack a class and then has no AUC: it is resampled with a seeded numpy
 generator, those resamples are left out and counted (`undefined_resamples`), and the same
-percentile interval is taken. Every figure is reproducible: each row has its own fixed seed."""
+percentile interval is taken. Every figure is reproducible: each row has its own fixed seed.
+"""
 
 from __future__ import annotations
 

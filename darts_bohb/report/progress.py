@@ -11,15 +11,18 @@ from darts_bohb.methods import METHODS
 from darts_bohb.report.run import METHOD_LABELS, METRIC_LABELS, Run
 from darts_bohb.report.style import METHOD_LINESTYLES, seed_shades
 
-PANELS = (("wallclock_s", "wall-clock of the BOHB run (s)"),
-          ("cumulative_epochs", "cumulative training epochs of all trials"))
+PANELS = (
+    ("wallclock_s", "wall-clock of the BOHB run (s)"),
+    ("cumulative_epochs", "cumulative training epochs of all trials"),
+)
 
 
 def plot_bohb_progress(trajectories: pd.DataFrame, run: Run) -> Figure:
     """Two panels, one step line per method and seed (the incumbent only changes at trial ends).
 
     `trajectories` holds every trajectory.csv with columns method and seed; lines end at the last
-    change of the incumbent."""
+    change of the incumbent.
+    """
     figure, axes = plt.subplots(1, len(PANELS), figsize=(12, 4.6), sharey=True, layout="constrained")
     shades = {method: seed_shades(method, run.seeds[method]) for method in METHODS}
     for axis, (column, label) in zip(axes, PANELS):

@@ -9,7 +9,8 @@ be opened where this table was made; its numbers are as public repositories tran
 least two independent transcriptions, and by more of them than give another value; the report
 marks the others. A number that no transcription gives, or on which they split evenly, leaves its
 row out. For RetinaMNIST, two rows of MedMNIST+ (Doerrich et al. 2024; ImageNet-pretrained, the
-28 px images padded to 224, mean of 3 seeds) as DESIGN.md transcribes them."""
+28 px images padded to 224, mean of 3 seeds) as DESIGN.md transcribes them.
+"""
 
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ metric BOHB maximised, the seeds of each method and, per method and seed, the pa
 of that run (the rule declares the same files as its inputs). The files are this workflow's own,
 so they are read as written. Only what would mix runs up is checked: a result file of another
 method or seed than the manifest gives it for, and test predictions that do not hold the same
-images with the same labels."""
+images with the same labels.
+"""
 
 from __future__ import annotations
 
@@ -122,7 +123,8 @@ def read_predictions(files: Mapping[RunKey, Path], also_check: Iterable[Path] = 
 
     Every file, and each of `also_check` (the per-seed ensembles'), must hold the same test images
     with the same labels and classes: anything else is predictions of another data set or split,
-    which would be compared and averaged as if they were of the same images."""
+    which would be compared and averaged as if they were of the same images.
+    """
     first: tuple[Path, pd.DataFrame] | None = None
     probabilities = {}
     for key, path in [*files.items(), *((None, path) for path in also_check)]:

@@ -30,7 +30,8 @@ def plot_scores(metrics: pd.DataFrame, run: Run) -> Figure:
     lines, the best published row of each kind of training (from scratch, pretrained, not stated).
 
     `metrics` is read_scores' frame of both outputs; the references are the data set's, where
-    any are published at its image size."""
+    any are published at its image size.
+    """
     references = {metric: [ref for ref in best_published(published_results(run.dataset, run.size), metric).values()
                            if ref] for metric in ("accuracy", "auc")}
     drawn = list(dict.fromkeys(references["accuracy"] + references["auc"]))

@@ -4,7 +4,8 @@ From each seed's genotype.json: per node the derived operation, its probability,
 entropy, beside the seed's epochs that updated α (reports/search.csv); per seed their means; per
 node how many seeds derived the same operation, next to what chance gives when every seed derives
 one of the derivable operations uniformly at random (the expected largest agreement, and the
-probability that at least that many agree by chance)."""
+probability that at least that many agree by chance).
+"""
 
 from __future__ import annotations
 

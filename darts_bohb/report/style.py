@@ -2,7 +2,8 @@
 the command line of a figure script.
 
 Importing this module selects matplotlib's Agg backend, so figures render on a cluster node or
-in CI without a display."""
+in CI without a display.
+"""
 
 from __future__ import annotations
 
@@ -26,8 +27,13 @@ METHOD_COLORS = {"nas": "#1f5fa8", "random": "#6a3d9a", "baseline": "#d95f02"}
 METHOD_LINESTYLES = {"nas": "-", "random": ":", "baseline": "--"}
 # Sequential palettes give each seed its own shade while keeping the method's hue.
 METHOD_PALETTES = {"nas": "Blues", "random": "Purples", "baseline": "Oranges"}
-OPERATION_COLORS = {"identity": "#e7298a", "zero": "#8c8c8c", "conv_block": "#1b9e77", "resnet_block": "#7570b3",
-                    "resnet_bottleneck": "#e6ab02"}
+OPERATION_COLORS = {
+    "identity": "#e7298a",
+    "zero": "#8c8c8c",
+    "conv_block": "#1b9e77",
+    "resnet_block": "#7570b3",
+    "resnet_bottleneck": "#e6ab02",
+}
 DPI = 150
 
 # Fixed ids and no date in the SVGs: the same results give byte-identical figures.

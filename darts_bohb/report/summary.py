@@ -5,7 +5,8 @@ the incumbent (metrics.json) and the per-seed ensemble (ensemble/metrics.json). 
 with the verdict of each comparison of methods for both outputs, read off the bootstrap intervals
 of comparisons.csv, and one table of the means over seeds; then it links the other outputs and
 holds the numbers that no CSV does: the paired differences of both outputs, the search's
-agreement against chance, the published results and the seconds per stage."""
+agreement against chance, the published results and the seconds per stage.
+"""
 
 from __future__ import annotations
 
