@@ -21,7 +21,7 @@ from darts_bohb.deploy.final_outputs import architecture_with_record, write_mode
 from darts_bohb.hpo_space import training_from_config
 from darts_bohb.io import atomic_path, read_json_object, write_csv, write_json
 from darts_bohb.metrics import classification_metrics
-from darts_bohb.network import ArchitectureError, build_network, check_architecture, count_parameters
+from darts_bohb.network import build_network, count_parameters
 from darts_bohb.runtime import Runtime, seed_everything
 from darts_bohb.seed_ensemble import ensemble_probabilities, load_ensemble
 from darts_bohb.settings import EpochSize, FinalSettings
@@ -30,7 +30,6 @@ from darts_bohb.training import portable_state, predict_probabilities, train_mod
 LOG = logging.getLogger(__name__)
 # How BOHB's choice was scored (incumbent.json, ensemble.pt), carried into metrics.json.
 SELECTION_KEYS = ("selection_estimate", "selection_std_error", "selection_method")
-INCUMBENT_KEYS = ("method", "seed", "metric", "validation_score", "budget", "config_id", "config", "architecture")
 
 
 class IncumbentError(ValueError):
@@ -49,24 +48,11 @@ class FinalOutputs:
 
 
 def load_incumbent(path: str | Path, method: str | None) -> dict[str, Any]:
-    """Read and check an incumbent.json, naming the field at fault; `method` None takes either."""
+    """An incumbent.json of the BOHB rule, trusted as it wrote it; one of another method is a
+    mix-up, named. `method` None takes either."""
     data = read_json_object(path, IncumbentError, missing="no such incumbent file")
-    missing = [key for key in INCUMBENT_KEYS if key not in data]
-    if missing:
-        raise IncumbentError(f"{path}: field(s) {missing} missing; expected {list(INCUMBENT_KEYS)}")
-    if method is not None and data["method"] != method:
-        raise IncumbentError(f"{path}: field 'method' is {data['method']!r}, but this is the {method!r} rule")
-    if not isinstance(data["config"], dict):
-        raise IncumbentError(f"{path}: field 'config': expected an object, got {data['config']!r}")
-    try:
-        check_architecture(data["architecture"], source=f"{path}")
-        training_from_config(data["config"], epochs=1)
-    except ArchitectureError as error:
-        raise IncumbentError(str(error)) from None
-    except KeyError as error:
-        raise IncumbentError(f"{path}: field 'config.{error.args[0]}' is missing") from None
-    except (TypeError, ValueError) as error:
-        raise IncumbentError(f"{path}: field 'config' has a value of the wrong type ({error})") from None
+    if method is not None and data.get("method") != method:
+        raise IncumbentError(f"{path}: field 'method' is {data.get('method')!r}, but this is the {method!r} rule")
     return data
 
 

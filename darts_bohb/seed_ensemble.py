@@ -10,13 +10,9 @@ import numpy as np
 import torch
 
 from darts_bohb.data import Split
-from darts_bohb.network import ArchitectureError, build_network
+from darts_bohb.network import build_network
 from darts_bohb.runtime import Runtime
 from darts_bohb.training import predict_probabilities
-
-ENSEMBLE_KEYS = ("method", "seed", "metric", "selection_estimate", "selection_std_error", "selection_method",
-                 "members")
-MEMBER_KEYS = ("config_id", "weight", "config", "architecture", "fold_states")
 
 
 class EnsembleError(ValueError):
@@ -24,29 +20,17 @@ class EnsembleError(ValueError):
 
 
 def load_ensemble(path: str | Path, method: str, seed: int) -> dict[str, Any]:
-    """Read and check an ensemble.pt, naming the field at fault."""
+    """An ensemble.pt of the BOHB rule, trusted as it wrote it; one of another method or seed is a
+    mix-up, named."""
     try:
         data = torch.load(path, weights_only=True)
     except FileNotFoundError:
         raise EnsembleError(f"{path}: no such ensemble file") from None
     except Exception as error:  # torch raises many kinds for a file that is not its own
         raise EnsembleError(f"{path}: not a readable ensemble file ({type(error).__name__}: {error})") from None
-    if not isinstance(data, dict) or (missing := [key for key in ENSEMBLE_KEYS if key not in data]):
-        raise EnsembleError(f"{path}: expected a dict with the keys {list(ENSEMBLE_KEYS)}; "
-                            f"missing {missing if isinstance(data, dict) else 'all'}")
-    if (data["method"], data["seed"]) != (method, seed):
-        raise EnsembleError(f"{path}: it is {data['method']!r} seed {data['seed']}, "
+    if (data.get("method"), data.get("seed")) != (method, seed):
+        raise EnsembleError(f"{path}: it is {data.get('method')!r} seed {data.get('seed')}, "
                             f"this rule is {method!r} seed {seed}")
-    members = data["members"]
-    if not isinstance(members, list) or not members:
-        raise EnsembleError(f"{path}: field 'members': expected a non-empty list")
-    for index, member in enumerate(members):
-        if missing := [key for key in MEMBER_KEYS if key not in member]:
-            raise EnsembleError(f"{path}: members[{index}] lacks {missing}")
-        if not member["fold_states"]:
-            raise EnsembleError(f"{path}: members[{index}].fold_states is empty")
-    if not np.isclose(sum(member["weight"] for member in members), 1.0):
-        raise EnsembleError(f"{path}: the members' weights sum to {sum(m['weight'] for m in members)}, not 1")
     return data
 
 
@@ -54,11 +38,8 @@ def ensemble_probabilities(ensemble: dict[str, Any], split: Split, runtime: Runt
     """Each member's probabilities are the mean of its fold models'; the ensemble's the weighted
     mean of its members'."""
     total = None
-    for index, member in enumerate(ensemble["members"]):
-        try:
-            model = runtime.prepare_model(build_network(member["architecture"]))
-        except ArchitectureError as error:
-            raise EnsembleError(f"members[{index}].architecture: {error}") from None
+    for member in ensemble["members"]:
+        model = runtime.prepare_model(build_network(member["architecture"]))
         folds = []
         for state in member["fold_states"]:
             model.load_state_dict(state)

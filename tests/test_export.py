@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from config_defaults import config_section
-from darts_bohb.export import export_genotype, genotype_from_search
+from darts_bohb.export import export_genotype
 from darts_bohb.genotype import GenotypeError, load_genotype
 from darts_bohb.ops import OPERATIONS
 from darts_bohb.settings import SearchSettings, from_dict
@@ -61,23 +61,6 @@ def test_export_round_trip_keeps_the_last_epochs_probabilities_and_argmax(tmp_pa
     assert loaded.stop_reason == summary["stop_reason"]
     settings = from_dict(SearchSettings, config_section("search"), "search").to_dict()
     assert loaded.extra["settings"] == json.loads(json.dumps(settings))
-
-
-def test_last_block_must_be_the_epoch_the_summary_reports():
-    alphas, summary = search_outputs(epochs=2)
-    with pytest.raises(GenotypeError, match="last epoch in alphas is 1.*epochs_run = 2"):
-        genotype_from_search(alphas[alphas["epoch"] < 2], summary)
-
-
-def test_missing_node_or_column_is_named():
-    alphas, summary = search_outputs()
-    without_node = alphas[~((alphas["epoch"] == 2) & (alphas["node"] == "k7_k3"))]
-    with pytest.raises(GenotypeError, match="node 'k7_k3'"):
-        genotype_from_search(without_node, summary)
-    with pytest.raises(GenotypeError, match=r"missing column\(s\) \['probability'\]"):
-        genotype_from_search(alphas.drop(columns="probability"), summary)
-    with pytest.raises(GenotypeError, match=r"missing key\(s\) \['stop_reason'\]"):
-        genotype_from_search(alphas, {k: v for k, v in summary.items() if k != "stop_reason"})
 
 
 def test_inconsistent_search_writes_no_genotype(tmp_path):
