@@ -31,7 +31,7 @@ On a machine with one CUDA GPU, in this repository, it runs
      benchmarks/train_throughput.py --device cuda;
   3. the full default pipeline (config.yaml, runtime.device: cuda; its training stages, and the
      report too when matplotlib, seaborn and onnx are importable), then prints its wall-clock
-     and the seconds per stage from results/benchmarks/*/*.tsv;
+     and the seconds per stage from results/retinamnist_28/benchmarks/*/*.tsv;
 and writes everything, logs included, to --out. It fails if no CUDA device is visible.
 
   --out DIR             results folder (default: gpu-check-<date> in the current folder)

@@ -2,7 +2,7 @@
 
     python benchmarks/gpu_pipeline_summary.py PIPELINE_DIR --wall-clock SECONDS --out DIR [--reference CSV]
 
-Reads Snakemake's benchmark records (PIPELINE_DIR/results/benchmarks/{rule}/*.tsv: one per job)
+Reads Snakemake's benchmark records (PIPELINE_DIR/results/retinamnist_28/benchmarks/{rule}/*.tsv: one per job)
 and the final trainings' metrics.json, and writes DIR/pipeline_stages.tsv (per rule: jobs, sum,
 mean and max of the jobs' seconds) and DIR/pipeline_scores.tsv (per method, seed and output, the
 incumbent or the seed's ensemble: test accuracy and AUC). Jobs run side by side, so the sum of
@@ -19,15 +19,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from darts_bohb.methods import METHODS, RESULT_PREFIX
-
 REFERENCE = Path(__file__).resolve().parent / "results" / "retinamnist-default" / "summary.csv"
-FINAL_FOLDERS = {method: f"results/{RESULT_PREFIX[method]}final" for method in METHODS}
+RUN = Path("results") / "retinamnist_28"  # the data set gpu_check.sh runs
+FINAL_FOLDERS = {"nas": RUN / "final", "random": RUN / "random" / "final", "baseline": RUN / "baseline" / "final"}
 
 
 def stage_seconds(pipeline: Path) -> pd.DataFrame:
     records = [(tsv.parent.name, float(pd.read_csv(tsv, sep="\t")["s"].iloc[0]))
-               for tsv in sorted((pipeline / "results" / "benchmarks").glob("*/*.tsv"))]
+               for tsv in sorted((pipeline / RUN / "benchmarks").glob("*/*.tsv"))]
     jobs = pd.DataFrame(records, columns=["rule", "seconds"])
     return (jobs.groupby("rule")["seconds"].agg(jobs="count", sum_s="sum", mean_s="mean", max_s="max")
             .round(1).reset_index())
@@ -67,7 +66,7 @@ def main() -> None:
     stages.to_csv(args.out / "pipeline_stages.tsv", sep="\t", index=False)
     print(f"wall-clock of the pipeline: {args.wall_clock:.0f} s ({args.wall_clock / 60:.1f} min)")
     if stages.empty:
-        print("no job finished: no benchmark record under results/benchmarks/")
+        print(f"no job finished: no benchmark record under {RUN}/benchmarks/")
     else:
         print("seconds per stage (jobs run side by side; sum_s adds up all jobs of a rule):")
         print(stages.to_string(index=False))
@@ -84,8 +83,6 @@ def main() -> None:
     else:
         reference = pd.read_csv(args.reference)
         reference = reference[pd.to_numeric(reference["seed"], errors="coerce").notna()]
-        if "output" not in reference:  # recorded before the seed ensembles: incumbents only
-            reference["output"] = "incumbent"
         print(f"\nthe recorded CPU run of the same config ({args.reference}):")
         print(spread(reference[["method", "output", "test_accuracy", "test_auc"]]).to_string())
 

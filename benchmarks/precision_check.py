@@ -9,8 +9,8 @@ three times on the train split and score it on the val split (never on test):
 and print the validation scores side by side with their absolute differences and the training
 time of each precision. Everything runs in one process, one training after another:
 
-    python benchmarks/precision_check.py results/bohb/seed*/incumbent.json \
-        results/baseline/bohb/seed*/incumbent.json --data results/data/retinamnist_28.npz \
+    python benchmarks/precision_check.py results/retinamnist_28/bohb/seed*/incumbent.json \
+        results/retinamnist_28/baseline/bohb/seed*/incumbent.json --data results/retinamnist_28/data.npz \
         [--epochs 27] [--threads 2]
 """
 
