@@ -4,6 +4,13 @@ their defaults, measured on train+val only (no test image is read).
     python benchmarks/budget_curve.py run ROOT --data ../shared/data/retinamnist.npz --seeds 1-5 \
         --points hpo.total_epochs=160,54,80,320 search.epochs=15
     python benchmarks/budget_curve.py table ROOT [--out benchmarks/results/budget-curve]
+    python benchmarks/budget_curve.py subsample --data ../shared/data/retinamnist.npz --fraction 0.5 --out half.npz
+    python benchmarks/budget_curve.py run ROOT --data half.npz --flag retinahalf --method baseline \
+        --points epoch_size.min_images=1,1000
+
+`subsample` keeps a stratified, seeded fraction of the train split (val and test whole), a data set
+of one's own for the check of epoch_size: its `run` compares one epoch as a pass over the smaller
+train split (min_images 1) with the default unit (at least 1,000 images), for one method.
 
 `run` gives each point a folder of its own under ROOT and runs the workflow there (config.yaml with
 the point's value) up to each NAS seed's ensemble.pt: the search and BOHB, never a final training.
@@ -30,15 +37,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 from scipy import stats  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
 
 from paired_difference import mean_with_t_interval  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-RUN = "results/retinamnist_28"
 MARGIN = 0.01  # the loss of CV accuracy a cheaper point may have against the default (EXPERIMENTS.md)
 
 
@@ -47,26 +55,32 @@ def seed_list(text: str) -> list[int]:
     return list(range(int(first), int(last or first) + 1))
 
 
-def point_config(knob: str, value: str, data: Path, seeds: list[int]) -> dict:
+def point_config(knob: str, value: str, data: Path, seeds: list[int], flag: str) -> dict:
     section, key = knob.split(".")
-    return {"datasets": [{"flag": "retinamnist", "size": 28, "source": str(data)}], "seeds": seeds,
-            section: {key: yaml.safe_load(value)}}
+    dataset = {"flag": flag, "size": 28, "source": str(data)} | ({} if flag == "retinamnist" else
+                                                                   {"task": "ordinal-regression"})
+    return {"datasets": [dataset], "seeds": seeds, "baseline": {"seeds": seeds}, section: {key: yaml.safe_load(value)}}
 
 
-def run(root: Path, data: Path, seeds: list[int], points: list[str], cores: int) -> None:
+def method_folder(method: str) -> str:
+    return "bohb" if method == "nas" else f"{method}/bohb"
+
+
+def run(root: Path, data: Path, seeds: list[int], points: list[str], cores: int, flag: str, method: str) -> None:
+    run_folder = f"results/{flag}_28"
     first = None
     for spec in points:
         knob, _, values = spec.partition("=")
         for value in values.split(","):
             folder = root / f"{knob}={value}"
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / "point.yaml").write_text(yaml.safe_dump(point_config(knob, value, data, seeds)))
-            if knob.startswith("hpo.") and first is not None and not (folder / RUN).exists():
+            (folder / "point.yaml").write_text(yaml.safe_dump(point_config(knob, value, data, seeds, flag)))
+            if knob.startswith("hpo.") and first is not None and not (folder / run_folder).exists():
                 for shared in ("data.npz", "search", "benchmarks/darts_search", "logs/darts_search"):
-                    (folder / RUN / shared).parent.mkdir(parents=True, exist_ok=True)
-                    copy = shutil.copytree if (first / RUN / shared).is_dir() else shutil.copy2
-                    copy(first / RUN / shared, folder / RUN / shared)
-            targets = [f"{RUN}/bohb/seed{seed}/ensemble.pt" for seed in seeds]
+                    (folder / run_folder / shared).parent.mkdir(parents=True, exist_ok=True)
+                    copy = shutil.copytree if (first / run_folder / shared).is_dir() else shutil.copy2
+                    copy(first / run_folder / shared, folder / run_folder / shared)
+            targets = [f"{run_folder}/{method_folder(method)}/seed{seed}/ensemble.pt" for seed in seeds]
             # The rules' `python` is this interpreter's, which has the package.
             env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
             subprocess.run([sys.executable, "-m", "snakemake", *targets, "--cores", str(cores), "-s",
@@ -76,30 +90,37 @@ def run(root: Path, data: Path, seeds: list[int], points: list[str], cores: int)
 
 
 def seconds(folder: Path, rule: str, seed: int) -> tuple[float, float]:
-    record = pd.read_csv(folder / RUN / "benchmarks" / rule / f"seed{seed}.tsv", sep="\t").iloc[0]
+    """Wall and CPU seconds of a job; none for a search that the method does not run."""
+    path = folder / "benchmarks" / rule / f"seed{seed}.tsv"
+    if not path.is_file():
+        return 0.0, 0.0
+    record = pd.read_csv(path, sep="\t").iloc[0]
     return float(record["s"]), float(record["cpu_time"])
 
 
-def table(root: Path) -> pd.DataFrame:
+def table(root: Path, method: str) -> pd.DataFrame:
     rows = []
     for folder in sorted(path for path in root.iterdir() if (path / "point.yaml").is_file()):
         knob, _, value = folder.name.partition("=")
         config = yaml.safe_load((folder / "point.yaml").read_text())
         max_budget = yaml.safe_load((REPO / "config.yaml").read_text())["hpo"]["max_budget"]
+        results = folder / "results" / f"{config['datasets'][0]['flag']}_28"
+        rule = "bohb" if method == "nas" else f"{method}_bohb"
         for seed in config["seeds"]:
-            bohb = folder / RUN / "bohb" / f"seed{seed}"
+            bohb = results / method_folder(method) / f"seed{seed}"
             ensemble = torch.load(bohb / "ensemble.pt", weights_only=True)
             incumbent = json.loads((bohb / "incumbent.json").read_text())
             trials = pd.read_csv(bohb / "runhistory.csv")
-            search = json.loads((folder / RUN / "search" / f"seed{seed}" / "search.json").read_text())
-            (search_s, search_cpu), (bohb_s, bohb_cpu) = (seconds(folder, rule, seed) for rule in ("darts_search",
-                                                                                                      "bohb"))
+            search = results / "search" / f"seed{seed}" / "search.json"
+            alpha_epochs = json.loads(search.read_text())["alpha_epochs_run"] if search.is_file() else None
+            (search_s, search_cpu), (bohb_s, bohb_cpu) = (seconds(results, name, seed) for name in ("darts_search",
+                                                                                                      rule))
             rows.append({
                 "knob": knob, "value": yaml.safe_load(value), "seed": seed,
                 "estimate": ensemble["selection_estimate"], "std_error": ensemble["selection_std_error"],
                 "incumbent_estimate": incumbent["selection_estimate"],
                 "candidates": int(((trials["budget"] == max_budget) & trials["std_error"].notna()).sum()),
-                "alpha_epochs_run": search["alpha_epochs_run"],
+                "alpha_epochs_run": alpha_epochs,
                 "job_seconds": search_s + bohb_s, "cpu_seconds": search_cpu + bohb_cpu,
             })
     return pd.DataFrame(rows)
@@ -157,20 +178,38 @@ def draw(curve: pd.DataFrame, path: Path) -> None:
     figure.savefig(path, dpi=150)
 
 
+def subsample(data: Path, fraction: float, out: Path) -> None:
+    """A stratified, seeded `fraction` of the train split; val and test whole."""
+    arrays = dict(np.load(data))
+    total = len(arrays["train_labels"])
+    keep, _ = train_test_split(np.arange(total), train_size=fraction, random_state=0,
+                               stratify=arrays["train_labels"][:, 0])
+    arrays |= {key: arrays[key][np.sort(keep)] for key in ("train_images", "train_labels")}
+    np.savez_compressed(out, **arrays)
+    print(f"{out}: {len(keep)} of {total} train images kept")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("run", "table"))
-    parser.add_argument("root", type=Path)
+    parser.add_argument("command", choices=("run", "table", "subsample"))
+    parser.add_argument("root", type=Path, nargs="?")
     parser.add_argument("--data", type=Path)
+    parser.add_argument("--flag", default="retinamnist", help="a subsample's own flag (its task: ordinal)")
+    parser.add_argument("--method", default="nas", choices=("nas", "random", "baseline"))
+    parser.add_argument("--fraction", type=float, help="subsample: the share of the train split kept")
     parser.add_argument("--seeds", default="1-5")
     parser.add_argument("--points", nargs="+", default=["hpo.total_epochs=160,54,80,320", "search.epochs=15"])
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "budget-curve")
     args = parser.parse_args()
-    if args.command == "run":
-        run(args.root.resolve(), args.data.resolve(), seed_list(args.seeds), args.points, args.cores)
+    if args.command == "subsample":
+        subsample(args.data, args.fraction, args.out)
         return
-    curve = table(args.root)
+    if args.command == "run":
+        run(args.root.resolve(), args.data.resolve(), seed_list(args.seeds), args.points, args.cores, args.flag,
+            args.method)
+        return
+    curve = table(args.root, args.method)
     args.out.mkdir(parents=True, exist_ok=True)
     curve.to_csv(args.out / "curve.csv", index=False)
     draw(curve, args.out / "curve.png")
