@@ -74,7 +74,9 @@ def without_slurm_controller() -> Path:
 
 
 def copy_workflow(destination: Path, data: Path) -> Path:
-    """A runnable copy of the workflow whose test config reads `data` by absolute path."""
+    """A runnable copy of the workflow whose test configs read `data` by absolute path: the tiny run
+    (.test/config.yaml) and the tiny sweep given after it (.test/sweep.yaml, SWEEP); the sweep's
+    synthetic data sets are written where it names them (write_sweep_data)."""
     destination.mkdir(parents=True, exist_ok=True)
     for name in WORKFLOW_FILES:
         source = REPO / name
@@ -82,11 +84,37 @@ def copy_workflow(destination: Path, data: Path) -> Path:
             shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, destination / name)
-    test_config = destination / ".test" / "config.yaml"
-    config = yaml.safe_load(test_config.read_text())
-    config["datasets"][0]["source"] = str(data)
-    test_config.write_text(yaml.safe_dump(config, sort_keys=False))
+    for name in ("config.yaml", "sweep.yaml"):
+        test_config = destination / ".test" / name
+        config = yaml.safe_load(test_config.read_text())
+        for entry in config["datasets"]:
+            if entry["flag"] == "retinamnist":
+                entry["source"] = str(data)
+        test_config.write_text(yaml.safe_dump(config, sort_keys=False))
+    write_sweep_data(destination)
     return destination
+
+
+# The tiny sweep: RetinaMNIST 28 px and a synthetic binary set, with the tiny budgets of .test/config.yaml.
+SWEEP = ("--configfile", ".test/config.yaml", ".test/sweep.yaml")
+
+
+def sweep_datasets(workdir: Path) -> list[dict]:
+    """The data sets of .test/sweep.yaml in a workflow copy, as the run reads them."""
+    return yaml.safe_load((workdir / ".test" / "sweep.yaml").read_text())["datasets"]
+
+
+def write_sweep_data(workdir: Path) -> None:
+    """Each synthetic data set of .test/sweep.yaml (tests/task_fixtures.py SWEEP_SETS), written to the
+    path relative to `workdir` that its `source` names. They are synthetic, not MedMNIST's: only the
+    RetinaMNIST file is available to the tests."""
+    from task_fixtures import SWEEP_SETS, write_task_npz  # imports torch: only where a copy is made
+
+    for entry in sweep_datasets(workdir):
+        if entry["flag"] in SWEEP_SETS:
+            path = workdir / entry["source"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_task_npz(path, **SWEEP_SETS[entry["flag"]])
 
 
 def snakemake(workdir: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
@@ -99,6 +127,16 @@ def snakemake(workdir: Path, *args: str, timeout: float = 1200) -> subprocess.Co
         [sys.executable, "-m", "snakemake", *args],
         cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def start_snakemake(workdir: Path, *args: str) -> subprocess.Popen:
+    """`snakemake(workdir, *args)` started in the background, its output (both streams) in a pipe: for
+    runs that go side by side, such as each data set of the sweep run alone."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), str(without_slurm_controller()),
+                                   env.get("PATH", "")])
+    return subprocess.Popen([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 PREDICT_RUNS = (("torch", "recorded"), ("torch", "fp32"), ("onnx", "recorded"))
