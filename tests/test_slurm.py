@@ -1,5 +1,9 @@
 """The workflow on a real SLURM: the one-node test cluster that .ci/slurm/up.sh starts.
 
+The tiny sweep (`--configfile .test/config.yaml .test/sweep.yaml`: RetinaMNIST and a synthetic binary
+set, the tiny budgets) runs through the shipped profile, every job of a non-local rule by sbatch; and a
+job that fails under SLURM fails the workflow.
+
 Skipped unless that cluster answers (`sinfo` knows its partition `ci`); CI runs these through
 .ci/slurm/run-workflow.sh. Jobs go through snakemake-executor-plugin-slurm with the profile that
 users get: profiles/slurm, installed as the README says (profiles/install_slurm_profile.py) and
@@ -20,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, copy_workflow
+from conftest import REPO, SWEEP, copy_workflow, sweep_datasets
 
 CI_PARTITION = "ci"
 SITE_VALUES = ("--partition", CI_PARTITION, "--status-command", "squeue")
@@ -82,25 +86,39 @@ def snakemake_on_slurm(workdir: Path, profile_home: Path, *args: str, limit_s: i
     return result
 
 
+# The workflow's localrules: they run on the submit host, every other rule's jobs go through sbatch.
+LOCAL_RULES = {"all", "download_dataset", "export_genotype", "plot_bohb_progress", "plot_arch_weights", "plot_cells",
+               "plot_scores", "report", "leaderboard"}
+
+
+def started_jobs(output: str) -> dict[int, tuple[str, bool]]:
+    """Every job Snakemake started, by its job id: (rule, whether it ran locally)."""
+    return {int(job_id): (rule, local == "local") for local, rule, job_id in
+            re.findall(r"^(local)?rule (\w+):\n(?:    .*\n)*?    jobid: (\d+)$", output, re.MULTILINE)}
+
+
+def submissions(output: str) -> dict[int, tuple[str, str]]:
+    """Every job that went to SLURM through sbatch, as Snakemake reports it, by its job id: its SLURM job
+    id and the folder of its SLURM log (.snakemake/slurm_logs/rule_{rule}/{wildcards})."""
+    found = re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)/\2\.log\)", output)
+    return {int(job_id): (slurm_id, folder) for job_id, slurm_id, folder in found}
+
+
 def submitted_rules(output: str) -> set[str]:
     """Rules of which at least one job went to SLURM through sbatch, as Snakemake reports them."""
-    rules = set()
-    for job_id in re.findall(r"Job (\d+) has been submitted with SLURM jobid \d+", output):
-        match = re.search(rf"^rule (\w+):\n(?:    .*\n)*?    jobid: {job_id}$", output, re.MULTILINE)
-        if match:
-            rules.add(match.group(1))
-    return rules
+    jobs = started_jobs(output)
+    return {jobs[job_id][0] for job_id in submissions(output) if job_id in jobs}
 
 
 def test_a_job_failing_under_slurm_fails_the_workflow(tmp_path, real_data, profile_home):
     workdir = copy_workflow(tmp_path / "workflow", real_data)
     # A corrupt data file where the download would have put it: the search job, run by SLURM,
     # cannot read it and exits non-zero.
-    corrupt = workdir / "results" / "data" / "retinamnist_28.npz"
+    corrupt = workdir / "results" / "retinamnist_28" / "data.npz"
     corrupt.parent.mkdir(parents=True)
     corrupt.write_bytes(b"this is not an npz archive")
 
-    result = snakemake_on_slurm(workdir, profile_home, "results/search/seed1/search.json",
+    result = snakemake_on_slurm(workdir, profile_home, "results/retinamnist_28/search/seed1/search.json",
                                 "--configfile", ".test/config.yaml", limit_s=FAILURE_LIMIT_S)
     output = result.stdout + result.stderr
 
@@ -108,25 +126,51 @@ def test_a_job_failing_under_slurm_fails_the_workflow(tmp_path, real_data, profi
     assert "darts_search" in submitted_rules(output), "the failing job did not go through sbatch"
     assert re.search(r"Error in rule darts_search:", output)
     assert re.search(r"SLURM-job '\d+' failed, SLURM status is: 'FAILED'", output)
-    assert not (workdir / "results" / "search" / "seed1" / "search.json").exists()
+    assert not (workdir / "results" / "retinamnist_28" / "search" / "seed1" / "search.json").exists()
 
 
-def test_tiny_workflow_completes_through_sbatch(tmp_path, real_data, profile_home):
+def test_the_tiny_sweep_completes_with_every_remote_job_through_sbatch(tmp_path, real_data, profile_home):
     workdir = copy_workflow(tmp_path / "workflow", real_data)
 
-    result = snakemake_on_slurm(workdir, profile_home, "--configfile", ".test/config.yaml", limit_s=WORKFLOW_LIMIT_S)
+    # SLURM's own log of each job is kept (the plugin deletes it once the job succeeds, by default).
+    result = snakemake_on_slurm(workdir, profile_home, *SWEEP, "--slurm-keep-successful-logs",
+                                limit_s=WORKFLOW_LIMIT_S)
     output = result.stdout + result.stderr
-    assert result.returncode == 0, "the tiny workflow failed under SLURM"
+    assert result.returncode == 0, "the tiny sweep failed under SLURM"
 
-    # Every rule that is not a localrule ran as a SLURM job, in the partition the profile was given.
-    remote_rules = set(re.findall(r"^rule (\w+):$", output, re.MULTILINE))
-    assert {"darts_search", "bohb", "final", "baseline_bohb"} <= remote_rules
-    assert submitted_rules(output) == remote_rules
+    # Every job of a rule that is not a localrule went through sbatch, in the partition the profile
+    # was given, and no local job did; SLURM wrote the log of each, in the folder of its rule and wildcards.
+    jobs, submitted = started_jobs(output), submissions(output)
+    remote = {job_id for job_id, (_, local) in jobs.items() if not local}
+    assert {rule for rule, local in jobs.values() if local} <= LOCAL_RULES
+    assert {rule for rule, local in jobs.values() if not local} == {
+        "darts_search", "bohb", "final", "random_bohb", "random_final", "baseline_bohb", "baseline_final",
+        "export_onnx"}
+    assert set(submitted) == remote
     assert f"slurm_partition={CI_PARTITION}" in output
+    datasets = sweep_datasets(workdir)
+    config = yaml.safe_load((workdir / ".test" / "config.yaml").read_text())
+    nas, others = len(config["seeds"]), len(config["random"]["seeds"]) + len(config["baseline"]["seeds"])
+    assert len(remote) == len(datasets) * (3 * nas + 2 * others + nas + others)  # search, bohb, final; ONNX
+    for job_id, (slurm_id, folder) in submitted.items():
+        rule = jobs[job_id][0]
+        assert Path(folder).parent.name == f"rule_{rule}", folder
+        assert (workdir / folder / f"{slurm_id}.log").is_file(), folder  # folder: absolute
+    for entry in datasets:  # each data set's jobs went to SLURM, each seed its own job
+        name = f"{entry['flag']}_{entry['size']}"
+        for rule in ("darts_search", "bohb", "final"):
+            assert sum(jobs[job_id][0] == rule and Path(folder).name.startswith(name)
+                       for job_id, (_, folder) in submitted.items()) == nas, (name, rule)
 
-    # Nothing is left to do: every target of `all` exists and is up to date.
-    check = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", ".test/config.yaml"],
+    # Nothing is left to do: every target of `all` exists and is up to date, for both data sets.
+    check = subprocess.run([sys.executable, "-m", "snakemake", "-n", *SWEEP],
                            cwd=workdir, capture_output=True, text=True, timeout=120)
     assert check.returncode == 0 and "Nothing to be done" in check.stdout + check.stderr, check.stdout
-    for seed in yaml.safe_load((workdir / ".test" / "config.yaml").read_text())["seeds"]:
-        assert (workdir / "results" / "search" / f"seed{seed}" / "genotype.json").is_file()
+    for entry in datasets:
+        results = workdir / "results" / f"{entry['flag']}_{entry['size']}"
+        for seed in config["seeds"]:
+            assert (results / "search" / f"seed{seed}" / "genotype.json").is_file()
+            assert (results / "final" / f"seed{seed}" / "model.onnx").is_file()
+        assert (workdir / "reports" / f"{entry['flag']}_{entry['size']}" / "summary.md").is_file()
+    board = (workdir / "reports" / "leaderboard.csv").read_text()
+    assert all(entry["flag"] in board for entry in datasets)

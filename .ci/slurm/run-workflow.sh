@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Run the workflow on the CI SLURM that up.sh started: tests/test_slurm.py installs the shipped
 # profile (profiles/slurm) as the README says, with the test cluster's site values, runs the tiny
-# test workflow through `snakemake --profile slurm` and checks its outputs, and shows that a job
-# failing under SLURM fails Snakemake. Output is not captured (-s), so CI's log shows every
-# sbatch submission.
+# sweep (.test/config.yaml .test/sweep.yaml: RetinaMNIST and a synthetic binary set) through
+# `snakemake --profile slurm`, checks that every job of a non-local rule went through sbatch and that
+# both data sets' outputs exist, and shows that a job failing under SLURM fails Snakemake. Output is
+# not captured (-s), so CI's log shows every sbatch submission.
 # Usage: bash .ci/slurm/run-workflow.sh   (PYTHON defaults to .venv/bin/python, else python3)
 set -euo pipefail
 
