@@ -77,6 +77,7 @@ def test_the_bohb_script_takes_the_cell_wiring_for_random_and_only_there(tmp_pat
     assert result.returncode == 2 and message in result.stderr, result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("random_section, expected_seeds", [
     (None, ["2", "3"]),  # no random key: the baseline's seeds
     ({"seeds": [5]}, ["5"]),
@@ -93,5 +94,5 @@ def test_the_random_rules_run_on_random_seeds_or_else_the_baselines(tmp_path, ra
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     output = result.stdout + result.stderr
     for rule in ("random_bohb", "random_final"):
-        jobs = re.findall(rf"rule {rule}:\n(?:    .*\n)*?    wildcards: seed=(\d+)", output)
+        jobs = re.findall(rf"rule {rule}:\n(?:    .*\n)*?    wildcards: flag=\w+, size=\d+, seed=(\d+)", output)
         assert sorted(jobs) == expected_seeds, (rule, jobs)
