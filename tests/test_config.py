@@ -4,9 +4,11 @@ fails before any job runs, naming the key."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 
+import medmnist
 import pytest
 import yaml
 from snakemake.utils import update_config
@@ -147,11 +149,17 @@ def test_dry_run_plans_search_for_every_seed(workflow_copy):
     assert jobs["darts_search"] == seeds and jobs["export_genotype"] == seeds
 
 
+# The presets of several data sets plan other jobs on purpose: tests/test_presets.py counts them.
+SINGLE_DATASET_PRESETS = sorted(path.name for path in (REPO / "configs").glob("*.yaml")
+                                if "datasets" not in yaml.safe_load(path.read_text()))
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("preset", sorted(path.name for path in (REPO / "configs").glob("*.yaml")))
+@pytest.mark.parametrize("preset", SINGLE_DATASET_PRESETS)
 def test_a_preset_overrides_only_its_own_keys_of_the_default_run(workflow_copy, preset):
     """configs/*.yaml are given after config.yaml: the same jobs, with the preset's values for its
-    keys (hpo settings and rule resources) and the default's for every other key."""
+    keys (hpo settings and rule resources, which the job scales to RetinaMNIST's training images)
+    and the default's for every other key."""
     default = snakemake(workflow_copy, "-n", "-p")
     given = snakemake(workflow_copy, "-n", "-p", "--configfile", f"configs/{preset}")
     assert default.returncode == 0 and given.returncode == 0, given.stderr
@@ -162,10 +170,12 @@ def test_a_preset_overrides_only_its_own_keys_of_the_default_run(workflow_copy, 
     for key, value in defaults["hpo"].items():
         expected = overrides.get("hpo", {}).get(key, value)
         assert f'"{key}": {json.dumps(expected, sort_keys=True)}' in given.stdout, key
+    scale = job_scale(defaults, 28, medmnist.INFO["retinamnist"]["n_samples"]["train"])
     for family, resources in overrides.get("resources", {}).items():
         for name, value in resources.items():
             if name != "threads":  # threads is capped by --cores, not printed as given
-                assert f"{name}={value}" in given.stdout, f"resources.{family}.{name}"
+                scaled = math.ceil(value * scale["memory" if name == "mem_mb" else "time"])
+                assert f"{name}={scaled}" in given.stdout, f"resources.{family}.{name}"
 
 
 @pytest.mark.slow
