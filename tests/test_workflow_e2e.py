@@ -154,21 +154,17 @@ def per_seed_files(dataset: DataSet, seeds: dict[str, list[int]]) -> list[Path]:
 
 
 def test_a_data_set_run_alone_gives_the_files_of_the_sweep(sweep_run, real_data, tmp_path):
-    """The synthetic set alone with one seed per method (seed 1, the one all three ran), and one
-    RetinaMNIST target (seed 2's final model) with RetinaMNIST alone: each in a fresh copy, the two
+    """The synthetic set alone with one seed (NAS seed 1: search, BOHB and final model), and one
+    RetinaMNIST target (the baseline's seed 1) with RetinaMNIST alone: each in a fresh copy, the two
     side by side, and their files byte for byte those of the sweep."""
     datasets = sweep_run.datasets()
     synthetic = next(name for name in SWEEP_SETS if name != RETINA)
-    one_seed = {method: [1] for method in METHODS}
     alone = {}
-    for name in (synthetic, RETINA):
+    for name, method in ((synthetic, "nas"), (RETINA, "baseline")):
         workdir = copy_workflow(tmp_path / name, real_data)
-        config = {"datasets": [datasets[name].entry]}
-        if name == synthetic:
-            config |= {"seeds": [1], "baseline": {"seeds": [1]}, "random": {"seeds": [1]}}
-            files = per_seed_files(datasets[name], one_seed)
-        else:
-            files = per_seed_files(datasets[name], {"nas": [2]})
+        config = {"datasets": [datasets[name].entry], "seeds": [1], "baseline": {"seeds": [1]},
+                  "random": {"seeds": [1]}}
+        files = per_seed_files(datasets[name], {method: [1]})
         (workdir / "alone.yaml").write_text(yaml.safe_dump(config))
         # Only what the compared files need: no report, no ONNX.
         targets = [f"results/{name}/{file}" for file in files]
@@ -177,7 +173,7 @@ def test_a_data_set_run_alone_gives_the_files_of_the_sweep(sweep_run, real_data,
     for name, (workdir, files, process) in alone.items():
         output, _ = process.communicate(timeout=1200)
         assert process.returncode == 0, output[-4000:]
-        assert len(files) == (13 if name == synthetic else 5)
+        assert len(files) == (5 if name == synthetic else 4)
         for file in files:
             assert comparable(workdir / "results" / name / file) == comparable(datasets[name].results / file), file
 
@@ -503,19 +499,20 @@ def test_one_figure_alone_needs_only_its_own_inputs(tmp_path, real_data):
     assert jobs["download_dataset"] == 1 and "synthbin" not in output
 
 
-def test_forcerun_bohb_redoes_every_trial(sweep_run, tmp_path):
-    """`--forcerun bohb` (README: rerunning one stage) trains every trial again instead of
-    rewriting the outputs from the finished SMAC run."""
+def test_forcerun_of_a_bohb_rule_redoes_every_trial(sweep_run, tmp_path):
+    """`--forcerun RULE` (README: rerunning one stage) trains every trial again instead of rewriting
+    the outputs from the finished SMAC run. The baseline's BOHB rule stands for the three: they run
+    one script, and its trials are the cheapest."""
     config = sweep_run.config
     copy = tmp_path / "copy"
     shutil.copytree(sweep_run.workdir, copy, symlinks=True)
-    seed = config["seeds"][0]
-    bohb = copy / "results" / RETINA / "bohb" / f"seed{seed}"
+    seed = config["baseline"]["seeds"][0]
+    bohb = copy / "results" / RETINA / "baseline" / "bohb" / f"seed{seed}"
     before = json.loads((bohb / "smac" / str(seed) / "runhistory.json").read_text())["data"]
-    result = snakemake(copy, f"results/{RETINA}/bohb/seed{seed}/incumbent.json", "--forcerun", "bohb", "--cores", "1",
-                       *SWEEP)
+    result = snakemake(copy, f"results/{RETINA}/baseline/bohb/seed{seed}/incumbent.json", "--forcerun", "baseline_bohb",
+                       "--cores", "1", *SWEEP)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    log = (copy / "results" / RETINA / "logs" / "bohb" / f"seed{seed}.log").read_text()
+    log = (copy / "results" / RETINA / "logs" / "baseline_bohb" / f"seed{seed}.log").read_text()
     assert "starting a fresh SMAC run" in log and "continuing the SMAC run" not in log
     after = json.loads((bohb / "smac" / str(seed) / "runhistory.json").read_text())["data"]
     n_trials = sum(hyperband_round_trials(config["hpo"]).values())
