@@ -123,7 +123,18 @@ def table(root: Path, method: str) -> pd.DataFrame:
                 "alpha_epochs_run": alpha_epochs,
                 "job_seconds": search_s + bohb_s, "cpu_seconds": search_cpu + bohb_cpu,
             })
-    return pd.DataFrame(rows)
+    curve = pd.DataFrame(rows)
+    # The point with every knob at its default is the reference of each knob: one run serves all.
+    defaults = default_values(curve["knob"].unique())
+    at_default = curve[curve["value"] == curve["knob"].map(defaults)].drop_duplicates("seed")
+    shared = [at_default.assign(knob=knob, value=value) for knob, value in defaults.items()
+              if not ((curve["knob"] == knob) & (curve["value"] == value)).any()]
+    return pd.concat([curve, *shared], ignore_index=True)
+
+
+def default_values(knobs) -> dict:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    return {knob: config[knob.split(".")[0]][knob.split(".")[1]] for knob in knobs}
 
 
 def verdict(curve: pd.DataFrame, defaults: dict) -> list[str]:
@@ -213,8 +224,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     curve.to_csv(args.out / "curve.csv", index=False)
     draw(curve, args.out / "curve.png")
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    defaults = {knob: config[knob.split(".")[0]][knob.split(".")[1]] for knob in curve["knob"].unique()}
+    defaults = default_values(curve["knob"].unique())
     print(curve.groupby(["knob", "value"])[["estimate", "std_error", "incumbent_estimate", "candidates",
                                             "alpha_epochs_run", "cpu_seconds"]].mean().round(4).to_string())
     print("\n".join(verdict(curve, defaults)))
