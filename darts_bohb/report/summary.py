@@ -48,7 +48,7 @@ FILES = {
     "search": "each seed's searched cell, per node",
 }
 FIGURES = {
-    "bohb_progress": ("BOHB incumbent validation score over wall-clock and epochs", METHODS),
+    "bohb_progress": ("BOHB incumbent score (val, or CV at max budget) over wall-clock and epochs", METHODS),
     "arch_weights": ("Operation probabilities per node over the DARTS search", ("nas",)),
     "cells": ("Derived cell of each seed", ("nas",)),
     "scores": ("Test scores per seed with the published references", METHODS),
