@@ -5,8 +5,8 @@
 Reads config.yaml with the given presets over it (as `--configfile` does) and prices every job the
 run would start: per data set and size, the CPU core-hours (the jobs' threads times their hours),
 the GPU-hours, the longest job and the memory of the largest. A job's time on RetinaMNIST at 28 px
-is what it took in the committed runs: the default run on 2 CPU cores with bf16 (about three times that in fp32)
-(benchmarks/results/retinamnist-default/summary.csv) and on one H200
+is what it took in the committed runs: the default run on 2 CPU cores with bf16 (fp32 takes about
+three times as long: README, Run) (benchmarks/results/retinamnist-default/summary.csv) and on one H200
 (benchmarks/results/gpu-h200/pipeline_stages.tsv); every other data set and size scales it as the
 workflow scales its requests (darts_bohb.settings.job_scale: the cost table of image sizes, and the
 training images). Sizes beyond 128 px were not measured: their lines say "extrapolated". The memory
@@ -84,8 +84,7 @@ def main() -> None:
     shown = table.assign(note=table["measured"].map({True: "", False: "extrapolated"})).drop(columns="measured")
     print(shown.to_string(index=False, float_format=lambda value: f"{value:,.1f}"))
     print(f"\n{len(table)} data set(s), {table['jobs'].sum()} training jobs: {table['cpu_core_hours'].sum():,.0f} "
-          f"CPU core-hours (bf16; about three times that in fp32), {table['gpu_hours'].sum():,.1f} GPU-hours "
-          "(H200, jobs sharing the card as measured), "
+          f"CPU core-hours, {table['gpu_hours'].sum():,.1f} GPU-hours (H200, jobs sharing the card as measured), "
           f"largest job {table['peak_memory_gb'].max():,.1f} GB"
           + (f"; {int((~table['measured']).sum())} data set(s) at sizes not measured" if not table["measured"].all()
              else ""))

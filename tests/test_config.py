@@ -8,7 +8,6 @@ import math
 import re
 import shutil
 
-import medmnist
 import pytest
 import yaml
 from snakemake.utils import update_config
@@ -26,6 +25,7 @@ from darts_bohb.settings import (
     job_scale,
     validate_config,
 )
+from darts_bohb.tasks import medmnist_info, train_images
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -170,7 +170,7 @@ def test_a_preset_overrides_only_its_own_keys_of_the_default_run(workflow_copy, 
     for key, value in defaults["hpo"].items():
         expected = overrides.get("hpo", {}).get(key, value)
         assert f'"{key}": {json.dumps(expected, sort_keys=True)}' in given.stdout, key
-    scale = job_scale(defaults, 28, medmnist.INFO["retinamnist"]["n_samples"]["train"])
+    scale = job_scale(defaults, 28, train_images("retinamnist", None, medmnist_info()))
     for family, resources in overrides.get("resources", {}).items():
         for name, value in resources.items():
             if name != "threads":  # threads is capped by --cores, not printed as given
