@@ -1,4 +1,5 @@
-"""BOHB runs: outputs, determinism, test-split independence, continuing, and bad input.
+"""BOHB runs: outputs, determinism, test-split independence, a changed run starting afresh, and bad input
+(continuing a killed run: tests/test_rerun.py).
 
 All runs use the tiny space of tests/hpo_fixtures.py (budgets 1..3 epochs, 4 or 6 trials) on the
 synthetic .npz written there (MedMNIST's layout, a few hundred images): the mechanics tested
@@ -19,7 +20,6 @@ import pytest
 import torch
 from smac.intensifier.hyperband_utils import determine_HB
 
-import darts_bohb.bohb as bohb
 from config_defaults import CPU_JOB_SECTIONS, config_section
 from darts_bohb.bohb import (
     BohbOutputs,
@@ -235,37 +235,6 @@ def test_baseline_runs_the_same_protocol_with_plain_conv_cells(tmp_path, data_di
     assert {cell["design"] for cell in incumbent["architecture"]["cells"]} == {PLAIN_CONV}
     runhistory = pd.read_csv(tmp_path / "runhistory.csv")
     assert len(runhistory) == 4 and set(runhistory["budget"]) == {1, 3}
-
-
-def test_an_interrupted_run_continues_without_repeating_trials(tmp_path, data_dir, monkeypatch, caplog):
-    calls = []
-    real_train_model = bohb.train_model
-
-    def interrupted_on_third_trial(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt  # what Ctrl-C, or Snakemake stopping the job, does mid-trial
-        return real_train_model(*args, **kwargs)
-
-    monkeypatch.setattr(bohb, "train_model", interrupted_on_third_trial)
-    with pytest.raises(KeyboardInterrupt):
-        run_in_process(tmp_path, data_dir / "data.npz", tiny_hpo())
-    before = smac_trials(tmp_path)
-    assert len(before) == 2 and not (tmp_path / "incumbent.json").exists()
-
-    calls.clear()
-    monkeypatch.setattr(bohb, "train_model", lambda *a, **k: (calls.append(1), real_train_model(*a, **k))[1])
-    caplog.set_level("INFO", logger="darts_bohb")
-    run_in_process(tmp_path, data_dir / "data.npz", tiny_hpo())
-    assert "continuing the SMAC run" in caplog.text
-    # 6 trials in all, 2 of them from before the interruption; of the 4 left, the 3 at the largest
-    # budget train one model per fold (3 folds)
-    assert len(calls) == 1 + 3 * 3
-    after = smac_trials(tmp_path)
-    assert after[:2] == before and len(after) == 6
-    keys = [(t["config_id"], t["budget"]) for t in after]
-    assert len(set(keys)) == 6
-    assert len(pd.read_csv(tmp_path / "runhistory.csv")) == 6
 
 
 def test_a_changed_or_damaged_run_starts_fresh_without_asking(tmp_path, data_dir, monkeypatch, caplog):

@@ -1,5 +1,6 @@
 """A whole `snakemake` run killed mid-BOHB (SIGKILL to its process group, as a node failure or
-`kill -9` would) is unlocked and run again: BOHB continues its SMAC run without repeating a trial."""
+`kill -9` would) is unlocked and run again: BOHB continues its SMAC run without repeating a trial.
+The baseline's BOHB is the target: the same BOHB code as the NAS rule's, without a search before it."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import pytest
 from conftest import snakemake, without_slurm_controller
 
 pytestmark = pytest.mark.e2e
-TARGET = "results/retinamnist_28/bohb/seed1/incumbent.json"
+RUN = Path("results/retinamnist_28/baseline/bohb/seed1")
+TARGET = str(RUN / "incumbent.json")
 
 
 def finished_trials(runhistory: Path) -> list[tuple]:
@@ -34,7 +36,7 @@ def test_a_killed_snakemake_run_continues_bohb_without_repeating_a_trial(workflo
     command = [sys.executable, "-m", "snakemake", TARGET, "--cores", "2", "--configfile", ".test/config.yaml"]
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), str(without_slurm_controller()),
                                                   os.environ["PATH"]])}
-    runhistory = workflow_copy / "results" / "retinamnist_28" / "bohb" / "seed1" / "smac" / "1" / "runhistory.json"
+    runhistory = workflow_copy / RUN / "smac" / "1" / "runhistory.json"
     run = subprocess.Popen(command, cwd=workflow_copy, env=env, start_new_session=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600
@@ -50,5 +52,5 @@ def test_a_killed_snakemake_run_continues_bohb_without_repeating_a_trial(workflo
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     after = finished_trials(runhistory)
     assert after[:len(before)] == before and len(after) == len(set(after)) == 6  # the tiny config's 6 trials
-    log = (workflow_copy / "results" / "retinamnist_28" / "logs" / "bohb" / "seed1.log").read_text()
+    log = (workflow_copy / "results" / "retinamnist_28" / "logs" / "baseline_bohb" / "seed1.log").read_text()
     assert "continuing the SMAC run" in log
