@@ -95,7 +95,7 @@ def copy_workflow(destination: Path, data: Path) -> Path:
     return destination
 
 
-# The tiny sweep: RetinaMNIST 28 px and a synthetic binary set, with the tiny budgets of .test/config.yaml.
+# The tiny sweep: RetinaMNIST 28 px and a synthetic multi-label set, with the tiny budgets of .test/config.yaml.
 SWEEP = ("--configfile", ".test/config.yaml", ".test/sweep.yaml")
 
 

@@ -18,8 +18,8 @@ from darts_bohb.tasks import MULTI_LABEL_TASK
 
 SPLIT_SIZES = {"train": 160, "val": 60, "test": 60}
 # The synthetic data sets of the tiny sweep (.test/sweep.yaml), by flag: the arguments of write_task_npz.
-SWEEP_SETS = {"synthbin": {"task": "binary-class", "n_classes": 2, "channels": 1,
-                           "split_sizes": {"train": 200, "val": 60, "test": 60}}}
+SWEEP_SETS = {"synthml": {"task": MULTI_LABEL_TASK, "n_classes": 4, "channels": 1,
+                          "split_sizes": {"train": 200, "val": 60, "test": 60}}}
 
 
 def task_arrays(task: str, n_classes: int = 3, channels: int = 3, size: int = 28, seed: int = 0,

@@ -1,7 +1,7 @@
 """The workflow on a real SLURM: the one-node test cluster that .ci/slurm/up.sh starts.
 
-The tiny sweep (`--configfile .test/config.yaml .test/sweep.yaml`: RetinaMNIST and a synthetic binary
-set, the tiny budgets) runs through the shipped profile, every job of a non-local rule by sbatch; and a
+The tiny sweep (`--configfile .test/config.yaml .test/sweep.yaml`: RetinaMNIST and a synthetic
+multi-label set, the tiny budgets) runs through the shipped profile, every job of a non-local rule by sbatch; and a
 job that fails under SLURM fails the workflow.
 
 Skipped unless that cluster answers (`sinfo` knows its partition `ci`); CI runs these through

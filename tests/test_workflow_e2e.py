@@ -1,8 +1,8 @@
 """The whole workflow, end to end, over the tiny sweep: one invocation of `--configfile .test/config.yaml
-.test/sweep.yaml` per test session runs RetinaMNIST 28 px (the real file) and a synthetic binary data
-set in MedMNIST's layout (tests/task_fixtures.py; only the RetinaMNIST file is available to the tests)
-in one DAG, with the tiny budgets. The checks below share that run; each data set's files also equal
-those of a run of that data set alone."""
+.test/sweep.yaml` per test session runs RetinaMNIST 28 px (the real file) and a synthetic multi-label
+data set of one's own in MedMNIST's layout (tests/task_fixtures.py; only the RetinaMNIST file is
+available to the tests) in one DAG, with the tiny budgets. The checks below share that run; each data
+set's files also equal those of a run of that data set alone."""
 
 from __future__ import annotations
 
@@ -123,6 +123,11 @@ def dataset(request, sweep_run) -> DataSet:
     return sweep_run.datasets()[request.param]
 
 
+def labels_of(predictions: pd.DataFrame) -> np.ndarray:
+    """The label column(s) of a predictions.csv: `label`, or `label_0`... for a multi-label task."""
+    return predictions.filter(regex=r"^label").to_numpy()
+
+
 def planned_jobs(output: str) -> dict[str, int]:
     if "Job stats:" not in output:
         return {}
@@ -196,16 +201,23 @@ def test_every_seed_has_a_loadable_genotype_from_its_search(dataset):
 def test_metrics_recomputed_from_predictions_with_medmnist_match(dataset):
     arrays = dataset.arrays()
     test_labels = arrays["test_labels"]
-    assert dataset.task != MULTI_LABEL_TASK  # the sweep's tasks have one label column
-    n_classes = len(np.unique(np.concatenate([arrays[f"{split}_labels"] for split in ("train", "val", "test")])))
+    if dataset.task == MULTI_LABEL_TASK:
+        n_classes = test_labels.shape[1]
+        label_columns = [f"label_{j}" for j in range(n_classes)]
+    else:
+        n_classes = len(np.unique(np.concatenate([arrays[f"{split}_labels"] for split in ("train", "val", "test")])))
+        label_columns = ["label"]
     for method, seed in dataset.runs():
         folder = dataset.folder(method, "final", seed)
         metrics = json.loads((folder / "metrics.json").read_text())
         for key in ("accuracy", "auc", "macro_f1", "balanced_accuracy"):
-            assert 0.0 <= metrics[key] <= 1.0, (folder, key)
+            if key == "balanced_accuracy" and dataset.task == MULTI_LABEL_TASK:  # labels, not classes
+                assert metrics[key] is None
+            else:
+                assert 0.0 <= metrics[key] <= 1.0, (folder, key)
         predictions = pd.read_csv(folder / "predictions.csv")
-        assert list(predictions.columns) == ["index", "label", *(f"prob_{j}" for j in range(n_classes))]
-        assert np.array_equal(predictions[["label"]].to_numpy(), test_labels)
+        assert list(predictions.columns) == ["index", *label_columns, *(f"prob_{j}" for j in range(n_classes))]
+        assert np.array_equal(labels_of(predictions), test_labels)
         scores = predictions.filter(like="prob_").to_numpy()
         assert scores.shape == (len(test_labels), n_classes)
         assert metrics["accuracy"] == pytest.approx(getACC(test_labels, scores, dataset.task), abs=1e-12)
@@ -239,7 +251,7 @@ def test_each_seed_ensemble_averages_its_members_fold_models_and_states_its_esti
         scores = predictions.filter(like="prob_").to_numpy()
         np.testing.assert_allclose(scores, expected, atol=1e-6)
         metrics = json.loads((folder / "ensemble" / "metrics.json").read_text())
-        assert metrics["accuracy"] == pytest.approx(getACC(predictions[["label"]].to_numpy(), scores,
+        assert metrics["accuracy"] == pytest.approx(getACC(labels_of(predictions), scores,
                                                            dataset.task), abs=1e-12)
         assert metrics["n_models"] == sum(len(member["fold_states"]) for member in ensemble["members"])
         assert metrics["selection_estimate"] == ensemble["selection_estimate"]
@@ -248,7 +260,9 @@ def test_each_seed_ensemble_averages_its_members_fold_models_and_states_its_esti
         assert single["selection_estimate"] == incumbent["selection_estimate"] == incumbent["validation_score"]
         folds = config["hpo"]["cv_folds"]
         images = len(splits["train"].labels) + len(splits["val"].labels)
-        assert single["selection_method"].startswith(f"{folds}-fold stratified CV over train+val ({images} images)")
+        # Stratified by class; a multi-label set's folds are drawn plainly.
+        stratified = "" if dataset.task == MULTI_LABEL_TASK else "stratified "
+        assert single["selection_method"].startswith(f"{folds}-fold {stratified}CV over train+val ({images} images)")
         assert all(len(member["fold_states"]) == folds for member in ensemble["members"])
         std_error = single["selection_std_error"]
         # The synthetic set is easy: its folds may agree exactly.
@@ -299,6 +313,9 @@ def test_predict_script_reproduces_predictions_csv_with_both_backends(dataset, t
     for run, table in tables.items():
         assert table["index"].tolist() == list(range(len(expected)))
         found[run] = table.filter(like="prob_").to_numpy()
+        if dataset.task == MULTI_LABEL_TASK:  # the labels above 0.5, by name, instead of one most probable class
+            above = [";".join(str(j) for j in np.flatnonzero(row > 0.5)) for row in found[run]]
+            assert table["predicted_labels"].fillna("").astype(str).tolist() == above
     # The precision on record and the threads are the final job's, so its predictions come back.
     np.testing.assert_allclose(found["torch", "recorded"], expected, atol=1e-6, rtol=0)
     np.testing.assert_allclose(found["onnx", "recorded"], found["torch", "fp32"], atol=1e-5, rtol=0)
@@ -348,7 +365,8 @@ def test_report_files_exist_and_summary_matches_metrics(dataset):
             row = summary[(summary.method == method) & (summary.seed == seed) & (summary.output == output)]
             assert len(row) == 1
             for key in ("accuracy", "auc", "macro_f1", "balanced_accuracy"):
-                assert row[f"test_{key}"].item() == pytest.approx(metrics[key], abs=1e-12)
+                expected = float("nan") if metrics[key] is None else metrics[key]  # undefined: empty in the CSV
+                assert row[f"test_{key}"].item() == pytest.approx(expected, abs=1e-12, nan_ok=True)
             assert row["selection_estimate"].item() == pytest.approx(metrics["selection_estimate"])
     markdown = (reports / "summary.md").read_text()
     n = len(dataset.seeds("nas"))
@@ -396,11 +414,12 @@ def test_the_report_compares_the_three_methods_and_summarises_the_search(dataset
         assert rows.at["accuracy", "ci_low"] <= rows.at["accuracy", "difference"] <= rows.at["accuracy", "ci_high"]
         frames = [pd.read_csv(dataset.folder(method, "final", 1) / files[output]).sort_values("index")
                   for method in pair.split(" - ")]
-        correct = [correct_per_image(frame[["label"]].to_numpy(), frame.filter(like="prob_").to_numpy(),
+        correct = [correct_per_image(labels_of(frame), frame.filter(like="prob_").to_numpy(),
                                      dataset.task) for frame in frames]
         only = (int((correct[0] & ~correct[1]).sum()), int((~correct[0] & correct[1]).sum()))
         assert (rows.at["accuracy", "first_only_correct"], rows.at["accuracy", "second_only_correct"]) == only
-        assert rows.at["accuracy", "difference"] == pytest.approx((only[0] - only[1]) / len(correct[0]))
+        # Per image, or per image and label of a multi-label set.
+        assert rows.at["accuracy", "difference"] == pytest.approx((only[0] - only[1]) / correct[0].size)
         expected = binomtest(only[0], sum(only), 0.5).pvalue if sum(only) else 1.0
         assert rows.at["accuracy", "p_value"] == pytest.approx(expected) and pd.isna(rows.at["auc", "p_value"])
     search = pd.read_csv(reports / "search.csv")
@@ -496,7 +515,7 @@ def test_one_figure_alone_needs_only_its_own_inputs(tmp_path, real_data):
     assert "plot_scores" in jobs and "final" in jobs and "baseline_final" in jobs and "random_final" in jobs
     assert not {"plot_bohb_progress", "plot_arch_weights", "plot_cells", "report", "leaderboard"} & set(jobs)
     # The other data set of the sweep is not touched.
-    assert jobs["download_dataset"] == 1 and "synthbin" not in output
+    assert jobs["download_dataset"] == 1 and "synthml" not in output
 
 
 def test_forcerun_of_a_bohb_rule_redoes_every_trial(sweep_run, tmp_path):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the workflow on the CI SLURM that up.sh started: tests/test_slurm.py installs the shipped
 # profile (profiles/slurm) as the README says, with the test cluster's site values, runs the tiny
-# sweep (.test/config.yaml .test/sweep.yaml: RetinaMNIST and a synthetic binary set) through
+# sweep (.test/config.yaml .test/sweep.yaml: RetinaMNIST and a synthetic multi-label set) through
 # `snakemake --profile slurm`, checks that every job of a non-local rule went through sbatch and that
 # both data sets' outputs exist, and shows that a job failing under SLURM fails Snakemake. Output is
 # not captured (-s), so CI's log shows every sbatch submission.
