@@ -32,8 +32,7 @@ def _merged(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any
 
 
 # The runtime and epoch sections that a test passes to a job script that it runs on the CPU. The
-# epoch is the tiny run's (.test/config.yaml): the tests' synthetic sets of 200 training images draw
-# 300 an epoch, not the default's 1,000; RetinaMNIST's 1,080 are unchanged by either.
+# epoch is the tiny run's (.test/config.yaml): 300 images, whatever the data set's size.
 TINY_EPOCH_SIZE = yaml.safe_load((REPO / ".test" / "config.yaml").read_text())["epoch_size"]
 CPU_JOB_SECTIONS = ["--runtime", json.dumps(config_section("runtime", device="cpu")),
                     "--epoch-size", json.dumps(TINY_EPOCH_SIZE)]

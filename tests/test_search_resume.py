@@ -17,12 +17,12 @@ import pandas as pd
 import pytest
 import torch
 
-from config_defaults import CPU_JOB_SECTIONS, config_section
+from config_defaults import CPU_JOB_SECTIONS, TINY_EPOCH_SIZE, config_section
 from darts_bohb import darts, source_hash
 from darts_bohb.darts import DartsSearch, fingerprint, load_state, run_search, save_state, search_to_files
 from darts_bohb.data import load_splits
 from darts_bohb.runtime import make_runtime
-from darts_bohb.settings import SearchSettings, from_dict
+from darts_bohb.settings import EpochSize, SearchSettings, from_dict
 
 REPO = Path(__file__).resolve().parents[1]
 # Every planned epoch runs (no early stop), so that a kill can fall in the middle of the search.
@@ -48,8 +48,10 @@ def outputs(folder: Path) -> dict[str, Path]:
 
 
 def search_in_process(data: Path, folder: Path, seed: int = 1, **overrides):
+    """The search that run_cli starts, in this process: the same settings and epoch."""
     return search_to_files(data, seed, "retinamnist", 28, search_settings(**overrides),
-                           make_runtime("cpu", "auto", THREADS), folder / "state", **outputs(folder))
+                           make_runtime("cpu", "auto", THREADS), folder / "state", **outputs(folder),
+                           epoch=from_dict(EpochSize, TINY_EPOCH_SIZE, "epoch_size"))
 
 
 @pytest.fixture(scope="module")
