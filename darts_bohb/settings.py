@@ -287,11 +287,6 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> None:
     """Schema check, then cross-field checks; one ConfigError listing what is wrong."""
     import yaml
 
-    if "dataset" in config:
-        entry = config["dataset"] if isinstance(config["dataset"], Mapping) else {}
-        raise ConfigError("dataset: a run now takes a list of data sets; write `datasets:` with one entry per "
-                          "data set and size, e.g.\ndatasets:\n  - " + "\n    ".join(
-                              f"{key}: {value}" for key, value in {"flag": "retinamnist", "size": 28, **entry}.items()))
     problems = schema_problems(config, yaml.safe_load(Path(schema_path).read_text()))
     if problems:
         listing = "\n  - ".join(problems)

@@ -88,7 +88,6 @@ def test_the_shipped_configs_are_valid():
     ({"search__channels": [8] * 6, "search__pool": [True] * 6}, "search.pool: 6 pooled cells need images of at least"),
     ({"dataset__flag": "organmnist3d"}, "datasets[0]: flag: 'organmnist3d' is a 3D MedMNIST data set"),
     ({"datasets": [{"flag": "breastmnist", "size": 28}] * 2}, "datasets: ['breastmnist_28'] listed twice"),
-    ({"dataset": {"flag": "breastmnist", "size": 64}}, "write `datasets:` with one entry per data set and size"),
 ])
 def test_a_bad_config_is_named_by_its_key(overrides, named):
     with pytest.raises(ConfigError) as error:
