@@ -244,10 +244,10 @@ def test_a_changed_or_damaged_run_starts_fresh_without_asking(tmp_path, data_dir
     monkeypatch.setattr("builtins.input", no_prompt)
     caplog.set_level("INFO", logger="darts_bohb")
     data = data_dir / "data.npz"
-    run_in_process(tmp_path, data, ONE_BRACKET)
+    run_in_process(tmp_path, data, tiny_hpo(total_epochs=6, cv_folds=2))  # 2 folds: what is tested is cheaper
     run_dir = tmp_path / "smac" / str(SEED)
 
-    changed = tiny_hpo(total_epochs=6, designs_per_cell=2)
+    changed = tiny_hpo(total_epochs=6, cv_folds=2, designs_per_cell=2)
     run_in_process(tmp_path, data, changed)
     assert "not continued because the space, designs, data, hpo settings or training memory differ" in caplog.text
     caplog.clear()

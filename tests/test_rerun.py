@@ -28,11 +28,11 @@ from hpo_fixtures import make_genotype, one_torch_thread, tiny_hpo, write_synthe
 
 SEED = 1
 GENOTYPE = make_genotype(seed=5)
-SIX_TRIALS = tiny_hpo()  # one Hyperband round (3 x 1 + 1 x 3 epochs), then 2 x 3 epochs
+SIX_TRIALS = tiny_hpo(cv_folds=2)  # one Hyperband round (3 x 1 + 1 x 3 epochs), then 2 x 3 epochs
 # Trials in SMAC's order: two at 1 epoch, three at 3 (the largest budget: one model per fold of
-# the 3-fold cross-validation), one at 1; so a run trains 1 + 1 + 3 x 3 + 1 models.
-MODELS_PER_RUN = 12
-FIRST_MODEL_OF_TRIAL_4 = 6
+# the 2-fold cross-validation), one at 1; so a run trains 1 + 1 + 3 x 2 + 1 models.
+MODELS_PER_RUN = 9
+FIRST_MODEL_OF_TRIAL_4 = 5
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
