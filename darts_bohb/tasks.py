@@ -6,6 +6,7 @@ and every rule's script may reach it.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import struct
 import zipfile
@@ -20,6 +21,7 @@ class DatasetChoiceError(ValueError):
     """A data set's flag or task names a data set or task the workflow cannot take."""
 
 
+@functools.cache
 def medmnist_info() -> dict[str, Any] | None:
     """medmnist.INFO, read from medmnist/info.py alone: the package's __init__ imports torch, too
     heavy for a check that runs before any job. None where medmnist is not installed."""

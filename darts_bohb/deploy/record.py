@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from darts_bohb import __version__
+from darts_bohb import __version__, tasks
 from darts_bohb.io import read_json_object
 from darts_bohb.tasks import MULTI_LABEL_TASK
 
@@ -59,10 +59,7 @@ def medmnist_info(flag: str | None) -> dict[str, Any] | None:
     """The medmnist.INFO entry of a data set (description, label names, licence), None for another."""
     if flag is None:
         return None
-    # Imported here: medmnist imports torch, and reading a record must not.
-    from medmnist.info import INFO
-
-    return INFO.get(flag)
+    return (tasks.medmnist_info() or {}).get(flag)
 
 
 def medmnist_class_names(flag: str | None, n_classes: int) -> list[str]:
