@@ -73,7 +73,8 @@ def run_in_process(out: Path, data: Path, hpo: HpoSettings) -> dict:
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-ONE_BRACKET = tiny_hpo(total_epochs=6)  # 4 trials at budgets of 1 and 3 epochs
+# 4 trials at budgets of 1 and 3 epochs; 2 folds, the fewest, as the tiny run (.test/config.yaml)
+ONE_BRACKET = tiny_hpo(total_epochs=6, cv_folds=2)
 
 
 def smac_trials(out: Path) -> list[dict]:
@@ -191,9 +192,9 @@ def test_bohb_writes_a_complete_smac_run_beside_our_csvs(script_runs):
     used = [cell["design"] for cell in incumbent["architecture"]["cells"]]
     assert all(design in incumbent["designs"] for design in used)
     build_network(incumbent["architecture"])
-    # the largest budget is scored by 3-fold CV over train+val (260 images), with its error; lower ones on val
+    # the largest budget is scored by 2-fold CV over train+val (260 images), with its error; lower ones on val
     assert incumbent["selection_estimate"] == incumbent["validation_score"]
-    assert incumbent["selection_method"] == "3-fold stratified CV over train+val (260 images), accuracy"
+    assert incumbent["selection_method"] == "2-fold stratified CV over train+val (260 images), accuracy"
     # with a bootstrap standard error (0 for a network right on every image); a trial that diverged has none
     scored = at_max[at_max["score"] > 0]
     assert len(scored) >= 1 and scored["std_error"].between(0, 0.05).all()
@@ -201,11 +202,11 @@ def test_bohb_writes_a_complete_smac_run_beside_our_csvs(script_runs):
     assert runhistory.loc[runhistory.budget == 1, "std_error"].isna().all()
     chosen = at_max.config_id == incumbent["config_id"]
     assert incumbent["selection_std_error"] == at_max.loc[chosen, "std_error"].item()
-    # the ensemble: members among the cross-validated configurations, three fold models each
+    # the ensemble: members among the cross-validated configurations, two fold models each
     ensemble = torch.load(out / "ensemble.pt", weights_only=True)
     assert {member["config_id"] for member in ensemble["members"]} <= set(at_max.config_id)
     assert sum(member["weight"] for member in ensemble["members"]) == pytest.approx(1.0)
-    assert all(len(member["fold_states"]) == 3 for member in ensemble["members"])
+    assert all(len(member["fold_states"]) == 2 for member in ensemble["members"])
     assert ensemble["selection_estimate"] >= at_max.score.max()  # greedy selection starts from the best one
 
     trajectory = pd.read_csv(out / "trajectory.csv")
@@ -244,7 +245,7 @@ def test_a_changed_or_damaged_run_starts_fresh_without_asking(tmp_path, data_dir
     monkeypatch.setattr("builtins.input", no_prompt)
     caplog.set_level("INFO", logger="darts_bohb")
     data = data_dir / "data.npz"
-    run_in_process(tmp_path, data, tiny_hpo(total_epochs=6, cv_folds=2))  # 2 folds: what is tested is cheaper
+    run_in_process(tmp_path, data, ONE_BRACKET)
     run_dir = tmp_path / "smac" / str(SEED)
 
     changed = tiny_hpo(total_epochs=6, cv_folds=2, designs_per_cell=2)
