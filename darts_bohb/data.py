@@ -25,8 +25,6 @@ from darts_bohb.tasks import MULTI_LABEL_TASK, DatasetChoiceError, dataset_task,
 SPLITS = ("train", "val", "test")
 # Larger image arrays are memory-mapped, not read into RAM: PathMNIST at 224 px is 16 GB.
 MAP_IMAGES_ABOVE_BYTES = 1 << 30
-# medmnist.INFO without the package: its __init__ imports scikit-learn, two seconds of every job.
-INFO = medmnist_info()
 
 
 class DatasetError(ValueError):
@@ -58,13 +56,14 @@ def dataset_spec(flag: str, size: int, task: str | None = None, data_path: str |
     """URL, MD5 and task of a MedMNIST 2D data set; for a flag not in medmnist.INFO, a data set of
     the user's own, whose `task` must be given and whose channels and classes (or labels) are read
     from the file at `data_path` (validated once, by fetch_dataset). Names what is wrong otherwise."""
+    official = medmnist_info() or {}
     try:
-        task = dataset_task(flag, task, None if data_path is None else str(data_path), INFO)
+        task = dataset_task(flag, task, None if data_path is None else str(data_path), official)
     except DatasetChoiceError as error:
         raise DatasetError(str(error)) from None
-    if flag not in INFO:
+    if flag not in official:
         return custom_dataset_spec(data_path, flag, size, task)
-    info = INFO[flag]
+    info = official[flag]
     suffix = "" if size == 28 else f"_{size}"
     return DatasetSpec(
         flag=flag,

@@ -23,8 +23,9 @@ class DatasetChoiceError(ValueError):
 
 @functools.cache
 def medmnist_info() -> dict[str, Any] | None:
-    """medmnist.INFO, read from medmnist/info.py alone: the package's __init__ imports torch, too
-    heavy for a check that runs before any job. None where medmnist is not installed."""
+    """medmnist.INFO, read once from medmnist/info.py alone: the package's __init__ imports torch and
+    scikit-learn, too heavy for the config check that runs before any job and a cost at the start
+    of every job that does not score. None where medmnist is not installed."""
     package = importlib.util.find_spec("medmnist")
     if package is None or not package.submodule_search_locations:
         return None

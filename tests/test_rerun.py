@@ -30,9 +30,9 @@ SEED = 1
 GENOTYPE = make_genotype(seed=5)
 SIX_TRIALS = tiny_hpo(cv_folds=2)  # one Hyperband round (3 x 1 + 1 x 3 epochs), then 2 x 3 epochs
 # Trials in SMAC's order: two at 1 epoch, three at 3 (the largest budget: one model per fold of
-# the 2-fold cross-validation), one at 1; so a run trains 1 + 1 + 3 x 2 + 1 models.
-MODELS_PER_RUN = 9
-FIRST_MODEL_OF_TRIAL_4 = 5
+# the cross-validation), one at 1; so a run trains 1 + 1 + 3 x folds + 1 models.
+MODELS_PER_RUN = 1 + 1 + 3 * SIX_TRIALS.cv_folds + 1
+FIRST_MODEL_OF_TRIAL_4 = 1 + 1 + SIX_TRIALS.cv_folds + 1
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from darts_bohb.deploy.flops import flops_per_image
 from darts_bohb.deploy.model_card import ModelFacts, model_card_markdown
-from darts_bohb.deploy.record import DEPLOYMENT_KEY, deployment_record, medmnist_class_names, medmnist_info
+from darts_bohb.deploy.record import DEPLOYMENT_KEY, deployment_record, medmnist_class_names, medmnist_entry
 from darts_bohb.io import write_text
 from darts_bohb.network import count_parameters
 
@@ -33,5 +33,5 @@ def write_model_card(path: str | Path, method: str, seed: int, model: nn.Module,
     facts = ModelFacts(method=method, seed=seed, architecture=architecture, parameters=count_parameters(model),
                        flops_per_image=flops_per_image(model, architecture["in_channels"], image_size),
                        incumbent=incumbent, metrics=metrics, train_images=train_images,
-                       dataset_info=medmnist_info(deployment["dataset"]))
+                       dataset_info=medmnist_entry(deployment["dataset"]))
     write_text(path, model_card_markdown(facts))

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from darts_bohb import __version__, tasks
+from darts_bohb import __version__
 from darts_bohb.io import read_json_object
-from darts_bohb.tasks import MULTI_LABEL_TASK
+from darts_bohb.tasks import MULTI_LABEL_TASK, medmnist_info
 
 DEPLOYMENT_KEY = "deployment"
 # Runtime.images_to_device: float32(pixel) * (2 / 255) - 1, so 0..255 maps onto -1..1.
@@ -55,16 +55,16 @@ class ModelRecord:
         return self.task == MULTI_LABEL_TASK
 
 
-def medmnist_info(flag: str | None) -> dict[str, Any] | None:
+def medmnist_entry(flag: str | None) -> dict[str, Any] | None:
     """The medmnist.INFO entry of a data set (description, label names, licence), None for another."""
     if flag is None:
         return None
-    return (tasks.medmnist_info() or {}).get(flag)
+    return (medmnist_info() or {}).get(flag)
 
 
 def medmnist_class_names(flag: str | None, n_classes: int) -> list[str]:
     """The label names of medmnist.INFO in class order; the class indices for another data set."""
-    info = medmnist_info(flag)
+    info = medmnist_entry(flag)
     if info is not None and len(info["label"]) == n_classes:
         return [info["label"][str(index)] for index in range(n_classes)]
     return [str(index) for index in range(n_classes)]
