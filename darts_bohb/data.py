@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -20,15 +19,11 @@ import numpy as np
 import torch
 
 from darts_bohb.io import atomic_path
-from darts_bohb.tasks import MULTI_LABEL_TASK, DatasetChoiceError, dataset_task, medmnist_info
+from darts_bohb.tasks import MULTI_LABEL_TASK, DatasetError, dataset_task, medmnist_info
 
 SPLITS = ("train", "val", "test")
 # Larger image arrays are memory-mapped, not read into RAM: PathMNIST at 224 px is 16 GB.
 MAP_IMAGES_ABOVE_BYTES = 1 << 30
-
-
-class DatasetError(ValueError):
-    """The data set named by the config, or the file given for it, is not usable."""
 
 
 @dataclass(frozen=True)
@@ -44,10 +39,6 @@ class DatasetSpec:
     n_classes: int  # the classes, or for a multi-label task the labels
 
     @property
-    def file_name(self) -> str:
-        return f"{self.flag}_{self.size}.npz"
-
-    @property
     def multi_label(self) -> bool:
         return self.task == MULTI_LABEL_TASK
 
@@ -56,11 +47,8 @@ def dataset_spec(flag: str, size: int, task: str | None = None, data_path: str |
     """URL, MD5 and task of a MedMNIST 2D data set; for a flag not in medmnist.INFO, a data set of
     the user's own, whose `task` must be given and whose channels and classes (or labels) are read
     from the file at `data_path` (validated once, by fetch_dataset). Names what is wrong otherwise."""
-    official = medmnist_info() or {}
-    try:
-        task = dataset_task(flag, task, None if data_path is None else str(data_path), official)
-    except DatasetChoiceError as error:
-        raise DatasetError(str(error)) from None
+    official = medmnist_info()
+    task = dataset_task(flag, task, None if data_path is None else str(data_path), official)
     if flag not in official:
         return custom_dataset_spec(data_path, flag, size, task)
     info = official[flag]
@@ -79,9 +67,6 @@ def dataset_spec(flag: str, size: int, task: str | None = None, data_path: str |
 def custom_dataset_spec(path: str | Path, flag: str, size: int, task: str) -> DatasetSpec:
     """The spec of a data set of the user's own: its channels from the train images' shape, its
     classes (the largest label of any split plus one; 2 for a binary task) or labels (the columns)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"source: {path} does not exist or is not a file")
     shape, _ = _array_headers(path)["train_images"]
     labels = _read_labels(path)
     if task == MULTI_LABEL_TASK:
@@ -165,12 +150,9 @@ def _read_labels(path: Path) -> dict[str, np.ndarray]:
         return {split: np.asarray(archive[f"{split}_labels"]) for split in SPLITS}
 
 
-def md5sum(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.md5()
+def md5sum(path: str | Path) -> str:
     with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "md5").hexdigest()
 
 
 def fetch_dataset(spec: DatasetSpec, target: str | Path, source: str | Path | None = None,
@@ -183,31 +165,24 @@ def fetch_dataset(spec: DatasetSpec, target: str | Path, source: str | Path | No
     """
     with atomic_path(target) as tmp:
         if source is not None:
-            source = Path(source)
-            if not source.is_file():
-                raise DatasetError(f"source: {source} does not exist or is not a file")
             shutil.copyfile(source, tmp)
-            origin = str(source)
-        elif spec.url is None:
-            raise DatasetError(f"source: {spec.flag} is a data set of your own, so its file must be given")
         else:
             _download(spec.url, tmp, timeout_s)
-            origin = spec.url
         if spec.md5 is None:  # the user's own file has no published MD5: its layout is checked instead
             check_custom_file(tmp, spec.size, spec.task)
             return
         actual = md5sum(tmp)
         if actual != spec.md5:
-            raise DatasetError(f"MD5 mismatch for {origin}: got {actual}, expected {spec.md5} (medmnist.INFO for "
-                               f"{spec.flag} at {spec.size} px). The file is not the official {spec.file_name}; "
-                               f"nothing was written to {target}.")
+            raise DatasetError(f"MD5 mismatch for {source or spec.url}: got {actual}, expected {spec.md5} "
+                               f"(medmnist.INFO for {spec.flag} at {spec.size} px). The file is not the official "
+                               f"{spec.flag}_{spec.size}.npz; nothing was written to {target}.")
 
 
 def _download(url: str, destination: Path, timeout_s: float) -> None:
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response, open(destination, "wb") as out:
             shutil.copyfileobj(response, out)
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
+    except OSError as error:  # URLError and TimeoutError too
         raise DatasetError(
             f"could not download {url}: {error}. If this machine is offline, fetch the file "
             "elsewhere and set the data set's `source` in config.yaml (or in a --configfile) to its "
@@ -234,12 +209,7 @@ class Split:
         return Split(self.images[indices], self.labels[indices])
 
     def images_at(self, index: torch.Tensor) -> torch.Tensor:
-        """The images at positions `index` of the split, read into memory."""
         return self.images[index] if self.rows is None else self.images[self.rows[index]]
-
-    def in_memory(self) -> Split:
-        """The split with its images in RAM (itself unless they are memory-mapped)."""
-        return self if self.rows is None else Split(self.images_at(torch.arange(len(self))), self.labels)
 
     @property
     def multi_label(self) -> bool:
@@ -264,16 +234,9 @@ class StackedImages:
     def shape(self) -> torch.Size:
         return torch.Size((sum(len(part) for part in self.parts), *self.parts[0].shape[1:]))
 
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.parts[0].dtype
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
     def __getitem__(self, rows: torch.Tensor) -> torch.Tensor:
         which = torch.searchsorted(self.starts, rows, right=True) - 1
-        out = torch.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
+        out = torch.empty((len(rows), *self.shape[1:]), dtype=self.parts[0].dtype)
         for part in torch.unique(which).tolist():
             chosen = which == part
             out[chosen] = self.parts[part][rows[chosen] - self.starts[part]]
@@ -331,24 +294,12 @@ def _mapped_images(archive: np.lib.npyio.NpzFile, path: Path, key: str, map_abov
         stat = path.stat()
         source = f"{path.name} {stat.st_size} bytes, modified {stat.st_mtime_ns} ns"
         if not (target.is_file() and stamp.is_file() and stamp.read_text() == source):
-            with atomic_path(target) as tmp:
-                unpacked = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
-                _copy_into(member, memoryview(unpacked.reshape(-1).view(np.uint8)), f"{path}: {key}")
-                unpacked.flush()
-                del unpacked
+            member.seek(0)  # the member is an .npy: copied whole, chunk by chunk, never whole in RAM
+            with atomic_path(target) as tmp, open(tmp, "wb") as out:
+                shutil.copyfileobj(member, out, 1 << 24)
             stamp.write_text(source)
     # Copy-on-write: a writable view (torch wants one) that never writes to the file.
     return np.load(target, mmap_mode="c")
-
-
-def _copy_into(stream, buffer: memoryview, what: str, chunk: int = 1 << 24) -> None:
-    """Fill `buffer` from `stream` chunk by chunk, so the array never sits in RAM whole."""
-    offset = 0
-    while offset < len(buffer):
-        read = stream.readinto(buffer[offset:offset + chunk])
-        if not read:
-            raise DatasetError(f"{what} ends after {offset} of {len(buffer)} bytes; the file is truncated")
-        offset += read
 
 
 def iterate_batches(split: Split, batch_size: int, generator: torch.Generator | None = None,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
-from darts_bohb.tasks import MULTI_LABEL_TASK, DatasetChoiceError, dataset_task, medmnist_info
+from darts_bohb.tasks import MULTI_LABEL_TASK, DatasetError, dataset_task, medmnist_info
 from darts_bohb.topology import cell_topology
 
 
@@ -31,25 +31,15 @@ T = TypeVar("T")
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any], where: str) -> T:
-    """Build a (nested) settings dataclass, naming any unknown or missing key by its config path."""
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(fields)}")
-    missing = [name for name in fields if name not in data]
-    if missing:
-        raise ConfigError(f"{where}: missing key(s) {missing}; config.yaml holds every default, so a "
-                          "section passed by hand must be complete")
+    """Build a (nested) settings dataclass. The schema has checked the config's keys; a section
+    passed by hand with an unknown or a missing key fails naming it and its config path."""
     hints = get_type_hints(cls)
-    values = {}
-    for name in fields:
-        value = data[name]
-        if dataclasses.is_dataclass(hints[name]):
-            value = from_dict(hints[name], value, f"{where}.{name}")
-        values[name] = value
-    return cls(**values)
+    values = {name: from_dict(hints[name], value, f"{where}.{name}") if dataclasses.is_dataclass(hints.get(name))
+              else value for name, value in data.items()}
+    try:
+        return cls(**values)
+    except TypeError as error:
+        raise ConfigError(f"{where}: {error}") from None
 
 
 def from_config_file(cls: type[T], path: str | Path, section: str) -> T:
@@ -61,11 +51,7 @@ def from_config_file(cls: type[T], path: str | Path, section: str) -> T:
 
 def from_json(cls: type[T], text: str, where: str) -> T:
     """from_dict for a config section that a rule passes to its script as one JSON argument."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"{where}: not valid JSON ({error})") from None
-    return from_dict(cls, data, where)
+    return from_dict(cls, json.loads(text), where)
 
 
 @dataclass(frozen=True)
@@ -160,15 +146,12 @@ class SearchSettings:
         keeps_width = any(a == b for a, b in zip(self.channels, self.channels[1:]))
         return sum(keeps_width or not node.first_stage for node in nodes), "nodes with a parameter-free identity"
 
-    def min_image_size(self) -> int:
-        """Smallest input side the supernet accepts: every pooled cell halves it."""
-        return 2 ** sum(self.pool)
-
     def check_image_size(self, size: int, where: str) -> None:
-        """Raise ConfigError unless images of side `size` (the value of `where`) survive the pooling."""
-        if self.min_image_size() > size:
+        """Raise ConfigError unless images of side `size` (the value of `where`) survive the pooling:
+        every pooled cell halves it."""
+        if 2 ** sum(self.pool) > size:
             raise ConfigError(f"search.pool: {sum(self.pool)} pooled cells need images of at least "
-                              f"{self.min_image_size()} px; {where} is {size}")
+                              f"{2 ** sum(self.pool)} px; {where} is {size}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -262,32 +245,22 @@ def job_scale(config: Mapping[str, Any], size: int, train_images: int) -> dict[s
     return {"time": row["time"] * images / 1000, "memory": row["memory"]}
 
 
-def schema_problems(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
-    """Every schema violation as one line 'key.path: what is wrong', in key order, then every range
-    of hpo.space (a `*_range` of the schema) whose low end exceeds its high end.
-
-    Used instead of a bare jsonschema error, which names one problem and dumps the schema.
-    """
-    import jsonschema  # light, and installed wherever Snakemake is
-
-    problems = []
-    for error in jsonschema.Draft202012Validator(schema).iter_errors(config):
-        where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
-        problems.append(f"{where}: {error.message}")
-    if problems:
-        return sorted(problems)
-    space_schema = schema["properties"]["hpo"]["properties"]["space"]["properties"]
-    for name, value in config["hpo"]["space"].items():
-        if space_schema[name].get("$ref", "").endswith("_range") and value[0] > value[1]:
-            problems.append(f"hpo.space.{name}: expected [low, high] with low <= high, got {value}")
-    return problems
-
-
 def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> None:
-    """Schema check, then cross-field checks; one ConfigError listing what is wrong."""
+    """Schema check, then cross-field checks. One ConfigError lists every schema violation as a line
+    'key.path: what is wrong', in key order (a bare jsonschema error names one problem and dumps the
+    schema), or else every range of hpo.space (a `*_range` of the schema) whose low end exceeds its
+    high end."""
+    import jsonschema  # light, and installed wherever Snakemake is
     import yaml
 
-    problems = schema_problems(config, yaml.safe_load(Path(schema_path).read_text()))
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    problems = sorted(f"{'.'.join(map(str, error.absolute_path)) or '(top level)'}: {error.message}"
+                      for error in jsonschema.Draft202012Validator(schema).iter_errors(config))
+    if not problems:
+        space_schema = schema["properties"]["hpo"]["properties"]["space"]["properties"]
+        problems = [f"hpo.space.{name}: expected [low, high] with low <= high, got {value}"
+                    for name, value in config["hpo"]["space"].items()
+                    if space_schema[name].get("$ref", "").endswith("_range") and value[0] > value[1]]
     if problems:
         listing = "\n  - ".join(problems)
         raise ConfigError(f"{len(problems)} problem(s) in the config:\n  - {listing}")
@@ -306,7 +279,6 @@ def check_config(config: Mapping[str, Any]) -> None:
     """Cross-field checks of a schema-valid config; raise ConfigError naming the key."""
     search = from_dict(SearchSettings, config["search"], "search")
     hpo = from_dict(HpoSettings, config["hpo"], "hpo")
-    from_dict(FinalSettings, config["final"], "final")
     from_dict(EpochSize, config["epoch_size"], "epoch_size")
     names = [f"{entry['flag']}_{entry['size']}" for entry in config["datasets"]]
     if len(set(names)) < len(names):
@@ -315,10 +287,9 @@ def check_config(config: Mapping[str, Any]) -> None:
     for index, entry in enumerate(config["datasets"]):
         try:
             task = dataset_task(entry["flag"], entry.get("task"), entry.get("source"), medmnist_info())
-        except DatasetChoiceError as error:
+        except DatasetError as error:
             raise ConfigError(f"datasets[{index}]: {error}") from None
         search.check_image_size(entry["size"], f"datasets[{index}].size")
         if entry["size"] not in {row["size"] for row in config["resources"]["by_size"]}:
             raise ConfigError(f"resources.by_size: no row for {entry['size']} px, the size of datasets[{index}]")
-        if task is not None:
-            check_metric_for_task(hpo.metric, task)
+        check_metric_for_task(hpo.metric, task)

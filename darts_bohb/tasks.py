@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import functools
 import importlib.util
+import runpy
 import struct
 import zipfile
 from collections.abc import Mapping
@@ -17,60 +18,46 @@ from typing import Any
 MULTI_LABEL_TASK = "multi-label, binary-class"
 
 
-class DatasetChoiceError(ValueError):
-    """A data set's flag or task names a data set or task the workflow cannot take."""
+class DatasetError(ValueError):
+    """The data set named by the config, or the file given for it, is not usable."""
 
 
 @functools.cache
-def medmnist_info() -> dict[str, Any] | None:
+def medmnist_info() -> dict[str, Any]:
     """medmnist.INFO, read once from medmnist/info.py alone: the package's __init__ imports torch and
     scikit-learn, too heavy for the config check that runs before any job and a cost at the start
-    of every job that does not score. None where medmnist is not installed."""
-    package = importlib.util.find_spec("medmnist")
-    if package is None or not package.submodule_search_locations:
-        return None
-    info_file = Path(list(package.submodule_search_locations)[0]) / "info.py"
-    spec = importlib.util.spec_from_file_location("_medmnist_info_only", info_file)
-    if spec is None or spec.loader is None:
-        return None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.INFO
+    of every job that does not score."""
+    info_file = Path(importlib.util.find_spec("medmnist").origin).with_name("info.py")
+    return runpy.run_path(str(info_file))["INFO"]
 
 
-def two_d_flags(info: Mapping[str, Any]) -> list[str]:
-    return sorted(flag for flag in info if not flag.endswith("3d"))
-
-
-def dataset_task(flag: str, task: str | None, source: str | None, info: Mapping[str, Any] | None) -> str | None:
+def dataset_task(flag: str, task: str | None, source: str | None, info: Mapping[str, Any]) -> str:
     """The task of the config's data set: medmnist's for an official 2D flag, `task` for one of
     the user's own (a flag not in medmnist.INFO, which then needs `source` and `task`). Raises
-    DatasetChoiceError for a 3D flag, or a custom set given incompletely. None when medmnist is not
-    installed and the flag's task is not in the config."""
-    if info is None:
-        return task
+    DatasetError for a 3D flag, or a custom set given incompletely."""
+    two_d_flags = ", ".join(sorted(name for name in info if not name.endswith("3d")))
     if flag in info and flag.endswith("3d"):
-        raise DatasetChoiceError(f"flag: {flag!r} is a 3D MedMNIST data set; the workflow takes 2D images "
-                                 f"only. Choose one of {', '.join(two_d_flags(info))}, or a data set of your own")
+        raise DatasetError(f"flag: {flag!r} is a 3D MedMNIST data set; the workflow takes 2D images "
+                           f"only. Choose one of {two_d_flags}, or a data set of your own")
     if flag in info:
         official = info[flag]["task"]
         if task is not None and task != official:
-            raise DatasetChoiceError(f"task: {flag} is a {official!r} task (medmnist.INFO), not "
-                                     f"{task!r}; leave task out for MedMNIST's own data sets")
+            raise DatasetError(f"task: {flag} is a {official!r} task (medmnist.INFO), not "
+                               f"{task!r}; leave task out for MedMNIST's own data sets")
         return official
     if source is None or task is None:
-        raise DatasetChoiceError(
-            f"flag: {flag!r} is not a MedMNIST 2D data set ({', '.join(two_d_flags(info))}); a data set "
+        raise DatasetError(
+            f"flag: {flag!r} is not a MedMNIST 2D data set ({two_d_flags}); a data set "
             "of your own needs a source (the path of its .npz in MedMNIST's layout, README) and "
             "a task (medmnist's name of its task)")
     return task
 
 
-def train_images(flag: str, source: str | None, info: Mapping[str, Any] | None) -> int:
+def train_images(flag: str, source: str | None, info: Mapping[str, Any]) -> int:
     """How many images the data set's train split holds: medmnist.INFO's count for MedMNIST's sets
     (the same at every size), else the length in the header of `train_images` in the user's .npz
     (read without numpy: the Snakefile sizes jobs with it before any job runs)."""
-    if info is not None and flag in info:
+    if flag in info:
         return int(info[flag]["n_samples"]["train"])
     with zipfile.ZipFile(source) as archive, archive.open("train_images.npy") as array:
         major = array.read(8)[6]  # after the magic string: the format's major version
