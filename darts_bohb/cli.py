@@ -39,7 +39,6 @@ def add_job_arguments(parser: argparse.ArgumentParser, section: str) -> None:
 
 
 def job_runtime(args: argparse.Namespace):
-    """The Runtime of a job: the config's runtime section, the rule's threads and memory."""
     from darts_bohb.runtime import make_runtime
 
     return make_runtime(**json.loads(args.runtime), threads=args.threads, memory_mb=args.memory_mb)

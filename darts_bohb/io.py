@@ -28,7 +28,9 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         # mkstemp creates 0600 files; give the result the permissions of a normally created file.
-        os.chmod(tmp, 0o666 & ~_current_umask())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -49,12 +51,6 @@ def read_json_object(path: str | os.PathLike, error: type[Exception],
     if not isinstance(data, dict):
         raise error(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
     return data
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_text(target: str | os.PathLike, text: str) -> None:

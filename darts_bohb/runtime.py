@@ -94,13 +94,10 @@ class Runtime:
         network's widest convolution (see PREDICTION_LIVE_MAPS)."""
         *_, height, width = image_shape
         bytes_per_image = height * width * max(widest_channels, image_shape[0]) * 4 * PREDICTION_LIVE_MAPS
-        return max(1, min(MAX_PREDICTION_BATCH, self.prediction_memory_bytes() // bytes_per_image))
-
-    def prediction_memory_bytes(self) -> int:
+        budget = PREDICTION_CPU_BYTES
         if self.device.type == "cuda":
-            _, total = torch.cuda.mem_get_info(self.device)
-            return int(total * PREDICTION_GPU_SHARE)
-        return PREDICTION_CPU_BYTES
+            budget = int(torch.cuda.mem_get_info(self.device)[1] * PREDICTION_GPU_SHARE)
+        return max(1, min(MAX_PREDICTION_BATCH, budget // bytes_per_image))
 
     def training_memory_bytes(self) -> int | None:
         """What a training step's activations may take (memory.py); None sets no bound on the CPU.
@@ -181,38 +178,21 @@ def configure_cuda_numerics(deterministic: bool, tf32: bool) -> None:
     torch.use_deterministic_algorithms(deterministic)
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = not deterministic
-    _set_tf32(tf32)
-
-
-def _has_fp32_precision_flags() -> bool:
-    """PyTorch 2.9+ has one switch per backend (and rejects reading the old flags once the new
-    ones are set); older versions have only the allow_tf32 flags."""
-    return hasattr(torch.backends.cuda.matmul, "fp32_precision") and hasattr(torch.backends.cudnn, "conv")
-
-
-def cuda_tf32_allowed() -> dict[str, bool]:
-    """Whether fp32 matrix products and cuDNN convolutions may use TF32 now."""
     matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
-    if _has_fp32_precision_flags():
-        return {"matmul": matmul.fp32_precision == "tf32", "conv": cudnn.conv.fp32_precision == "tf32"}
-    return {"matmul": matmul.allow_tf32, "conv": cudnn.allow_tf32}
-
-
-def _set_tf32(enabled: bool) -> None:
-    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
-    if _has_fp32_precision_flags():
-        precision = "tf32" if enabled else "ieee"
+    # PyTorch 2.9+ has one switch per backend (and rejects reading the old flags once the new ones
+    # are set); older versions have only the allow_tf32 flags.
+    if hasattr(matmul, "fp32_precision") and hasattr(cudnn, "conv"):
+        precision = "tf32" if tf32 else "ieee"
         matmul.fp32_precision = precision
         cudnn.conv.fp32_precision = precision
         cudnn.rnn.fp32_precision = precision
     else:
-        matmul.allow_tf32 = enabled
-        cudnn.allow_tf32 = enabled
+        matmul.allow_tf32 = tf32
+        cudnn.allow_tf32 = tf32
 
 
 def make_runtime(device: str = "auto", precision: str = "auto", threads: int | None = None,
                  deterministic: bool = True, tf32: bool = False, memory_mb: int | None = None) -> Runtime:
-    """The Runtime of a job: the config's `runtime` section as keywords, the rule's threads and mem_mb."""
     if threads is not None:
         torch.set_num_threads(threads)
     resolved = resolve_device(device)

@@ -12,11 +12,8 @@ import functools
 import hashlib
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-
 
 def source_sha256(package_dir: Path) -> str:
-    """SHA-256 over the names and bytes of package_dir/*.py, in name order."""
     digest = hashlib.sha256()
     for module in sorted(package_dir.glob("*.py")):
         digest.update(module.name.encode())
@@ -28,5 +25,4 @@ def source_sha256(package_dir: Path) -> str:
 
 @functools.cache
 def package_source_sha256() -> str:
-    """The hash of this installed package's source, computed once per process."""
-    return source_sha256(PACKAGE_DIR)
+    return source_sha256(Path(__file__).resolve().parent)

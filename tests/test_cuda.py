@@ -24,7 +24,7 @@ from conftest import REPO
 from cuda_fixtures import TRIAL_ARCHITECTURE, TRIAL_SETTINGS, random_split, tiny_search
 from darts_bohb.genotype import save_genotype
 from darts_bohb.network import build_network
-from darts_bohb.runtime import RuntimeConfigError, cuda_tf32_allowed, make_runtime
+from darts_bohb.runtime import RuntimeConfigError, make_runtime
 from darts_bohb.search_space import SuperNet
 from darts_bohb.training import train_model
 from hpo_fixtures import hpo_json, make_genotype, tiny_hpo
@@ -65,7 +65,7 @@ def test_cuda_runs_deterministic_kernels_without_tf32():
     assert torch.are_deterministic_algorithms_enabled()
     assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] in (":4096:8", ":16:8")
-    assert cuda_tf32_allowed() == {"matmul": False, "conv": False}
+    assert torch.backends.cuda.matmul.fp32_precision == torch.backends.cudnn.conv.fp32_precision == "ieee"
     assert "deterministic=True tf32=False" in runtime.describe()
 
 
