@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -83,18 +83,6 @@ def micro_batch_size(batch_size: int, bytes_per_image: float, budget_bytes: int 
     return math.ceil(batch_size / parts)
 
 
-def micro_batches(n_images: int, size: int) -> Iterator[slice]:
-    """The fewest consecutive slices of at most `size` images that cover a batch of `n_images`,
-    their sizes differing by one at most: no last part of a single image, which batch norm cannot
-    take, unless the batch itself is that small."""
-    n_parts = math.ceil(n_images / size)
-    start = 0
-    for part in range(n_parts):
-        stop = start + n_images // n_parts + (part < n_images % n_parts)
-        yield slice(start, stop)
-        start = stop
-
-
 def fitting_micro_batch(model: nn.Module, logits_of: Callable[[nn.Module, torch.Tensor], torch.Tensor],
                         criterion: nn.Module, split: Split, batch_size: int, runtime: Runtime, what: str) -> int:
     """micro_batch_size for training `model` on batches of `split` within the runtime's training
@@ -125,8 +113,12 @@ def loss_shares(normaliser: Callable[[torch.Tensor], torch.Tensor | float], labe
     """(part, share) per micro-batch of a batch with `labels`: the parts' losses times their shares
     add up to the batch's loss (`normaliser` is the loss's). A batch that fits is one part of share
     1.0, and multiplying by 1.0 is exact, loss and gradients alike: the step is the one without
-    micro-batches, bit for bit."""
-    if size >= len(labels):
+    micro-batches, bit for bit. The parts are the fewest consecutive slices of at most `size`
+    images, their sizes differing by one at most: no last part of a single image, which batch norm
+    cannot take, unless the batch itself is that small."""
+    n = len(labels)
+    if size >= n:
         return [(slice(None), 1.0)]
-    total = normaliser(labels)
-    return [(part, normaliser(labels[part]) / total) for part in micro_batches(len(labels), size)]
+    total, n_parts = normaliser(labels), math.ceil(n / size)
+    starts = [part * (n // n_parts) + min(part, n % n_parts) for part in range(n_parts + 1)]
+    return [(part, normaliser(labels[part]) / total) for part in map(slice, starts, starts[1:])]
