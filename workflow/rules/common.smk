@@ -42,14 +42,8 @@ def method_dir(method, stage):
 def bohb_files(method):
     """The outputs of a method's BOHB job; SMAC's run folder beside them (bohb/seed{seed}/smac/) is
     deliberately not one: Snakemake would delete it before a rerun, and a rerun should continue it."""
-    folder = method_dir(method, "bohb")
-    names = {
-        "incumbent": "incumbent.json",
-        "trajectory": "trajectory.csv",
-        "runhistory": "runhistory.csv",
-        "ensemble": "ensemble.pt",
-    }
-    return {key: f"{folder}/{name}" for key, name in names.items()}
+    names = ("incumbent.json", "trajectory.csv", "runhistory.csv", "ensemble.pt")
+    return {name.split(".")[0]: f"{method_dir(method, 'bohb')}/{name}" for name in names}
 
 
 def final_files(method):
@@ -68,7 +62,6 @@ def final_files(method):
 
 
 def job_files(rule_name):
-    """The log and the benchmark record of a job of `rule_name`, per data set and seed."""
     return f"{RUN}/logs/{rule_name}/seed{{seed}}.log", f"{RUN}/benchmarks/{rule_name}/seed{{seed}}.tsv"
 
 
@@ -123,27 +116,13 @@ def local_dataset_source(wildcards):
     return dataset(wildcards).get("source") or []
 
 
-def final_dirs():
-    """results/{flag}_{size}/.../final/seed{s} of every seed of every method and data set: the
-    folders a final model is in."""
-    return [
-        method_dir(method, "final").format(flag=entry["flag"], size=entry["size"], seed=seed)
+def all_targets():
+    """Every final model as ONNX, and the leaderboard across data sets: it reads every data set's
+    report, which reads every search, BOHB run and final model, so these two need every job."""
+    onnx = [
+        f"{method_dir(method, 'final')}/model.onnx".format(flag=entry["flag"], size=entry["size"], seed=seed)
         for entry in DATASETS.values()
         for method, seeds in METHOD_SEEDS.items()
         for seed in seeds
     ]
-
-
-def all_targets():
-    """Per data set and seed the results of the three methods, then the figures and the report that
-    compare them, and the leaderboard across data sets."""
-    per_dataset = [
-        f"{RUN}/search/seed{{seed}}/genotype.json".format(flag=entry["flag"], size=entry["size"], seed=seed)
-        for entry in DATASETS.values()
-        for seed in METHOD_SEEDS["nas"]
-    ]
-    return (
-        per_dataset
-        + [f"{folder}/{name}" for folder in final_dirs() for name in ("metrics.json", "model.onnx")]
-        + report_targets()
-    )
+    return onnx + [f"{LEADERBOARD}.csv"]

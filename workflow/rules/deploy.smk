@@ -1,4 +1,4 @@
-# The final models of every method as ONNX: one rule for all final folders (final_dirs() in
+# The final models of every method as ONNX: one rule for all final folders (all_targets() in
 # common.smk lists them), each checked against PyTorch on the test images before it is written.
 
 
