@@ -264,19 +264,6 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> None:
     if problems:
         listing = "\n  - ".join(problems)
         raise ConfigError(f"{len(problems)} problem(s) in the config:\n  - {listing}")
-    check_config(config)
-
-
-def check_metric_for_task(metric: str, task: str) -> None:
-    """Raise ConfigError unless BOHB's `metric` has a meaning for the data set's `task`: balanced
-    accuracy averages the recall of classes, and a multi-label set has labels, not classes."""
-    if task == MULTI_LABEL_TASK and metric == "balanced_accuracy":
-        raise ConfigError(f"hpo.metric: {metric!r} means nothing for a {task!r} task; choose accuracy, auc or "
-                          "macro_f1")
-
-
-def check_config(config: Mapping[str, Any]) -> None:
-    """Cross-field checks of a schema-valid config; raise ConfigError naming the key."""
     search = from_dict(SearchSettings, config["search"], "search")
     hpo = from_dict(HpoSettings, config["hpo"], "hpo")
     from_dict(EpochSize, config["epoch_size"], "epoch_size")
@@ -293,3 +280,11 @@ def check_config(config: Mapping[str, Any]) -> None:
         if entry["size"] not in {row["size"] for row in config["resources"]["by_size"]}:
             raise ConfigError(f"resources.by_size: no row for {entry['size']} px, the size of datasets[{index}]")
         check_metric_for_task(hpo.metric, task)
+
+
+def check_metric_for_task(metric: str, task: str) -> None:
+    """Raise ConfigError unless BOHB's `metric` has a meaning for the data set's `task`: balanced
+    accuracy averages the recall of classes, and a multi-label set has labels, not classes."""
+    if task == MULTI_LABEL_TASK and metric == "balanced_accuracy":
+        raise ConfigError(f"hpo.metric: {metric!r} means nothing for a {task!r} task; choose accuracy, auc or "
+                          "macro_f1")

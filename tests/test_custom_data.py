@@ -20,11 +20,12 @@ from darts_bohb.data import (
     fetch_dataset,
     load_splits,
 )
-from darts_bohb.settings import ConfigError, check_config
+from darts_bohb.settings import ConfigError, validate_config
 from darts_bohb.tasks import MULTI_LABEL_TASK, medmnist_info
 from task_fixtures import task_arrays, write_task_npz
 
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def config_with(**dataset) -> dict:
@@ -39,8 +40,8 @@ def test_the_light_info_reader_sees_medmnist_info_without_importing_the_package(
 
     assert medmnist_info() == INFO
     # The config check runs before any job: in a fresh interpreter it must import neither torch nor medmnist.
-    probe = ("import sys, yaml; from darts_bohb.settings import check_config; "
-             f"check_config(yaml.safe_load(open({str(REPO / 'config.yaml')!r}))); "
+    probe = ("import sys, yaml; from darts_bohb.settings import validate_config; "
+             f"validate_config(yaml.safe_load(open({str(REPO / 'config.yaml')!r})), {str(SCHEMA)!r}); "
              "print(sorted(name for name in ('torch', 'medmnist', 'numpy') if name in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
@@ -48,7 +49,7 @@ def test_the_light_info_reader_sees_medmnist_info_without_importing_the_package(
 
 @pytest.mark.parametrize("flag", ["retinamnist", "chestmnist", "pneumoniamnist", "pathmnist", "organsmnist"])
 def test_every_medmnist_2d_flag_passes_the_config_check(flag):
-    check_config(config_with(flag=flag))
+    validate_config(config_with(flag=flag), SCHEMA)
 
 
 @pytest.mark.parametrize("dataset, named", [
@@ -60,13 +61,13 @@ def test_every_medmnist_2d_flag_passes_the_config_check(flag):
 ])
 def test_config_check_names_the_flag_task_and_choices_before_any_download(dataset, named):
     with pytest.raises(ConfigError) as error:
-        check_config(config_with(**dataset))
+        validate_config(config_with(**dataset), SCHEMA)
     for text in named:
         assert text in str(error.value)
 
 
 def test_a_custom_set_with_source_and_task_passes_the_check():
-    check_config(config_with(flag="mine", source="mine.npz", task=MULTI_LABEL_TASK))
+    validate_config(config_with(flag="mine", source="mine.npz", task=MULTI_LABEL_TASK), SCHEMA)
 
 
 @pytest.mark.parametrize("flag, task", [("chestmnist", None), ("mine", MULTI_LABEL_TASK)])
@@ -74,9 +75,9 @@ def test_balanced_accuracy_is_no_metric_for_a_multi_label_task(flag, task):
     config = config_with(flag=flag, source="mine.npz", task=task)
     config["hpo"]["metric"] = "balanced_accuracy"
     with pytest.raises(ConfigError, match="hpo.metric.*balanced_accuracy.*accuracy.*auc.*macro_f1"):
-        check_config(config)
+        validate_config(config, SCHEMA)
     config["hpo"]["metric"] = "auc"
-    check_config(config)
+    validate_config(config, SCHEMA)
 
 
 @pytest.mark.parametrize("task, n_classes, channels, size", [
