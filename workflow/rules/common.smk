@@ -48,10 +48,17 @@ def bohb_files(method):
 
 def final_files(method):
     """The outputs of a method's final job: the incumbent retrained and scored, and the seed's ensemble."""
-    names = ("metrics.json", "predictions.csv", "model.pt", "architecture.json", "MODEL_CARD.md")
-    names += ("ensemble/metrics.json", "ensemble/predictions.csv")
-    # Each output's key is its path without the extension, in lower case, "/" as "_".
-    return {name.split(".")[0].lower().replace("/", "_"): f"{method_dir(method, 'final')}/{name}" for name in names}
+    folder = method_dir(method, "final")
+    names = {
+        "metrics": "metrics.json",
+        "predictions": "predictions.csv",
+        "model": "model.pt",
+        "architecture": "architecture.json",
+        "model_card": "MODEL_CARD.md",
+        "ensemble_metrics": "ensemble/metrics.json",
+        "ensemble_predictions": "ensemble/predictions.csv",
+    }
+    return {key: f"{folder}/{name}" for key, name in names.items()}
 
 
 def job_files(rule_name):
