@@ -221,12 +221,10 @@ def hyperband_brackets(min_budget: float, max_budget: float, eta: int) -> list[l
     """
     s_max = int(math.floor(math.log(max_budget / min_budget) / math.log(eta)))
     brackets = []
-    for bracket in range(s_max + 1):
-        max_iter = s_max - bracket
+    for max_iter in range(s_max, -1, -1):
         initial = math.ceil(eta**max_iter * (s_max + 1) / (max_iter + 1))
-        stages = [(int(round(math.floor(initial * eta ** -stage))), max_budget * eta ** (stage - max_iter))
-                  for stage in range(max_iter + 1)]
-        brackets.append(stages)
+        brackets.append([(int(round(math.floor(initial * eta ** -stage))), max_budget * eta ** (stage - max_iter))
+                         for stage in range(max_iter + 1)])
     return brackets
 
 
