@@ -25,15 +25,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from darts_bohb.ops import OPERATIONS, conv_norm, make_operation
-from darts_bohb.topology import CellTopology, live_nodes, run_cell, wiring_problem
+from darts_bohb.ops import conv_norm, make_operation
+from darts_bohb.topology import CellTopology, live_nodes, run_cell
 
 PLAIN_CONV = "plain_conv"  # the baseline's cell: one 3x3 conv block instead of a searched design
 PLAIN_CONV_KERNEL = 3
-
-
-class ArchitectureError(ValueError):
-    """An architecture dict (or architecture.json) does not describe a buildable network."""
 
 
 class SearchedCell(nn.Module):
@@ -80,8 +76,8 @@ class CellNetwork(nn.Module):
 
 
 def build_network(architecture: Mapping[str, Any]) -> CellNetwork:
-    """Rebuild the module tree an architecture dict describes (validated first)."""
-    check_architecture(architecture)
+    """Rebuild the module tree an architecture dict describes: one that hpo_space built from a
+    configuration, or that a final model folder holds (its loader names the file if it fails)."""
     topology = CellTopology.from_dict(architecture["topology"]) if "topology" in architecture else None
     cells: list[nn.Module] = []
     c_in = architecture["in_channels"]
@@ -104,81 +100,6 @@ def make_head(features: int, head: Mapping[str, Any], n_classes: int) -> nn.Sequ
         features = width
     layers += [nn.Dropout(head["dropout"]), nn.Linear(features, n_classes)]
     return nn.Sequential(*layers)
-
-
-def check_architecture(architecture: Any, source: str = "architecture") -> None:
-    """Raise ArchitectureError naming the first field that cannot be built."""
-
-    def fail(where: str, message: str) -> ArchitectureError:
-        return ArchitectureError(f"{source}: field '{where}': {message}")
-
-    def positive_int(value: Any, where: str, minimum: int = 1) -> None:
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise fail(where, f"expected an integer >= {minimum}, got {value!r}")
-
-    if not isinstance(architecture, Mapping):
-        raise ArchitectureError(f"{source}: expected a JSON object, got {type(architecture).__name__}")
-    for key in ("in_channels", "n_classes", "cells", "head"):
-        if key not in architecture:
-            raise fail(key, "is missing")
-    positive_int(architecture["in_channels"], "in_channels")
-    positive_int(architecture["n_classes"], "n_classes", minimum=2)
-
-    topology_names = _check_topology(architecture.get("topology"), fail)
-    cells = architecture["cells"]
-    if not isinstance(cells, list) or not cells:
-        raise fail("cells", f"expected a non-empty list of cells, got {cells!r}")
-    for index, cell in enumerate(cells):
-        where = f"cells[{index}]"
-        if not isinstance(cell, Mapping):
-            raise fail(where, f"expected an object, got {cell!r}")
-        for key in ("design", "channels", "batch_norm", "pool"):
-            if key not in cell:
-                raise fail(f"{where}.{key}", "is missing")
-        positive_int(cell["channels"], f"{where}.channels")
-        for key in ("batch_norm", "pool"):
-            if not isinstance(cell[key], bool):
-                raise fail(f"{where}.{key}", f"expected true or false, got {cell[key]!r}")
-        _check_design(cell["design"], topology_names, f"{where}.design", fail)
-
-    head = architecture["head"]
-    if not isinstance(head, Mapping) or "widths" not in head or "dropout" not in head:
-        raise fail("head", f"expected an object with 'widths' and 'dropout', got {head!r}")
-    if not isinstance(head["widths"], list):
-        raise fail("head.widths", f"expected a list of layer widths, got {head['widths']!r}")
-    for index, width in enumerate(head["widths"]):
-        positive_int(width, f"head.widths[{index}]")
-    dropout = head["dropout"]
-    if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout < 1:
-        raise fail("head.dropout", f"expected a probability in [0, 1), got {dropout!r}")
-
-
-def _check_topology(topology: Any, fail) -> tuple[str, ...] | None:
-    if topology is None:
-        return None
-    try:
-        parsed = CellTopology.from_dict(topology)
-    except (KeyError, TypeError) as error:
-        raise fail("topology", f"expected {{'nodes': [{{name, kernel_size, input}}...], 'outputs': [...]}} "
-                               f"(problem: {error!r})") from None
-    problem = wiring_problem(parsed)
-    if problem is not None:
-        raise fail(f"topology.{problem[0]}", problem[1])
-    return parsed.node_names
-
-
-def _check_design(design: Any, topology_names: tuple[str, ...] | None, where: str, fail) -> None:
-    if design == PLAIN_CONV:
-        return
-    if not isinstance(design, Mapping):
-        raise fail(where, f"expected {{node: operation}} or {PLAIN_CONV!r}, got {design!r}")
-    if topology_names is None:
-        raise fail("topology", f"is missing but {where} is a searched cell design")
-    if sorted(design) != sorted(topology_names):
-        raise fail(where, f"nodes {sorted(design)} do not match the topology's nodes {sorted(topology_names)}")
-    for node, operation in design.items():
-        if operation not in OPERATIONS:
-            raise fail(f"{where}.{node}", f"unknown operation {operation!r}; known: {list(OPERATIONS)}")
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 
-import pytest
 import torch
 from torch import nn
 
-from darts_bohb.network import PLAIN_CONV, ArchitectureError, SearchedCell, build_network, count_parameters
+from darts_bohb.network import PLAIN_CONV, SearchedCell, build_network, count_parameters
 from darts_bohb.topology import carries_signal, cell_topology, live_nodes
 
 TOPOLOGY = cell_topology()
@@ -93,24 +91,3 @@ def test_head_has_one_hidden_layer_per_width_and_dropout():
     linears = [m for m in model.head if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(8, 32), (32, 16), (16, 5)]
     assert all(m.p == 0.3 for m in model.head if isinstance(m, nn.Dropout))
-
-
-@pytest.mark.parametrize("change, named", [
-    (lambda a: a["cells"][0]["design"].update(k3="sep_conv"), "cells[0].design.k3"),
-    (lambda a: a["cells"][0]["design"].pop("k5"), "cells[0].design"),
-    (lambda a: a["cells"][1].pop("channels"), "cells[1].channels"),
-    (lambda a: a["cells"][1].update(pool="yes"), "cells[1].pool"),
-    (lambda a: a["head"].update(dropout=1.5), "head.dropout"),
-    (lambda a: a.pop("topology"), "topology"),
-    (lambda a: a.update(cells=[]), "cells"),
-    # The wiring checks the genotype loader shares (topology.wiring_problem).
-    (lambda a: a["topology"]["nodes"][1].update(name="k3"), "topology.nodes[1].name"),
-    (lambda a: a["topology"]["nodes"][0].update(kernel_size=4), "topology.nodes[0].kernel_size"),
-    (lambda a: a["topology"]["nodes"][4].update(input="k9_k3"), "topology.nodes[4].input"),
-    (lambda a: a["topology"].update(outputs=["k3", "k13"]), "topology.outputs"),
-])
-def test_bad_architecture_names_the_field(change, named):
-    arch = json.loads(json.dumps(architecture([cell(), cell()])))
-    change(arch)
-    with pytest.raises(ArchitectureError, match=re.escape(f"field '{named}'")):
-        build_network(arch)

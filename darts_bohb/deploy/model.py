@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from darts_bohb.deploy.record import DeployError, ModelRecord, ModelRecordError, read_model_record
-from darts_bohb.network import ArchitectureError, build_network
+from darts_bohb.network import build_network
 
 MODEL_FILE = "model.pt"
 ARCHITECTURE_FILE = "architecture.json"
@@ -27,8 +27,10 @@ def load_final_model(model_dir: str | Path) -> tuple[nn.Module, ModelRecord]:
     try:
         record = read_model_record(architecture_path)
         network = build_network(record.architecture)
-    except (ModelRecordError, ArchitectureError) as error:
+    except ModelRecordError as error:
         raise ModelLoadError(str(error)) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as error:  # a hand-edited network description
+        raise ModelLoadError(f"{architecture_path}: not a network this package builds ({error!r})") from None
     if not weights_path.is_file():
         raise ModelLoadError(f"{weights_path}: no such file (the final rule writes it beside {ARCHITECTURE_FILE})")
     try:
