@@ -1,12 +1,11 @@
 """The search result as plain data: per node of the cell, the probabilities of the operations.
 
-A genotype.json is written by `export_genotype` and read by BOHB; `load_genotype` checks every
-field and names the one at fault, so a hand-edited or truncated file fails before any training.
+A genotype.json is written by `export_genotype` and read by BOHB; a hand-edited or truncated
+file fails at load, naming the file and what is wrong, before any training.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,10 @@ from typing import Any
 from scipy.stats import entropy as shannon_entropy
 
 from darts_bohb.io import read_json_object, write_json
-from darts_bohb.topology import OPERATIONS, CellTopology, NodeSpec, wiring_problem
+from darts_bohb.topology import OPERATIONS, CellTopology, cell_topology
 
 SCHEMA_VERSION = 1
 PROBABILITY_TOLERANCE = 1e-3
-ENTROPY_TOLERANCE = 1e-6  # nats: a stated entropy must be that of the node's probabilities
 NOT_DERIVED = ("zero",)  # operations DARTS never hands over as a node's choice
 
 
@@ -111,81 +109,31 @@ def load_genotype(path: str | Path) -> Genotype:
     return genotype_from_dict(data, source=str(path))
 
 
-def genotype_from_dict(data: Any, source: str = "genotype") -> Genotype:
-    def fail(where: str, message: str) -> GenotypeError:
-        return GenotypeError(f"{source}: field '{where}': {message}")
+def genotype_from_dict(data: dict[str, Any], source: str = "genotype") -> Genotype:
+    """The inverse of Genotype.to_dict (entropy, argmax and derived are recomputed, not read).
 
-    def require(mapping: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
-        if not isinstance(mapping, dict) or key not in mapping:
-            raise fail(where, "is missing")
-        value = mapping[key]
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise fail(where, f"expected {names}, got {type(value).__name__} {value!r}")
-        return value
-
-    if not isinstance(data, dict):
-        raise GenotypeError(f"{source}: expected a JSON object at the top level, got {type(data).__name__}")
-    version = require(data, "schema_version", int, "schema_version")
-    if version != SCHEMA_VERSION:
-        raise fail("schema_version", f"this version reads schema {SCHEMA_VERSION}, the file has {version}")
-
-    operations = require(data, "operations", list, "operations")
-    unknown = [op for op in operations if op not in OPERATIONS]
-    if unknown or not operations or len(set(operations)) != len(operations):
-        raise fail("operations", f"unknown or repeated operations {unknown or operations}; known: {list(OPERATIONS)}")
-
-    cell = require(data, "cell", dict, "cell")
-    raw_nodes = require(cell, "nodes", list, "cell.nodes")
-    if not raw_nodes:
-        raise fail("cell.nodes", "is empty")
-    nodes: list[NodeSpec] = []
-    probabilities: dict[str, dict[str, float]] = {}
-    for index, raw in enumerate(raw_nodes):
-        where = f"cell.nodes[{index}]"
-        name = require(raw, "name", str, f"{where}.name")
-        kernel = require(raw, "kernel_size", int, f"{where}.kernel_size")
-        source_node = require(raw, "input", str, f"{where}.input")
-        probs = require(raw, "probabilities", dict, f"{where}.probabilities")
-        if sorted(probs) != sorted(operations):
-            raise fail(f"{where}.probabilities", f"keys {sorted(probs)} do not match operations {sorted(operations)}")
-        for op, p in probs.items():
-            if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p <= 1.0 or math.isnan(p):
-                raise fail(f"{where}.probabilities.{op}", f"expected a probability in [0, 1], got {p!r}")
-        total = sum(probs.values())
-        if abs(total - 1.0) > PROBABILITY_TOLERANCE:
-            raise fail(f"{where}.probabilities", f"sum to {total:.6f}, not 1")
-        if "argmax" in raw and probs.get(raw["argmax"]) != max(probs.values()):
-            raise fail(f"{where}.argmax", f"{raw['argmax']!r} is not the most probable operation")
-        if "entropy" in raw:  # optional: files written before it was recorded lack it
-            stated = raw["entropy"]
-            if not isinstance(stated, (int, float)) or isinstance(stated, bool) or math.isnan(stated):
-                raise fail(f"{where}.entropy", f"expected a number of nats, got {stated!r}")
-            actual = node_entropy(probs.values())
-            if abs(stated - actual) > ENTROPY_TOLERANCE:
-                raise fail(f"{where}.entropy",
-                           f"{stated!r} is not the entropy of the probabilities ({actual:.6f} nats)")
-        nodes.append(NodeSpec(name, kernel, source_node))
-        probabilities[name] = {op: float(p) for op, p in probs.items()}
-
-    outputs = require(cell, "outputs", list, "cell.outputs")
-    topology = CellTopology(nodes=tuple(nodes), outputs=tuple(outputs))
-    problem = wiring_problem(topology)
-    if problem is not None:
-        raise fail(f"cell.{problem[0]}", problem[1])
-
-    counters = {}
-    for key in ("seed", "size", "epochs_run", "epochs_planned"):
-        counters[key] = require(data, key, int, key)
-    if not 0 <= counters["epochs_run"] <= counters["epochs_planned"]:
-        raise fail("epochs_run",
-                   f"{counters['epochs_run']} is not within 0..epochs_planned={counters['epochs_planned']}")
-    return Genotype(
-        operations=tuple(operations),
-        topology=topology,
-        probabilities=probabilities,
-        dataset=require(data, "dataset", str, "dataset"),
-        stop_reason=require(data, "stop_reason", str, "stop_reason"),
-        extra=data.get("search", {}) if isinstance(data.get("search", {}), dict) else {},
-        **counters,
-    )
+    A hand-edited file fails here, naming the file and the key or value at fault, rather than
+    in the middle of BOHB: a missing key, an unknown operation, a node whose probabilities are
+    not a distribution over the operations, a cell that is not the fixed wiring of its kernels.
+    """
+    try:
+        operations = tuple(data["operations"])
+        if not operations or len(set(operations) & set(OPERATIONS)) < len(operations):
+            raise ValueError(f"operations {list(operations)}: expected distinct ones of {list(OPERATIONS)}")
+        topology = CellTopology.from_dict(data["cell"])
+        expected = cell_topology(tuple(node.kernel_size for node in topology.nodes if node.first_stage))
+        if topology != expected:
+            raise ValueError(f"cell: not the fixed wiring of its kernel sizes, {expected.to_dict()}")
+        probabilities = {}
+        for node in data["cell"]["nodes"]:
+            probs = probabilities[node["name"]] = {op: float(node["probabilities"][op]) for op in operations}
+            if not all(0 <= p <= 1 for p in probs.values()) or abs(sum(probs.values()) - 1) > PROBABILITY_TOLERANCE:
+                raise ValueError(f"cell node {node['name']!r}: probabilities {probs} are not in [0, 1] summing to 1")
+        return Genotype(operations=operations, topology=topology, probabilities=probabilities, seed=data["seed"],
+                        dataset=data["dataset"], size=data["size"], epochs_run=data["epochs_run"],
+                        epochs_planned=data["epochs_planned"], stop_reason=data["stop_reason"],
+                        extra=data.get("search", {}))
+    except KeyError as error:
+        raise GenotypeError(f"{source}: key {error} is missing") from None
+    except (TypeError, ValueError) as error:
+        raise GenotypeError(f"{source}: {error}") from None

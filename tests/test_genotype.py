@@ -43,29 +43,33 @@ def test_the_derived_operation_is_the_most_probable_other_than_zero():
     assert genotype.to_dict()["cell"]["nodes"][0]["derived"] == "resnet_block"
 
 
+WIRING = "cell: not the fixed wiring of its kernel sizes, {'nodes': [{'name': 'k3'"
+
+
 def broken(mutate):
     data = make_genotype().to_dict()
     mutate(data)
     return data
 
 
-@pytest.mark.parametrize("mutate, field", [
-    (lambda d: d.pop("operations"), "operations"),
-    (lambda d: d.update(operations=["identity", "sep_conv_3x3"] + d["operations"][2:]), "operations"),
-    (lambda d: d.update(schema_version=2), "schema_version"),
-    (lambda d: d["cell"]["nodes"][1].update(kernel_size=4), "cell.nodes[1].kernel_size"),
-    (lambda d: d["cell"]["nodes"][4].update(input="k11"), "cell.nodes[4].input"),
-    (lambda d: d["cell"]["nodes"][2]["probabilities"].update(zero=0.5), "cell.nodes[2].probabilities"),
-    (lambda d: d["cell"]["nodes"][2]["probabilities"].pop("zero"), "cell.nodes[2].probabilities"),
-    (lambda d: d["cell"]["nodes"][0]["probabilities"].update(zero="high"), "cell.nodes[0].probabilities.zero"),
-    (lambda d: d["cell"]["nodes"][0].update(argmax="zero"), "cell.nodes[0].argmax"),
-    (lambda d: d["cell"].update(outputs=["k3", "k13"]), "cell.outputs"),
-    (lambda d: d.update(seed="one"), "seed"),
-    (lambda d: d.update(epochs_run=31), "epochs_run"),
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.pop("operations"), "key 'operations' is missing"),
+    (lambda d: d["operations"].__setitem__(1, "sep_conv_3x3"), "['identity', 'sep_conv_3x3', 'conv_block', "),
+    (lambda d: d["operations"].append("zero"), "'resnet_bottleneck', 'zero']: expected distinct ones of"),
+    (lambda d: d["cell"]["nodes"][1].update(kernel_size=4), "kernel_sizes: expected four odd sizes, got [3, 4, 7, 9]"),
+    (lambda d: d["cell"]["nodes"][4].update(input="k11"), WIRING),
+    (lambda d: d["cell"].update(outputs=["k3", "k13"]), WIRING),
+    (lambda d: d["cell"]["nodes"][2]["probabilities"].update(zero=0.5), "cell node 'k7': probabilities"),
+    (lambda d: d["cell"]["nodes"][2]["probabilities"].update(zero=-0.1, identity=0.8), "cell node 'k7': probabilities"),
+    (lambda d: d["cell"]["nodes"][2]["probabilities"].pop("zero"), "key 'zero' is missing"),
+    (lambda d: d["cell"]["nodes"][0]["probabilities"].update(zero="high"), "'high'"),
+    (lambda d: d.pop("seed"), "key 'seed' is missing"),
 ])
-def test_malformed_genotype_names_the_field(mutate, field):
-    with pytest.raises(GenotypeError, match=re.escape(f"field '{field}'")):
-        genotype_from_dict(broken(mutate))
+def test_a_malformed_genotype_file_names_itself_and_the_key_or_value(tmp_path, mutate, message):
+    path = tmp_path / "genotype.json"
+    path.write_text(json.dumps(broken(mutate)))
+    with pytest.raises(GenotypeError, match=re.escape(f"{path}: ") + ".*" + re.escape(message)):
+        load_genotype(path)
 
 
 def test_unreadable_files_are_named(tmp_path):
