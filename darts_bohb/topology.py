@@ -47,33 +47,9 @@ class CellTopology:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> CellTopology:
-        """The inverse of to_dict; KeyError or TypeError where a field is missing. No wiring check:
-        see wiring_problem."""
+        """The inverse of to_dict; KeyError or TypeError where a field is missing."""
         nodes = tuple(NodeSpec(node["name"], node["kernel_size"], node["input"]) for node in data["nodes"])
         return cls(nodes=nodes, outputs=tuple(data["outputs"]))
-
-
-def wiring_problem(topology: CellTopology) -> tuple[str, str] | None:
-    """The first fault in how a cell is wired, as (field below the topology, problem), or None.
-
-    Shared by the genotype loader and the architecture check: node names unique and not the cell
-    input, kernel sizes positive and odd, each input the cell input or an earlier node, and the
-    outputs a non-empty list of nodes.
-    """
-    seen = {CELL_INPUT}
-    for index, node in enumerate(topology.nodes):
-        where = f"nodes[{index}]"
-        if node.name in seen:
-            return f"{where}.name", f"{node.name!r} is reserved or repeated"
-        kernel = node.kernel_size
-        if not isinstance(kernel, int) or isinstance(kernel, bool) or kernel < 1 or kernel % 2 == 0:
-            return f"{where}.kernel_size", f"expected a positive odd integer, got {kernel!r}"
-        if node.input not in seen:
-            return f"{where}.input", f"{node.input!r} is neither '{CELL_INPUT}' nor an earlier node"
-        seen.add(node.name)
-    if not topology.outputs or not set(topology.outputs) <= seen - {CELL_INPUT}:
-        return "outputs", f"expected a non-empty list of the cell's node names, got {list(topology.outputs)}"
-    return None
 
 
 def cell_topology(kernel_sizes: tuple[int, ...] = DEFAULT_KERNEL_SIZES) -> CellTopology:
