@@ -7,7 +7,6 @@ import sys
 from darts_bohb.cli import run_script
 from darts_bohb.export import export_genotype
 from darts_bohb.genotype import GenotypeError
-from darts_bohb.settings import ConfigError
 
 
 def main() -> int:
@@ -21,7 +20,7 @@ def main() -> int:
         genotype = export_genotype(args.alphas, args.summary, args.output)
         logging.info("wrote %s: %s (%s)", args.output, genotype.derived_design(), genotype.stop_reason)
 
-    return run_script(task, (ConfigError, GenotypeError))
+    return run_script(task, (GenotypeError,))
 
 
 if __name__ == "__main__":
