@@ -10,8 +10,6 @@ from torch import nn
 
 from darts_bohb.topology import OPERATIONS
 
-__all__ = ["OPERATIONS", "make_operation", "conv_norm", "identity", "resnet_block",
-           "resnet_bottleneck", "ResidualBlock", "Zero"]
 BOTTLENECK_REDUCTION = 4
 
 
@@ -38,13 +36,6 @@ class Zero(nn.Module):
         return x.new_zeros(x.shape[0], self.c_out, *x.shape[2:])
 
 
-def identity(c_in: int, c_out: int, batch_norm: bool = True, affine: bool = True) -> nn.Module:
-    """Skip connection; a 1x1 projection where the channel count changes."""
-    if c_in == c_out:
-        return nn.Identity()
-    return conv_norm(c_in, c_out, 1, batch_norm, affine)
-
-
 class ResidualBlock(nn.Module):
     """body(x) + shortcut(x), then ReLU: the shape shared by the basic and bottleneck blocks."""
 
@@ -59,36 +50,26 @@ class ResidualBlock(nn.Module):
         return self.relu(self.body(x) + self.shortcut(x))
 
 
-def resnet_block(c_in: int, c_out: int, kernel_size: int, batch_norm: bool = True,
-                 affine: bool = True) -> ResidualBlock:
-    body = nn.Sequential(
-        conv_norm(c_in, c_out, kernel_size, batch_norm, affine),
-        conv_norm(c_out, c_out, kernel_size, batch_norm, affine, relu=False),
-    )
-    return ResidualBlock(body, c_in, c_out, batch_norm, affine)
-
-
-def resnet_bottleneck(c_in: int, c_out: int, kernel_size: int, batch_norm: bool = True,
-                      affine: bool = True) -> ResidualBlock:
-    width = max(1, c_out // BOTTLENECK_REDUCTION)
-    body = nn.Sequential(
-        conv_norm(c_in, width, 1, batch_norm, affine),
-        conv_norm(width, width, kernel_size, batch_norm, affine),
-        conv_norm(width, c_out, 1, batch_norm, affine, relu=False),
-    )
-    return ResidualBlock(body, c_in, c_out, batch_norm, affine)
-
-
 def make_operation(name: str, c_in: int, c_out: int, kernel_size: int, batch_norm: bool = True,
                    affine: bool = True) -> nn.Module:
-    if name == "identity":
-        return identity(c_in, c_out, batch_norm, affine)
+    if name == "identity":  # a skip connection; a 1x1 projection where the channel count changes
+        return nn.Identity() if c_in == c_out else conv_norm(c_in, c_out, 1, batch_norm, affine)
     if name == "zero":
         return Zero(c_out)
     if name == "conv_block":
         return conv_norm(c_in, c_out, kernel_size, batch_norm, affine)
     if name == "resnet_block":
-        return resnet_block(c_in, c_out, kernel_size, batch_norm, affine)
-    if name == "resnet_bottleneck":
-        return resnet_bottleneck(c_in, c_out, kernel_size, batch_norm, affine)
-    raise ValueError(f"unknown operation {name!r}; expected one of {OPERATIONS}")
+        body = nn.Sequential(
+            conv_norm(c_in, c_out, kernel_size, batch_norm, affine),
+            conv_norm(c_out, c_out, kernel_size, batch_norm, affine, relu=False),
+        )
+    elif name == "resnet_bottleneck":
+        width = max(1, c_out // BOTTLENECK_REDUCTION)
+        body = nn.Sequential(
+            conv_norm(c_in, width, 1, batch_norm, affine),
+            conv_norm(width, width, kernel_size, batch_norm, affine),
+            conv_norm(width, c_out, 1, batch_norm, affine, relu=False),
+        )
+    else:
+        raise ValueError(f"unknown operation {name!r}; expected one of {OPERATIONS}")
+    return ResidualBlock(body, c_in, c_out, batch_norm, affine)
