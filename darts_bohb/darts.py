@@ -41,7 +41,6 @@ from darts_bohb.training import scaled
 
 LOG = logging.getLogger(__name__)
 STATE_FILE = "state.pt"
-STATE_VERSION = 1
 # Finite-difference step of the Hessian-vector product, relative to the vector's norm (DARTS).
 HESSIAN_STEP = 0.01
 
@@ -229,7 +228,7 @@ class DartsSearch:
             totals = _batch_totals(loss, logits, labels, len(labels))
         else:
             grad, totals = None, torch.zeros(2, device=self.runtime.device)
-            for part, share in self._parts(labels):
+            for part, share in loss_shares(self.loss_fn.normaliser, labels, self.micro_batch):
                 with self.runtime.autocast():
                     logits = self.model(images[part], beta)
                     loss = self.loss_fn(logits, labels[part]) * share
@@ -252,7 +251,7 @@ class DartsSearch:
         images, labels = train_batch
         self.weight_optimizer.zero_grad(set_to_none=True)
         totals = torch.zeros(2, device=self.runtime.device)
-        for part, share in self._parts(labels):
+        for part, share in loss_shares(self.loss_fn.normaliser, labels, self.micro_batch):
             with self.runtime.autocast():
                 logits = self.model(images[part], beta)
                 loss = self.loss_fn(logits, labels[part]) * share
@@ -261,9 +260,6 @@ class DartsSearch:
         torch.nn.utils.clip_grad_norm_(self.weights, self.settings.weights.grad_clip)
         self.weight_optimizer.step()
         return totals
-
-    def _parts(self, labels: torch.Tensor) -> list[tuple[slice, torch.Tensor | float]]:
-        return loss_shares(self.loss_fn.normaliser, labels, self.micro_batch)
 
     def alpha_rows(self, epoch: int) -> list[dict[str, Any]]:
         """The long-form rows of alphas.csv for the current α."""
@@ -334,7 +330,7 @@ def fingerprint(settings: SearchSettings, seed: int, dataset: str, size: int, da
                 runtime: Runtime, micro_batch: int, epoch_scale: float = 1.0) -> str:
     """What must match for a saved state to be resumed: anything that changes the α."""
     identity = {
-        "state_version": STATE_VERSION, "settings": settings.to_dict(), "seed": seed, "epoch_scale": epoch_scale,
+        "settings": settings.to_dict(), "seed": seed, "epoch_scale": epoch_scale,
         "dataset": dataset, "size": size, "data_md5": data_md5, **runtime.numerics(),
         "threads": torch.get_num_threads(),
         "source_sha256": source_hash.package_source_sha256(),
@@ -354,19 +350,10 @@ def load_state(state_dir: Path, expected: str) -> dict[str, Any] | None:
         LOG.warning("ignoring unreadable state %s (%s); starting fresh", path, error)
         return None
     if state.get("fingerprint") != expected:
-        if state.get("source_sha256") != source_hash.package_source_sha256():
-            LOG.warning("state in %s was saved by other package source (darts_bohb/*.py changed); starting fresh",
-                        state_dir)
-            return None
-        LOG.warning("state in %s belongs to other settings, seed, data, threads, precision or micro-batches "
-                    "(the job's memory); starting fresh", state_dir)
+        LOG.warning("state in %s belongs to other settings, seed, data, threads, precision, micro-batches (the "
+                    "job's memory) or other package source (darts_bohb/*.py changed); starting fresh", state_dir)
         return None
     return state
-
-
-def save_state(state_dir: Path, state: dict[str, Any]) -> None:
-    with atomic_path(state_dir / STATE_FILE) as tmp:
-        torch.save(state, tmp)
 
 
 def run_search(data_path: str | Path, seed: int, dataset: str, size: int, settings: SearchSettings,
@@ -374,7 +361,6 @@ def run_search(data_path: str | Path, seed: int, dataset: str, size: int, settin
                epoch: EpochSize | None = None) -> SearchResult:
     """Search (or resume), epoch by epoch, until the planned epochs or an early stop."""
     state_dir = Path(state_dir)
-    settings.check_image_size(size, "--size")
     spec = dataset_spec(dataset, size, task, data_path)
     data_md5 = md5sum(data_path)  # resumes only on the same data (the download checked the file)
     train = load_splits(data_path, ("train",))["train"]
@@ -406,10 +392,14 @@ def run_search(data_path: str | Path, seed: int, dataset: str, size: int, settin
         epoch_rows.append(row)
         alpha_rows.extend(search.alpha_rows(epoch + 1))
         stop_reason = early_stop_reason([row["skip_count"] for row in epoch_rows], nodes, settings)
-        save_state(state_dir, {"version": STATE_VERSION, "fingerprint": key,
-                               "source_sha256": source_hash.package_source_sha256(), "alpha_rows": alpha_rows,
-                               "epoch_rows": epoch_rows, "stop_reason": stop_reason, **search.state_dict()})
-        _log_epoch(row, epochs, time.perf_counter() - started, epoch_rows)
+        with atomic_path(state_dir / STATE_FILE) as tmp:
+            torch.save({"fingerprint": key, "alpha_rows": alpha_rows, "epoch_rows": epoch_rows,
+                        "stop_reason": stop_reason, **search.state_dict()}, tmp)
+        remaining = (epochs - row["epoch"]) * sum(r["seconds"] for r in epoch_rows) / len(epoch_rows)
+        LOG.info("epoch %d/%d  train loss %.4f acc %.3f  arch loss %.4f acc %.3f  beta %.3f  skips %d  "
+                 "lr %.5f  %.1f s  elapsed %.0f s  ETA %.0f s (if not stopped early)",
+                 row["epoch"], epochs, row["train_loss"], row["train_acc"], row["arch_loss"], row["arch_acc"],
+                 row["beta"], row["skip_count"], row["lr"], row["seconds"], time.perf_counter() - started, remaining)
 
     epochs_run = len(epoch_rows)
     stopped_early = stop_reason is not None
@@ -427,14 +417,6 @@ def run_search(data_path: str | Path, seed: int, dataset: str, size: int, settin
     columns = ["epoch", "train_loss", "train_acc", "arch_loss", "arch_acc", "beta", "skip_count", "lr", "seconds"]
     return SearchResult(alphas=pd.DataFrame(alpha_rows), epochs=pd.DataFrame(epoch_rows, columns=columns),
                         summary=summary)
-
-
-def _log_epoch(row: dict[str, float], epochs: int, elapsed: float, rows: list[dict[str, float]]) -> None:
-    remaining = (epochs - row["epoch"]) * sum(r["seconds"] for r in rows) / len(rows)
-    LOG.info("epoch %d/%d  train loss %.4f acc %.3f  arch loss %.4f acc %.3f  beta %.3f  skips %d  "
-             "lr %.5f  %.1f s  elapsed %.0f s  ETA %.0f s (if not stopped early)",
-             row["epoch"], epochs, row["train_loss"], row["train_acc"], row["arch_loss"], row["arch_acc"],
-             row["beta"], row["skip_count"], row["lr"], row["seconds"], elapsed, remaining)
 
 
 def search_to_files(data_path: str | Path, seed: int, dataset: str, size: int, settings: SearchSettings,

@@ -18,8 +18,8 @@ import pytest
 import torch
 
 from config_defaults import CPU_JOB_SECTIONS, TINY_EPOCH_SIZE, config_section
-from darts_bohb import darts, source_hash
-from darts_bohb.darts import DartsSearch, fingerprint, load_state, run_search, save_state, search_to_files
+from darts_bohb import darts
+from darts_bohb.darts import DartsSearch, fingerprint, load_state, run_search, search_to_files
 from darts_bohb.data import load_splits
 from darts_bohb.runtime import make_runtime
 from darts_bohb.settings import EpochSize, SearchSettings, from_dict
@@ -149,8 +149,8 @@ def test_state_of_other_settings_is_not_resumed(real_data, tmp_path, caplog):
     assert fingerprint(settings, 2, "retinamnist", 28, md5, runtime, settings.batch_size) != wanted
     # batches cut by less memory are another search; more memory that cuts nothing is the same one
     assert fingerprint(settings, 1, "retinamnist", 28, md5, runtime, settings.batch_size // 2) != wanted
-    save_state(tmp_path / "state", {"fingerprint": other, "source_sha256": source_hash.package_source_sha256(),
-                                    "epoch_rows": [{"epoch": 1}]})
+    (tmp_path / "state").mkdir()
+    torch.save({"fingerprint": other, "epoch_rows": [{"epoch": 1}]}, tmp_path / "state" / darts.STATE_FILE)
     with caplog.at_level(logging.INFO, logger="darts_bohb.darts"):
         result = run_search(real_data, 1, "retinamnist", 28, settings, runtime, tmp_path / "state")
     assert "belongs to other settings" in caplog.text and "resuming" not in caplog.text
