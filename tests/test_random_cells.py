@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from conftest import REPO, snakemake
-from darts_bohb.random_cells import DESIGN_OPERATIONS, design_operations, sample_random_designs
-from darts_bohb.topology import carries_signal, cell_topology
+from darts_bohb.random_cells import design_operations, sample_random_designs
+from darts_bohb.topology import OPERATIONS, carries_signal, cell_topology
 
 TOPOLOGY = cell_topology()
 
@@ -30,7 +30,7 @@ def test_designs_are_distinct_carry_signal_and_repeat_for_a_seed():
 def test_operations_are_drawn_uniformly_from_those_nas_designs_may_use():
     designs = sample_random_designs(TOPOLOGY, 2000, seed=0)
     counts = collections.Counter(op for design in designs for op in design.values())
-    assert set(counts) == set(DESIGN_OPERATIONS)
+    assert set(counts) == set(OPERATIONS)
     share = {op: count / sum(counts.values()) for op, count in counts.items()}
     # Uniform is 1/5; rejecting designs that cut every path takes a little from Zero.
     for op, value in share.items():
@@ -40,21 +40,17 @@ def test_operations_are_drawn_uniformly_from_those_nas_designs_may_use():
 def test_without_zero_in_the_search_no_random_design_uses_zero():
     """A search without Zero gives it probability 0, so no NAS design can use it: nor may random."""
     operations = design_operations(include_zero=False)
-    assert set(operations) == set(DESIGN_OPERATIONS) - {"zero"}
+    assert set(operations) == set(OPERATIONS) - {"zero"}
     designs = sample_random_designs(TOPOLOGY, 500, seed=0, operations=operations)
     counts = collections.Counter(op for design in designs for op in design.values())
     assert set(counts) == set(operations)
     assert all(value / sum(counts.values()) == pytest.approx(0.25, abs=0.03) for value in counts.values())
-    assert design_operations(include_zero=True) == DESIGN_OPERATIONS
+    assert design_operations(include_zero=True) == OPERATIONS
 
 
-def test_no_design_of_only_zero_nodes_and_a_clear_error_for_none():
+def test_no_design_of_only_zero_nodes():
     designs = sample_random_designs(TOPOLOGY, 5, seed=1, operations=("zero", "identity"))
     assert all(carries_signal(TOPOLOGY, design) for design in designs)
-    with pytest.raises(ValueError, match="carries signal"):
-        sample_random_designs(TOPOLOGY, 3, seed=1, operations=("zero",))
-    with pytest.raises(ValueError, match="unknown"):
-        sample_random_designs(TOPOLOGY, 3, seed=1, operations=("sep_conv",))
 
 
 @pytest.mark.slow
