@@ -27,15 +27,12 @@ from torch import nn
 from darts_bohb.ops import OPERATIONS, conv_norm, make_operation
 from darts_bohb.topology import CellTopology, cell_topology, run_cell
 
-SKIP_MODES = ("add", "blend", "none")
 ALPHA_INIT_SCALE = 1e-3  # DARTS: small random α, so every operation starts almost equally likely
 
 
 class MixedNode(nn.Module):
     def __init__(self, c_in: int, c_out: int, kernel_size: int, skip_mode: str, fused: bool = True):
         super().__init__()
-        if skip_mode not in SKIP_MODES:
-            raise ValueError(f"skip_mode: {skip_mode!r} is not one of {SKIP_MODES}")
         self.c_out = c_out
         self.kernel_size = kernel_size
         self.skip_mode = skip_mode
@@ -162,8 +159,6 @@ class SuperNet(nn.Module):
                  pool: tuple[bool, ...], kernel_sizes: tuple[int, ...], skip_mode: str,
                  fused: bool = True, include_zero: bool = True):
         super().__init__()
-        if len(pool) != len(channels):
-            raise ValueError(f"pool: one flag per cell expected, got {len(pool)} for {len(channels)} cells")
         self.topology = cell_topology(tuple(kernel_sizes))
         self.pool = tuple(pool)
         widths = (in_channels, *channels)
