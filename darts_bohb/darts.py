@@ -16,14 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from torch.func import functional_call
@@ -205,7 +203,10 @@ class DartsSearch:
             arch_batch = (self.runtime.images_to_device(a_images), self.runtime.to_device(a_labels))
             # Warm-up: α would follow gradients of untrained weights, so it only watches its half.
             if epoch < self.settings.arch.warmup_epochs:
-                totals[2:] += self._arch_loss(arch_batch, beta)
+                with torch.no_grad(), self.runtime.autocast():
+                    logits = self.model(arch_batch[0], beta)
+                    loss = self.loss_fn(logits, arch_batch[1])
+                totals[2:] += _batch_totals(loss, logits, arch_batch[1], len(a_labels))
             else:
                 totals[2:] += self._arch_step(arch_batch, train_batch, beta)
             totals[:2] += self._weight_step(train_batch, beta)
@@ -240,13 +241,6 @@ class DartsSearch:
         self.arch_optimizer.step()
         return totals
 
-    def _arch_loss(self, arch_batch, beta: float) -> torch.Tensor:
-        images, labels = arch_batch
-        with torch.no_grad(), self.runtime.autocast():
-            logits = self.model(images, beta)
-            loss = self.loss_fn(logits, labels)
-        return _batch_totals(loss, logits, labels, len(labels))
-
     def _weight_step(self, train_batch, beta: float) -> torch.Tensor:
         images, labels = train_batch
         self.weight_optimizer.zero_grad(set_to_none=True)
@@ -279,18 +273,14 @@ class DartsSearch:
                           counted)
 
     def state_dict(self) -> dict[str, Any]:
-        numpy_state = np.random.get_state()
+        """What a resumed search needs; it draws from no RNG but torch's and the data order's."""
         return {
             "model": self.model.state_dict(),
             "weight_optimizer": self.weight_optimizer.state_dict(),
             "arch_optimizer": self.arch_optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "numpy": [numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)), *numpy_state[2:]],
-                "python": random.getstate(),
-                "data_order": self.data_order.get_state(),
-            },
+            "torch_rng": torch.get_rng_state(),
+            "data_order": self.data_order.get_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -298,12 +288,8 @@ class DartsSearch:
         self.weight_optimizer.load_state_dict(state["weight_optimizer"])
         self.arch_optimizer.load_state_dict(state["arch_optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        rng = state["rng"]
-        torch.set_rng_state(rng["torch"])
-        kind, keys, *rest = rng["numpy"]
-        np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
-        random.setstate(rng["python"])
-        self.data_order.set_state(rng["data_order"])
+        torch.set_rng_state(state["torch_rng"])
+        self.data_order.set_state(state["data_order"])
 
 
 def _batch_totals(loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor,
