@@ -50,7 +50,7 @@ class Genotype:
     def entropy(self, node: str) -> float:
         """Shannon entropy (nats) of a node's operation probabilities: log(k) for a uniform α over
         the k searched operations (log 4 = 1.386 without Zero), 0 for a node settled on one."""
-        return node_entropy(self.probabilities[node].values())
+        return float(shannon_entropy(list(self.probabilities[node].values())))
 
     def derived(self, node: str) -> str:
         """The most probable operation other than Zero: the operation DARTS hands over for a node.
@@ -64,7 +64,6 @@ class Genotype:
         return max(candidates, key=lambda op: probs[op])
 
     def derived_design(self) -> dict[str, str]:
-        """The derived operation per node: the cell DARTS would hand over."""
         return {node: self.derived(node) for node in self.topology.node_names}
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,10 +93,6 @@ class Genotype:
             },
             "search": self.extra,
         }
-
-
-def node_entropy(probabilities) -> float:
-    return float(shannon_entropy(list(probabilities)))
 
 
 def save_genotype(path: str | Path, genotype: Genotype) -> None:
