@@ -56,8 +56,6 @@ def cell_topology(kernel_sizes: tuple[int, ...] = DEFAULT_KERNEL_SIZES) -> CellT
     if len(kernel_sizes) != 4 or any(k < 1 or k % 2 == 0 for k in kernel_sizes):
         raise ValueError(f"kernel_sizes: expected four odd sizes, got {list(kernel_sizes)}")
     first = [NodeSpec(f"k{k}", k, CELL_INPUT) for k in sorted(kernel_sizes)]
-    if len({node.name for node in first}) != 4:
-        raise ValueError(f"kernel_sizes: sizes must be distinct, got {list(kernel_sizes)}")
     second = [NodeSpec(f"{node.name}_k{SECOND_STAGE_KERNEL}", SECOND_STAGE_KERNEL, node.name)
               for node in first[2:]]
     outputs = (first[0].name, first[1].name, second[0].name, second[1].name)
