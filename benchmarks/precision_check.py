@@ -17,12 +17,12 @@ time of each precision. Everything runs in one process, one training after anoth
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
 
 from darts_bohb.data import dataset_spec, load_splits
-from darts_bohb.final import load_incumbent
 from darts_bohb.hpo_space import training_from_config
 from darts_bohb.metrics import score
 from darts_bohb.network import build_network
@@ -59,7 +59,7 @@ def main() -> None:
           f"{'fp32 s+1':>8} {'|seed diff|':>11}")
     precision_gaps, seed_gaps, times = [], [], []
     for path in args.incumbents:
-        incumbent = load_incumbent(path, method=None)  # NAS and baseline incumbents alike
+        incumbent = json.loads(path.read_text())  # NAS and baseline incumbents alike
         seed, epochs = int(incumbent["seed"]), args.epochs or int(incumbent["budget"])
         reference, fp32_seconds = train_and_score(incumbent, epochs, fp32, seed, splits, spec)
         bf16, bf16_seconds = train_and_score(incumbent, epochs, fast, seed, splits, spec)

@@ -5,6 +5,7 @@ This and nothing else reads the test split; nothing here feeds back into any cho
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -19,21 +20,16 @@ import torch
 from darts_bohb.data import Split, joined, load_splits
 from darts_bohb.deploy.final_outputs import architecture_with_record, write_model_card
 from darts_bohb.hpo_space import training_from_config
-from darts_bohb.io import atomic_path, read_json_object, write_csv, write_json
+from darts_bohb.io import atomic_path, write_csv, write_json
 from darts_bohb.metrics import classification_metrics
 from darts_bohb.network import build_network, count_parameters
 from darts_bohb.runtime import Runtime, seed_everything
-from darts_bohb.seed_ensemble import ensemble_probabilities, load_ensemble
 from darts_bohb.settings import EpochSize, FinalSettings
 from darts_bohb.training import portable_state, predict_probabilities, train_model
 
 LOG = logging.getLogger(__name__)
 # How BOHB's choice was scored (incumbent.json, ensemble.pt), carried into metrics.json.
 SELECTION_KEYS = ("selection_estimate", "selection_std_error", "selection_method")
-
-
-class IncumbentError(ValueError):
-    """An incumbent.json is missing, malformed, or belongs to another method."""
 
 
 @dataclass(frozen=True)
@@ -47,19 +43,8 @@ class FinalOutputs:
     ensemble_predictions: Path | None = None
 
 
-def load_incumbent(path: str | Path, method: str | None) -> dict[str, Any]:
-    """An incumbent.json of the BOHB rule, trusted as it wrote it; one of another method is a
-    mix-up, named. `method` None takes either."""
-    data = read_json_object(path, IncumbentError, missing="no such incumbent file")
-    if method is not None and data.get("method") != method:
-        raise IncumbentError(f"{path}: field 'method' is {data.get('method')!r}, but this is the {method!r} rule")
-    return data
-
-
 def training_split(splits: dict[str, Split], train_on: str) -> Split:
-    if train_on == "train":
-        return splits["train"]
-    return joined(splits["train"], splits["val"])
+    return splits["train"] if train_on == "train" else joined(splits["train"], splits["val"])
 
 
 def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, seed: int, epochs: int,
@@ -71,20 +56,13 @@ def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, se
 
     `dataset` is the MedMNIST flag, which names the classes in architecture.json and the model card.
     """
-    incumbent = load_incumbent(incumbent_path, method)
-    ensemble = None
-    if ensemble_path is not None:
-        if outputs.ensemble_metrics is None or outputs.ensemble_predictions is None:
-            raise ValueError("an ensemble needs outputs.ensemble_metrics and outputs.ensemble_predictions")
-        ensemble = load_ensemble(ensemble_path, method, seed)
+    # The BOHB rule's files for this method and seed (the workflow's paths), trusted as it wrote them.
+    incumbent = json.loads(Path(incumbent_path).read_text())
+    ensemble = None if ensemble_path is None else torch.load(ensemble_path, weights_only=True)
     needed = ("train", "val", "test") if settings.train_on == "train+val" else ("train", "test")
     splits = load_splits(data_path, needed)
     train, test = training_split(splits, settings.train_on), splits["test"]
     architecture = incumbent["architecture"]
-    if architecture["in_channels"] != train.images.shape[1] or architecture["n_classes"] != n_classes:
-        raise IncumbentError(
-            f"{incumbent_path}: the architecture takes {architecture['in_channels']} channels and "
-            f"{architecture['n_classes']} classes, the data has {train.images.shape[1]} and {n_classes}")
 
     start = time.perf_counter()
     generator = seed_everything(seed)
@@ -130,10 +108,19 @@ def run_final(method: str, incumbent_path: str | Path, data_path: str | Path, se
 
 
 def score_ensemble(ensemble: dict[str, Any], test: Split, task: str, runtime: Runtime, outputs: FinalOutputs,
-                   incumbent_metrics: dict[str, Any]) -> dict[str, Any]:
-    """ensemble/metrics.json and predictions.csv: the seed's ensemble, as BOHB chose it, on `test`."""
+                   incumbent_metrics: dict[str, Any]) -> None:
+    """ensemble/metrics.json and predictions.csv: the seed's ensemble, as BOHB chose it, on `test`:
+    each member's probabilities are the mean of its fold models', the ensemble's the weighted mean
+    of its members'."""
     start = time.perf_counter()
-    probabilities = ensemble_probabilities(ensemble, test, runtime)
+    probabilities = 0.0
+    for member in ensemble["members"]:
+        model = runtime.prepare_model(build_network(member["architecture"]))
+        folds = []
+        for state in member["fold_states"]:
+            model.load_state_dict(state)
+            folds.append(predict_probabilities(model, test, runtime))
+        probabilities = probabilities + member["weight"] * np.mean(folds, axis=0, dtype=np.float64)
     labels = test.labels.numpy()
     scores = classification_metrics(labels, probabilities, task)
     members = [{"config_id": member["config_id"], "weight": member["weight"]} for member in ensemble["members"]]
@@ -157,7 +144,6 @@ def score_ensemble(ensemble: dict[str, Any], test: Split, task: str, runtime: Ru
              ensemble["selection_std_error"], scores["accuracy"], scores["auc"])
     write_csv(outputs.ensemble_predictions, prediction_frame(labels, probabilities))
     write_json(outputs.ensemble_metrics, metrics)
-    return metrics
 
 
 def prediction_frame(labels: np.ndarray, probabilities: np.ndarray) -> pd.DataFrame:

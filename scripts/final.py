@@ -7,11 +7,10 @@ from pathlib import Path
 
 from darts_bohb.cli import add_job_arguments, job_runtime, run_script
 from darts_bohb.data import DatasetError, dataset_spec
-from darts_bohb.final import FinalOutputs, IncumbentError, run_final
+from darts_bohb.final import FinalOutputs, run_final
 from darts_bohb.memory import MemoryBudgetError
 from darts_bohb.methods import METHODS
 from darts_bohb.runtime import RuntimeConfigError
-from darts_bohb.seed_ensemble import EnsembleError
 from darts_bohb.settings import ConfigError, EpochSize, FinalSettings, from_json
 from darts_bohb.training import TrainingDiverged
 
@@ -44,8 +43,7 @@ def main() -> int:
                   spec.n_classes, runtime, outputs, dataset=spec.flag, ensemble_path=args.ensemble,
                   epoch=from_json(EpochSize, args.epoch_size, "epoch_size"))
 
-    return run_script(task, (ConfigError, DatasetError, EnsembleError, IncumbentError, RuntimeConfigError,
-                                     TrainingDiverged, MemoryBudgetError))
+    return run_script(task, (ConfigError, DatasetError, RuntimeConfigError, TrainingDiverged, MemoryBudgetError))
 
 
 if __name__ == "__main__":

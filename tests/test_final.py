@@ -11,10 +11,9 @@ import torch
 from medmnist.evaluator import getACC, getAUC
 
 from darts_bohb.data import load_splits
-from darts_bohb.final import FinalOutputs, IncumbentError, load_incumbent, run_final
+from darts_bohb.final import FinalOutputs, run_final
 from darts_bohb.network import build_network
 from darts_bohb.runtime import make_runtime
-from darts_bohb.seed_ensemble import EnsembleError, load_ensemble
 from darts_bohb.settings import FinalSettings
 from darts_bohb.training import predict_probabilities
 from hpo_fixtures import one_torch_thread, write_synthetic_npz  # noqa: F401 (fixture)
@@ -89,24 +88,6 @@ def test_train_plus_val_trains_on_both_splits_and_logs_each_epoch_with_the_time_
     assert all(" s left" in line for line in progress) and progress[-1].endswith("about 0 s left")
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda path: path.write_text("[1, 2"), "not valid JSON"),
-    (lambda path: write_incumbent(path, method="nas"), "field 'method' is 'nas'"),  # a mix-up of two rules' files
-])
-def test_an_unreadable_or_mixed_up_incumbent_is_named_before_training(tmp_path, damage, message):
-    path = tmp_path / "incumbent.json"
-    damage(path)
-    with pytest.raises(IncumbentError) as error:
-        load_incumbent(path, "baseline")
-    assert str(path) in str(error.value) and message in str(error.value)
-
-
-def test_an_incumbent_of_either_method_loads_when_no_method_is_asked(tmp_path):
-    for method in ("nas", "baseline"):
-        path = write_incumbent(tmp_path / f"{method}.json", method=method)
-        assert load_incumbent(path, None)["method"] == method
-
-
 def fold_states(seeds: list[int]) -> list[dict[str, torch.Tensor]]:
     """State dicts of untrained networks of ARCHITECTURE, one per seed: stand-ins for fold models."""
     states = []
@@ -161,21 +142,3 @@ def test_the_seed_ensemble_is_the_weighted_mean_of_its_members_fold_models(tmp_p
     assert stored["accuracy"] == getACC(labels, predictions.filter(like="prob_").to_numpy(), "ordinal-regression")
     assert stored["members"] == [{"config_id": 4, "weight": 0.75}, {"config_id": 9, "weight": 0.25}]
     assert (stored["n_models"], stored["selection_estimate"], stored["selection_std_error"]) == (5, 0.55, 0.014)
-
-
-@pytest.mark.parametrize("changes, message", [
-    ({"seed": 2}, "it is 'baseline' seed 2, this rule is 'baseline' seed 1"),
-    ({"method": "nas"}, "it is 'nas' seed 1, this rule is 'baseline' seed 1"),
-])
-def test_an_ensemble_of_another_seed_or_method_is_named(tmp_path, changes, message):
-    path = write_ensemble(tmp_path / "ensemble.pt", **changes)
-    with pytest.raises(EnsembleError) as error:
-        load_ensemble(path, "baseline", 1)
-    assert message in str(error.value)
-
-
-def test_a_file_that_is_no_ensemble_is_named(tmp_path):
-    path = tmp_path / "ensemble.pt"
-    path.write_text("not a torch file")
-    with pytest.raises(EnsembleError, match="not a readable ensemble file"):
-        load_ensemble(path, "baseline", 1)
