@@ -37,7 +37,6 @@ from smac import Callback, MultiFidelityFacade, Scenario
 from smac.intensifier.hyperband_utils import get_n_trials_for_hyperband_multifidelity
 from smac.runhistory import StatusType, TrialInfo, TrialValue
 
-import darts_bohb
 from darts_bohb import source_hash
 from darts_bohb.cv import CrossValidation
 from darts_bohb.data import Split
@@ -45,7 +44,6 @@ from darts_bohb.ensemble_selection import select_ensemble, weighted_average
 from darts_bohb.hpo_space import architecture_from_config, build_space, plain_values, training_from_config
 from darts_bohb.io import atomic_path, write_csv, write_json
 from darts_bohb.memory import MemoryBudgetError
-from darts_bohb.methods import METHODS
 from darts_bohb.metrics import score
 from darts_bohb.network import build_network, count_parameters
 from darts_bohb.runtime import Runtime, seed_everything
@@ -75,10 +73,6 @@ class BohbOutputs:
     runhistory: Path
     ensemble: Path  # the chosen members' fold models (torch.save), for the final rule
 
-    @property
-    def directory(self) -> Path:
-        return self.incumbent.parent
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -96,12 +90,8 @@ class Problem:
     metric: str
     epoch_scale: float = 1.0  # each epoch draws this many times its split's images (settings.EpochSize)
 
-    @property
-    def in_channels(self) -> int:
-        return int(self.train.images.shape[1])
-
     def architecture(self, config: Configuration) -> dict[str, Any]:
-        return architecture_from_config(config, self.designs, self.topology, self.in_channels, self.n_classes)
+        return architecture_from_config(config, self.designs, self.topology, self.train.images.shape[1], self.n_classes)
 
 
 def epochs_of(budget: float) -> int:
@@ -110,22 +100,11 @@ def epochs_of(budget: float) -> int:
 
 
 def plan_trials(hpo: HpoSettings) -> tuple[int, int]:
-    """(number of trials, epochs of the models they train) for the total epoch budget."""
+    """(number of trials, epochs of the models they train) for the total epoch budget. The epochs are
+    taken bracket by bracket, stage by stage: exact for whole Hyperband rounds; for a cut round only
+    an estimate (SMAC may promote before a stage is full), which is all the ETA needs."""
     n_trials = int(get_n_trials_for_hyperband_multifidelity(
         hpo.total_epochs, hpo.min_budget, hpo.max_budget, hpo.eta, print_summary=False))
-    return n_trials, planned_epochs(hpo, n_trials)
-
-
-def trained_epochs(epochs: int, hpo: HpoSettings) -> int:
-    """The epochs a trial of `epochs` trains: one model per fold of the cross-validation at the
-    largest budget, one model below it."""
-    return epochs * (hpo.cv_folds if epochs == epochs_of(hpo.max_budget) else 1)
-
-
-def planned_epochs(hpo: HpoSettings, n_trials: int) -> int:
-    """Epochs that n_trials trials train, taken bracket by bracket, stage by stage: exact for whole
-    Hyperband rounds; for a cut round only an estimate (SMAC may promote before a stage is
-    full), which is all the ETA needs."""
     brackets = hyperband_brackets(hpo.min_budget, hpo.max_budget, hpo.eta)
     trials = epochs = 0
     while True:
@@ -135,7 +114,13 @@ def planned_epochs(hpo: HpoSettings, n_trials: int) -> int:
                 trials += take
                 epochs += take * trained_epochs(epochs_of(budget), hpo)
                 if trials >= n_trials:
-                    return epochs
+                    return n_trials, epochs
+
+
+def trained_epochs(epochs: int, hpo: HpoSettings) -> int:
+    """The epochs a trial of `epochs` trains: one model per fold of the cross-validation at the
+    largest budget, one model below it."""
+    return epochs * (hpo.cv_folds if epochs == epochs_of(hpo.max_budget) else 1)
 
 
 class TrialTarget:
@@ -178,37 +163,24 @@ class TrialTarget:
             value, info["undefined"] = 0.0, True
         return 1.0 - value, info
 
-    def _cross_validate(self, config: Configuration, model: torch.nn.Module, architecture: dict[str, Any], settings,
-                        generator) -> tuple[float, float]:
-        problem = self.problem
-        out_of_fold, fold_states = cross_validate(self.cv, architecture, settings, problem.runtime, generator,
-                                                  problem.n_classes, first_model=model)
+    def _cross_validate(self, config: Configuration, model: torch.nn.Module, architecture: dict[str, Any],
+                        settings: TrainingSettings, generator: torch.Generator) -> tuple[float, float]:
+        runtime = self.problem.runtime
+        out_of_fold = np.zeros((len(self.cv.data), self.problem.n_classes), dtype=np.float32)  # train+val's order
+        fold_states, micro_batch = [], None  # the folds share one memory probe: the same network
+        for fold in range(len(self.cv.folds)):
+            fitted_on, held_out = self.cv.fold_splits(fold)
+            if fold > 0:  # the first fold trains `model`; the folds draw from one random stream in turn
+                model = runtime.prepare_model(build_network(architecture))
+            micro_batch = train_model(model, fitted_on, settings, runtime, generator, self.problem.n_classes,
+                                      micro_batch=micro_batch).micro_batch
+            out_of_fold[self.cv.folds[fold]] = predict_probabilities(model, held_out, runtime)
+            fold_states.append(portable_state(model))
         value, std_error = self.cv.estimate(out_of_fold)
         with atomic_path(self.store / f"{config_key(config)}.pt") as tmp:
             torch.save({"config": plain_values(config), "out_of_fold": torch.from_numpy(out_of_fold),
                         "fold_states": fold_states, "estimate": value, "std_error": std_error}, tmp)
         return value, std_error
-
-
-def cross_validate(cv: CrossValidation, architecture: dict[str, Any], settings: TrainingSettings, runtime: Runtime,
-                   generator: torch.Generator, n_classes: int, first_model: torch.nn.Module | None = None
-                   ) -> tuple[np.ndarray, list[dict[str, torch.Tensor]]]:
-    """One network per fold of `cv` (`first_model` the first fold's, if given), trained on the other
-    folds in turn from one random stream: the pooled out-of-fold probabilities, in train+val's
-    order, and the fold models' states. The folds share one memory probe: the same network."""
-    out_of_fold, fold_states, micro_batch = None, [], None
-    for fold in range(len(cv.folds)):
-        fitted_on, held_out = cv.fold_splits(fold)
-        model = first_model if fold == 0 and first_model is not None else runtime.prepare_model(
-            build_network(architecture))
-        micro_batch = train_model(model, fitted_on, settings, runtime, generator, n_classes,
-                                  micro_batch=micro_batch).micro_batch
-        probabilities = predict_probabilities(model, held_out, runtime)
-        if out_of_fold is None:
-            out_of_fold = np.zeros((len(cv.data), probabilities.shape[1]), dtype=np.float32)
-        out_of_fold[cv.folds[fold]] = probabilities
-        fold_states.append(portable_state(model))
-    return out_of_fold, fold_states
 
 
 def ensemble_members(runhistory, rows: list[dict[str, Any]], store: Path) -> dict[int, dict[str, Any]]:
@@ -336,8 +308,7 @@ def data_digest(*splits: Split) -> str:
 
 def fingerprint(problem: Problem, hpo: HpoSettings, space: ConfigurationSpace) -> dict[str, Any]:
     """Everything that shapes the trials' results; a stored run with another one is not continued."""
-    return {
-        "darts_bohb": darts_bohb.__version__,
+    return {  # the package's version is in its source (__init__.py)
         "smac": smac.version,
         "source_sha256": source_hash.package_source_sha256(),
         "method": problem.method,
@@ -353,32 +324,6 @@ def fingerprint(problem: Problem, hpo: HpoSettings, space: ConfigurationSpace) -
         # It decides where a batch is cut into micro-batches (memory.py), so the trials' results.
         "training_memory_bytes": problem.runtime.training_memory_bytes(),
     }
-
-
-def make_scenario(space: ConfigurationSpace, hpo: HpoSettings, seed: int, n_trials: int, directory: Path) -> Scenario:
-    return Scenario(
-        space,
-        name=SMAC_RUN_NAME,
-        output_directory=directory,  # SMAC appends name/seed: the run lives in {directory}/smac/{seed}
-        deterministic=True,
-        crash_cost=1.0,
-        n_trials=n_trials,
-        walltime_limit=hpo.walltime_s if hpo.walltime_s is not None else float("inf"),
-        min_budget=hpo.min_budget,
-        max_budget=hpo.max_budget,
-        seed=seed,
-    )
-
-
-def make_facade(scenario: Scenario, target: TrialTarget, eta: int, callbacks: list[Callback]) -> MultiFidelityFacade:
-    return MultiFidelityFacade(
-        scenario,
-        target.train,
-        intensifier=MultiFidelityFacade.get_intensifier(scenario, eta=eta, incumbent_selection="highest_budget"),
-        callbacks=callbacks,
-        logging_level=False,  # SMAC's own setup would reconfigure the root logger
-        overwrite=False,
-    )
 
 
 def reason_not_to_continue(scenario: Scenario, stored_fingerprint: Path, wanted: dict[str, Any]) -> str | None:
@@ -424,8 +369,6 @@ def prepare_run_folder(smac_root: Path, scenario: Scenario, wanted: dict[str, An
 
 def run_bohb(problem: Problem, hpo: HpoSettings, outputs: BohbOutputs) -> dict[str, Any]:
     """Run (or continue) BOHB and write incumbent.json, trajectory.csv and runhistory.csv."""
-    if problem.method not in METHODS:
-        raise ValueError(f"method: {problem.method!r} is not one of {METHODS}")
     logging.getLogger("smac").setLevel(logging.WARNING)
     n_trials, planned = plan_trials(hpo)
     space = build_space(hpo.space, None if problem.designs is None else len(problem.designs), problem.seed)
@@ -436,14 +379,33 @@ def run_bohb(problem: Problem, hpo: HpoSettings, outputs: BohbOutputs) -> dict[s
 
     for index, design in enumerate(problem.designs or []):
         LOG.info("cell design %d%s: %s", index, " (derived)" if index == 0 and problem.method == "nas" else "", design)
-    smac_root = outputs.directory / SMAC_RUN_NAME
-    scenario = make_scenario(space, hpo, problem.seed, n_trials, outputs.directory)
+    directory = outputs.incumbent.parent
+    smac_root = directory / SMAC_RUN_NAME
+    scenario = Scenario(
+        space,
+        name=SMAC_RUN_NAME,
+        output_directory=directory,  # SMAC appends name/seed: the run lives in {directory}/smac/{seed}
+        deterministic=True,
+        crash_cost=1.0,
+        n_trials=n_trials,
+        walltime_limit=hpo.walltime_s if hpo.walltime_s is not None else float("inf"),
+        min_budget=hpo.min_budget,
+        max_budget=hpo.max_budget,
+        seed=problem.seed,
+    )
     cv = CrossValidation.over(problem.train, problem.val, hpo.cv_folds, problem.metric, problem.task, problem.seed)
     LOG.info("selection at %d epochs: %s", epochs_of(hpo.max_budget), cv.describe())
     cv_store = Path(scenario.output_directory) / CV_FOLDER
     target = TrialTarget(problem, cv, epochs_of(hpo.max_budget), cv_store)
     prepare_run_folder(smac_root, scenario, fingerprint(problem, hpo, space))
-    facade = make_facade(scenario, target, hpo.eta, [TrialLogger(hpo, n_trials, planned)])
+    facade = MultiFidelityFacade(
+        scenario,
+        target.train,
+        intensifier=MultiFidelityFacade.get_intensifier(scenario, eta=hpo.eta, incumbent_selection="highest_budget"),
+        callbacks=[TrialLogger(hpo, n_trials, planned)],
+        logging_level=False,  # SMAC's own setup would reconfigure the root logger
+        overwrite=False,
+    )
     start = time.perf_counter()
     # Not facade.optimize(): on an exception it saves the interrupted trial as RUNNING, and a
     # continued run would count that never-finished trial against its budget. The optimizer

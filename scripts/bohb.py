@@ -45,8 +45,6 @@ def main() -> int:
         parser.error("--genotype is required for --method nas and accepted for no other method")
     if (args.method == "random") != (args.kernel_sizes is not None):
         parser.error("--kernel-sizes is required for --method random and accepted for no other method")
-    if args.without_zero and args.method != "random":
-        parser.error("--without-zero is accepted for --method random only")
 
     def task() -> None:
         hpo = from_json(HpoSettings, args.settings, "hpo")
@@ -54,10 +52,7 @@ def main() -> int:
         check_metric_for_task(hpo.metric, spec.task)
         designs = topology = None
         if args.method == "nas":
-            genotype = load_genotype(args.genotype)
-            if (genotype.dataset, genotype.size) != (spec.flag, spec.size):
-                raise GenotypeError(f"{args.genotype}: searched on {genotype.dataset} at {genotype.size} px, "
-                                    f"but the config's dataset is {spec.flag} at {spec.size} px")
+            genotype = load_genotype(args.genotype)  # the search's of this data set (the workflow's paths)
             designs = sample_designs(genotype, hpo.designs_per_cell, args.seed)
             topology = genotype.topology
         elif args.method == "random":
