@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -46,9 +46,6 @@ class TrainingSettings:
     augment: bool = False
     epoch_scale: float = 1.0  # an epoch draws this many times the split's images (settings.EpochSize)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class TrainingResult:
@@ -63,11 +60,8 @@ def make_optimizer(settings: TrainingSettings, parameters) -> torch.optim.Optimi
         return torch.optim.SGD(parameters, lr=settings.lr, momentum=settings.momentum,
                                nesterov=settings.nesterov and settings.momentum > 0,
                                weight_decay=settings.weight_decay)
-    if settings.optimizer == "adam":
-        return torch.optim.Adam(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
-    if settings.optimizer == "adamw":
-        return torch.optim.AdamW(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
-    raise ValueError(f"optimizer: no optimizer {settings.optimizer!r}")
+    adam = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[settings.optimizer]  # the schema's choices
+    return adam(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
 
 
 def make_scheduler(settings: TrainingSettings, optimizer: torch.optim.Optimizer, total_steps: int):
@@ -76,9 +70,7 @@ def make_scheduler(settings: TrainingSettings, optimizer: torch.optim.Optimizer,
         return None
     if settings.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
-    if settings.scheduler == "one_cycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, total_steps=total_steps)
-    raise ValueError(f"scheduler: no scheduler {settings.scheduler!r}")
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, total_steps=total_steps)  # one_cycle
 
 
 def augment_batch(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -122,7 +114,8 @@ def train_model(model: nn.Module, train: Split, settings: TrainingSettings, runt
     scheduler = make_scheduler(settings, optimizer, settings.epochs * steps_per_epoch)
     # Images that do not fit at once are cut into micro-batches whose gradients add up (memory.py).
     if micro_batch is None:
-        micro_batch = fitting_micro_batch(model, _forward, criterion, train, batch_size, runtime, "a training step")
+        micro_batch = fitting_micro_batch(model, nn.Module.__call__, criterion, train, batch_size, runtime,
+                                          "a training step")
     model.train()
     start = time.perf_counter()
     epoch_losses = []
@@ -161,10 +154,6 @@ def scaled(n_images: int, epoch_scale: float) -> int:
     return n_images if epoch_scale == 1.0 else max(1, round(n_images * epoch_scale))
 
 
-def _forward(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    return model(inputs)
-
-
 @torch.inference_mode()
 def predict_probabilities(model: nn.Module, split: Split, runtime: Runtime,
                           batch_size: int | None = None) -> np.ndarray:
@@ -178,17 +167,11 @@ def predict_probabilities(model: nn.Module, split: Split, runtime: Runtime,
     for images, _ in iterate_batches(split, batch_size, shuffle=False):
         with runtime.autocast():
             logits = model(runtime.images_to_device(images))
-        chunks.append(probabilities_from_logits(logits, split.multi_label))
+        chunks.append(torch.sigmoid(logits.float()) if split.multi_label else torch.softmax(logits.float(), dim=1))
     return torch.cat(chunks).cpu().numpy()
 
 
-def probabilities_from_logits(logits: torch.Tensor, multi_label: bool) -> torch.Tensor:
-    """fp32 probabilities: one sigmoid per label of a multi-label task, a softmax over classes otherwise."""
-    return torch.sigmoid(logits.float()) if multi_label else torch.softmax(logits.float(), dim=1)
-
-
 def widest_convolution(model: nn.Module) -> int:
-    """The most output channels of any convolution in `model` (0 without convolutions)."""
     return max((module.out_channels for module in model.modules() if isinstance(module, nn.Conv2d)), default=0)
 
 
