@@ -7,14 +7,11 @@ With gamma = 0 it is exactly `F.cross_entropy(logits, y, weight=w)`, so one loss
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-if TYPE_CHECKING:
-    from darts_bohb.data import Split
+from darts_bohb.data import Split
 
 
 def class_weights(class_counts: torch.Tensor, exponent: float) -> torch.Tensor:
@@ -25,16 +22,15 @@ def class_weights(class_counts: torch.Tensor, exponent: float) -> torch.Tensor:
     """
     counts = class_counts.to(torch.float64)
     weights = torch.where(counts > 0, counts.clamp(min=1).pow(-exponent), torch.zeros_like(counts))
-    present = weights > 0
-    weights = weights / weights[present].mean()
+    weights = weights / weights[weights > 0].mean()
     return weights.float()
 
 
 class FocalLoss(nn.Module):
-    def __init__(self, gamma: float = 2.0, weight: torch.Tensor | None = None):
+    def __init__(self, gamma: float, weight: torch.Tensor):
         super().__init__()
         self.gamma = gamma
-        self.register_buffer("weight", weight if weight is not None else None, persistent=False)
+        self.register_buffer("weight", weight, persistent=False)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         # Always in fp32: log-probabilities of rare classes underflow in bf16.
@@ -42,16 +38,12 @@ class FocalLoss(nn.Module):
         loss = -log_prob
         if self.gamma > 0:
             loss = loss * (1.0 - log_prob.exp()).clamp(min=0.0).pow(self.gamma)
-        if self.weight is None:
-            return loss.mean()
         sample_weight = self.weight[target]
         return (loss * sample_weight).sum() / sample_weight.sum()
 
-    def normaliser(self, target: torch.Tensor) -> torch.Tensor | float:
+    def normaliser(self, target: torch.Tensor) -> torch.Tensor:
         """What forward divides the summed loss of `target`'s images by: a part of a batch weighs
         normaliser(part) / normaliser(batch) of the batch's loss."""
-        if self.weight is None:
-            return float(len(target))
         return self.weight[target].sum()
 
 
@@ -77,7 +69,7 @@ class MultiLabelFocalLoss(nn.Module):
     term times (1 - p_t) ** gamma); mean over images and labels. With gamma = 0 it is exactly
     `F.binary_cross_entropy_with_logits(logits, y, pos_weight=w)`."""
 
-    def __init__(self, gamma: float = 2.0, pos_weight: torch.Tensor | None = None):
+    def __init__(self, gamma: float, pos_weight: torch.Tensor):
         super().__init__()
         self.gamma = gamma
         self.register_buffer("pos_weight", pos_weight, persistent=False)
@@ -85,8 +77,7 @@ class MultiLabelFocalLoss(nn.Module):
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits, target = logits.float(), target.float()  # fp32, as FocalLoss
         positive, negative = F.logsigmoid(logits), F.logsigmoid(-logits)
-        weight = 1.0 if self.pos_weight is None else self.pos_weight
-        loss = -(weight * target * positive + (1.0 - target) * negative)
+        loss = -(self.pos_weight * target * positive + (1.0 - target) * negative)
         if self.gamma > 0:
             p_t = (target * positive + (1.0 - target) * negative).exp()
             loss = loss * (1.0 - p_t).clamp(min=0.0).pow(self.gamma)

@@ -33,14 +33,14 @@ def test_focal_term_down_weights_confident_correct_samples():
     target = torch.tensor([0, 0])
     logits = torch.tensor([[6.0, 0, 0], [0.5, 0, 0]])  # confident vs hesitant, both correct
     ce = F.cross_entropy(logits, target, reduction="none")
-    focal = torch.stack([FocalLoss(2.0)(logits[i:i + 1], target[i:i + 1]) for i in range(2)])
+    focal = torch.stack([FocalLoss(2.0, torch.ones(3))(logits[i:i + 1], target[i:i + 1]) for i in range(2)])
     assert (focal < ce).all()
     assert (focal / ce)[0] < (focal / ce)[1]
 
 
 def test_focal_loss_is_fp32_under_bf16_logits_and_differentiable():
     logits = torch.randn(8, 5, dtype=torch.bfloat16, requires_grad=True)
-    loss = FocalLoss(2.0)(logits, torch.randint(0, 5, (8,)))
+    loss = FocalLoss(2.0, torch.ones(5))(logits, torch.randint(0, 5, (8,)))
     loss.backward()
     assert loss.dtype == torch.float32 and torch.isfinite(logits.grad.float()).all()
 
