@@ -28,15 +28,12 @@ def stratified_folds(labels: np.ndarray, n_folds: int, seed: int) -> list[np.nda
     """The held-out indices of each fold: disjoint, together every index once, sorted.
 
     Single-label tasks keep the class proportions in every fold; a multi-label task (labels
-    (N, L)) gets shuffled plain folds, as scikit-learn stratifies one label only.
+    (N, L)) gets shuffled plain folds, as scikit-learn stratifies one label only (KFold ignores them).
+    scikit-learn refuses a fold count below 2 or above the images.
     """
-    labels = np.asarray(labels)
-    if n_folds < 2 or n_folds > len(labels):
-        raise ValueError(f"n_folds: expected 2..{len(labels)} folds for {len(labels)} images, got {n_folds}")
     splitter = (KFold(n_folds, shuffle=True, random_state=seed) if labels.ndim == 2
                 else StratifiedKFold(n_folds, shuffle=True, random_state=seed))
-    stratify_by = labels if labels.ndim == 1 else np.zeros(len(labels))
-    return [np.sort(held_out) for _, held_out in splitter.split(np.zeros(len(labels)), stratify_by)]
+    return [np.sort(held_out) for _, held_out in splitter.split(np.zeros(len(labels)), labels)]
 
 
 @dataclass(frozen=True)

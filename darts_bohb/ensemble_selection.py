@@ -20,10 +20,6 @@ def select_ensemble(candidates: Mapping[int, np.ndarray], labels: np.ndarray, me
     candidate that scores best alone, then to the smaller key, so the first member is the best
     single candidate and equal inputs give the same ensemble.
     """
-    if not candidates:
-        raise ValueError("ensemble selection needs at least one candidate")
-    if rounds < 1:
-        raise ValueError(f"rounds: expected at least 1, got {rounds}")
     alone = {key: score(metric, labels, probabilities, task) for key, probabilities in candidates.items()}
     order = sorted(candidates, key=lambda key: (-_comparable(alone[key]), key))
     total = np.zeros_like(next(iter(candidates.values())), dtype=np.float64)
@@ -42,7 +38,6 @@ def select_ensemble(candidates: Mapping[int, np.ndarray], labels: np.ndarray, me
 
 
 def weighted_average(probabilities: Mapping[int, np.ndarray], weights: Mapping[int, float]) -> np.ndarray:
-    """The ensemble's probabilities: the weighted mean of its members'."""
     return sum(weight * np.asarray(probabilities[key], dtype=np.float64) for key, weight in weights.items())
 
 

@@ -131,18 +131,12 @@ def architecture_from_config(config: Mapping[str, Any], designs: list[dict[str, 
                              topology: CellTopology | None, in_channels: int, n_classes: int) -> dict[str, Any]:
     """The network dict of a configuration; designs None is the baseline's plain conv cells."""
     values = plain_values(config)
-    cells = []
-    for position in range(1, values["n_cells"] + 1):
-        if designs is None:
-            design: dict[str, str] | str = PLAIN_CONV
-        else:
-            design = dict(designs[values.get(f"cell{position}_design", 0)])
-        cells.append({
-            "design": design,
-            "channels": values[f"cell{position}_channels"],
-            "batch_norm": bool(values[f"cell{position}_batch_norm"]),
-            "pool": bool(values[f"cell{position}_pool"]),
-        })
+    cells = [{
+        "design": PLAIN_CONV if designs is None else dict(designs[values[f"cell{position}_design"]]),
+        "channels": values[f"cell{position}_channels"],
+        "batch_norm": bool(values[f"cell{position}_batch_norm"]),
+        "pool": bool(values[f"cell{position}_pool"]),
+    } for position in range(1, values["n_cells"] + 1)]
     architecture: dict[str, Any] = {
         "in_channels": in_channels,
         "n_classes": n_classes,

@@ -32,10 +32,8 @@ def score(metric: str, labels: np.ndarray, probabilities: np.ndarray, task: str)
     predictions = probabilities.argmax(axis=1)
     if metric == "balanced_accuracy":
         return float(balanced_accuracy_score(labels, predictions))
-    if metric == "macro_f1":
-        n_classes = probabilities.shape[1]
-        return float(f1_score(labels, predictions, labels=list(range(n_classes)), average="macro", zero_division=0))
-    raise ValueError(f"hpo.metric: no metric {metric!r}")
+    n_classes = probabilities.shape[1]  # macro_f1: hpo.metric's schema allows no other metric
+    return float(f1_score(labels, predictions, labels=list(range(n_classes)), average="macro", zero_division=0))
 
 
 def _multi_label_score(metric: str, labels: np.ndarray, probabilities: np.ndarray) -> float:
@@ -51,9 +49,8 @@ def _multi_label_score(metric: str, labels: np.ndarray, probabilities: np.ndarra
 def auc(labels: np.ndarray, probabilities: np.ndarray, task: str) -> float:
     """medmnist's AUC; NaN when a class of the task has no sample in `labels`, or a label of a
     multi-label task is always or never present (AUC undefined)."""
-    if task == MULTI_LABEL_TASK:
-        labels = np.asarray(labels)
-        if labels.ndim != 2 or np.any(labels.min(axis=0) == labels.max(axis=0)):
+    if task == MULTI_LABEL_TASK:  # labels (N, L), as score and classification_metrics pass them
+        if np.any(labels.min(axis=0) == labels.max(axis=0)):
             return float("nan")
         return float(getAUC(labels, probabilities, task))
     present = np.unique(labels)
@@ -80,7 +77,6 @@ def resampled_auc(labels: np.ndarray, probabilities: np.ndarray, task: str, imag
         columns = [(labels.reshape(-1) == 1, probabilities.shape[1] - 1)]
     else:
         columns = [(labels.reshape(-1) == c, c) for c in range(probabilities.shape[1])]
-    images = np.asarray(images)
     return np.concatenate([_mean_column_auc(columns, probabilities, images[start:start + chunk])
                            for start in range(0, len(images), chunk)])
 

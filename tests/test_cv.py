@@ -48,7 +48,7 @@ def test_multi_label_folds_are_plain_and_still_a_partition():
 
 @pytest.mark.parametrize("n_folds", [1, 11])
 def test_impossible_fold_counts_are_refused(n_folds):
-    with pytest.raises(ValueError, match="n_folds"):
+    with pytest.raises(ValueError, match="n_splits"):  # scikit-learn's own check
         stratified_folds(np.zeros(10, dtype=int), n_folds, seed=0)
 
 
