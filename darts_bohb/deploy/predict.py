@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from darts_bohb.deploy.images import ImageBatch, read_images
-from darts_bohb.deploy.record import DeployError, ModelRecord, normalise, read_model_record
+from darts_bohb.deploy.record import DeployError, normalise, read_model_record
 
 LOG = logging.getLogger(__name__)
 BACKENDS = ("torch", "onnx")
@@ -22,12 +21,6 @@ BATCH_SIZE = 512
 
 class OnnxModelError(DeployError):
     """model.onnx is missing, unreadable, or does not take the images architecture.json describes."""
-
-
-class Backend(Protocol):
-    record: ModelRecord
-
-    def probabilities(self, images: np.ndarray) -> np.ndarray: ...
 
 
 class OnnxBackend:
@@ -57,17 +50,6 @@ class OnnxBackend:
         return np.concatenate(chunks).astype(np.float32, copy=False)
 
 
-def make_backend(name: str, model_dir: str | Path, device: str = "cpu", precision: str = "recorded",
-                 threads: int | None = None) -> Backend:
-    if name == "onnx":
-        return OnnxBackend(model_dir)
-    if name == "torch":
-        from darts_bohb.deploy.torch_backend import TorchBackend  # imported only when asked: it needs torch
-
-        return TorchBackend(model_dir, device, precision, threads)
-    raise ValueError(f"backend {name!r}: expected one of {BACKENDS}")
-
-
 def prediction_table(batch: ImageBatch, probabilities: np.ndarray, class_names: tuple[str, ...],
                      multi_label: bool = False) -> pd.DataFrame:
     """One row per image: its name or index, prob_0..prob_{C-1} (as in predictions.csv), the
@@ -89,7 +71,12 @@ def predict_images(model_dir: str | Path, images: str | Path, backend: str = "to
                    device: str = "cpu", precision: str = "recorded", threads: int | None = None
                    ) -> tuple[pd.DataFrame, dict[str, str]]:
     """The prediction table of `images` (an .npz split or a folder), and the files skipped as unreadable."""
-    model = make_backend(backend, model_dir, device, precision, threads)
+    if backend == "onnx":
+        model = OnnxBackend(model_dir)
+    else:
+        from darts_bohb.deploy.torch_backend import TorchBackend  # imported only when asked: it needs torch
+
+        model = TorchBackend(model_dir, device, precision, threads)
     batch = read_images(images, model.record, split)
     LOG.info("predicting %d image(s) from %s with %s (%s backend)", len(batch.names), images, model_dir, backend)
     table = prediction_table(batch, model.probabilities(batch.images), model.record.class_names,
