@@ -10,7 +10,7 @@ from typing import Any
 from torch import nn
 
 from darts_bohb.deploy.flops import flops_per_image
-from darts_bohb.deploy.model_card import ModelFacts, model_card_markdown
+from darts_bohb.deploy.model_card import model_card_markdown
 from darts_bohb.deploy.record import DEPLOYMENT_KEY, deployment_record, medmnist_class_names, medmnist_entry
 from darts_bohb.io import write_text
 from darts_bohb.network import count_parameters
@@ -19,9 +19,8 @@ from darts_bohb.network import count_parameters
 def architecture_with_record(architecture: Mapping[str, Any], dataset: str | None, image_size: tuple[int, int],
                              task: str, scored_precision: str) -> dict[str, Any]:
     """The incumbent's architecture dict plus its "deployment" entry, as architecture.json holds it."""
-    n_classes = architecture["n_classes"]
     record = deployment_record(dataset, image_size, architecture["in_channels"], task,
-                               medmnist_class_names(dataset, n_classes), scored_precision)
+                               medmnist_class_names(dataset, architecture["n_classes"]), scored_precision)
     return {**architecture, DEPLOYMENT_KEY: record}
 
 
@@ -30,8 +29,6 @@ def write_model_card(path: str | Path, method: str, seed: int, model: nn.Module,
     """MODEL_CARD.md for the trained `model`; `architecture` is architecture.json's content."""
     deployment = architecture[DEPLOYMENT_KEY]
     image_size = tuple(deployment["preprocessing"]["image_size"])
-    facts = ModelFacts(method=method, seed=seed, architecture=architecture, parameters=count_parameters(model),
-                       flops_per_image=flops_per_image(model, architecture["in_channels"], image_size),
-                       incumbent=incumbent, metrics=metrics, train_images=train_images,
-                       dataset_info=medmnist_entry(deployment["dataset"]))
-    write_text(path, model_card_markdown(facts))
+    write_text(path, model_card_markdown(method, seed, architecture, count_parameters(model),
+                                         flops_per_image(model, architecture["in_channels"], image_size),
+                                         incumbent, metrics, train_images, medmnist_entry(deployment["dataset"])))

@@ -4,7 +4,6 @@ scores, and what it is (not) for. Plain text from the final rule's facts; no tor
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from darts_bohb.tasks import MULTI_LABEL_TASK
@@ -20,28 +19,21 @@ SCORE_NAMES = (("accuracy", "accuracy"), ("auc", "AUC"), ("macro_f1", "macro F1"
                ("balanced_accuracy", "balanced accuracy"))
 
 
-@dataclass(frozen=True)
-class ModelFacts:
-    method: str
-    seed: int
-    architecture: Mapping[str, Any]  # as in architecture.json, with its "deployment" entry
-    parameters: int
-    flops_per_image: int
-    incumbent: Mapping[str, Any]  # incumbent.json of the BOHB run
-    metrics: Mapping[str, Any]  # metrics.json
-    train_images: int
-    dataset_info: Mapping[str, Any] | None  # the medmnist.INFO entry, None for another data set
-
-
-def model_card_markdown(facts: ModelFacts) -> str:
-    deployment = facts.architecture["deployment"]
+def model_card_markdown(method: str, seed: int, architecture: Mapping[str, Any], parameters: int, flops: int,
+                        incumbent: Mapping[str, Any], metrics: Mapping[str, Any], train_images: int,
+                        dataset_info: Mapping[str, Any] | None) -> str:
+    """`architecture`, `incumbent` and `metrics` as the final model's architecture.json (with its
+    "deployment" entry), the BOHB run's incumbent.json and metrics.json hold them; `dataset_info` is
+    the medmnist.INFO entry, None for another data set."""
+    deployment = architecture["deployment"]
     preprocessing, output = deployment["preprocessing"], deployment["output"]
-    kind, kinds = ("label", "Labels") if output["task"] == MULTI_LABEL_TASK else ("class", "Classes")
+    multi_label = output["task"] == MULTI_LABEL_TASK
+    kind, kinds = ("label", "Labels") if multi_label else ("class", "Classes")
     height, width = preprocessing["image_size"]
     dataset = deployment["dataset"] or "a custom data set"
-    metrics = facts.metrics
+    config = incumbent["config"]
     lines = [
-        f"# Model card: {facts.method} network, seed {facts.seed}, {dataset} {height}x{width}",
+        f"# Model card: {method} network, seed {seed}, {dataset} {height}x{width}",
         "",
         f"Written by the final rule of darts-bohb {deployment['package']['version']}. Files beside this card: "
         "`model.pt` (weights), `architecture.json` (the network and its preprocessing), `model.onnx` "
@@ -49,18 +41,18 @@ def model_card_markdown(facts: ModelFacts) -> str:
         "",
         "## The network",
         "",
-        f"A {facts.method} network: {METHOD_DESCRIPTIONS.get(facts.method, facts.method)}.",
-        f"{len(facts.architecture['cells'])} cell(s), then global average pooling and a classifier head; "
-        f"{facts.parameters:,} parameters; {facts.flops_per_image:,} FLOPs per {height}x{width} image "
+        f"A {method} network: {METHOD_DESCRIPTIONS.get(method, method)}.",
+        f"{len(architecture['cells'])} cell(s), then global average pooling and a classifier head; "
+        f"{parameters:,} parameters; {flops:,} FLOPs per {height}x{width} image "
         "(convolutions and matrix products, a multiply-add counted as 2; torch.utils.flop_counter).",
         "",
         "| cell | design | channels | batch norm | 2x2 max-pool |",
         "|---|---|---|---|---|",
         *[f"| {index} | {_design(cell['design'])} | {cell['channels']} | {_yes(cell['batch_norm'])} | "
-          f"{_yes(cell['pool'])} |" for index, cell in enumerate(facts.architecture["cells"], start=1)],
+          f"{_yes(cell['pool'])} |" for index, cell in enumerate(architecture["cells"], start=1)],
         "",
-        f"Head: hidden layer widths {facts.architecture['head']['widths'] or 'none'}, dropout "
-        f"{facts.architecture['head']['dropout']:.3g}; {len(output['class_names'])} outputs ({output['task']}, "
+        f"Head: hidden layer widths {architecture['head']['widths'] or 'none'}, dropout "
+        f"{architecture['head']['dropout']:.3g}; {len(output['class_names'])} outputs ({output['task']}, "
         f"{output['activation']}).",
         "",
         "## Input",
@@ -73,7 +65,13 @@ def model_card_markdown(facts: ModelFacts) -> str:
         "",
         "## Training",
         "",
-        *_training_lines(facts, dataset),
+        f"Trained from scratch for {metrics['epochs']} epochs on the {metrics['trained_on']} split(s) of "
+        f"{dataset} ({train_images} images), seed {seed}, with "
+        + ("a sigmoid focal loss per label with positive weights." if multi_label else "class-weighted focal loss."),
+        f"The configuration is BOHB's incumbent (config {incumbent['config_id']}), chosen by "
+        f"{incumbent.get('selection_method', 'the validation split')}: {incumbent['metric']} "
+        f"{incumbent['validation_score']:.4f} at {incumbent['budget']} epochs.",
+        "Settings: " + ", ".join(f"{key} {config[key]}" for key in TRAINING_KEYS if key in config) + ".",
         "",
         "## Test scores",
         "",
@@ -99,25 +97,10 @@ def model_card_markdown(facts: ModelFacts) -> str:
         f"- The test set is small ({metrics['n_images']} images): the scores above carry sampling "
         "error of several points, and seeds of the same method differ by as much.",
     ]
-    if facts.dataset_info is not None:
-        lines += ["", "## Data", "", facts.dataset_info.get("description", "").strip(),
-                  f"Licence of the data: {facts.dataset_info.get('license', 'see MedMNIST')}."]
+    if dataset_info is not None:
+        lines += ["", "## Data", "", dataset_info.get("description", "").strip(),
+                  f"Licence of the data: {dataset_info.get('license', 'see MedMNIST')}."]
     return "\n".join(lines) + "\n"
-
-
-def _training_lines(facts: ModelFacts, dataset: str) -> list[str]:
-    config = facts.incumbent["config"]
-    settings = ", ".join(f"{key} {config[key]}" for key in TRAINING_KEYS if key in config)
-    return [
-        f"Trained from scratch for {facts.metrics['epochs']} epochs on the {facts.metrics['trained_on']} "
-        f"split(s) of {dataset} ({facts.train_images} images), seed {facts.seed}, with "
-        + ("a sigmoid focal loss per label with positive weights." if facts.architecture["deployment"]["output"]["task"]
-           == MULTI_LABEL_TASK else "class-weighted focal loss."),
-        f"The configuration is BOHB's incumbent (config {facts.incumbent['config_id']}), chosen by "
-        f"{facts.incumbent.get('selection_method', 'the validation split')}: {facts.incumbent['metric']} "
-        f"{facts.incumbent['validation_score']:.4f} at {facts.incumbent['budget']} epochs.",
-        f"Settings: {settings}.",
-    ]
 
 
 def _design(design: Any) -> str:
