@@ -44,8 +44,6 @@ import yaml  # noqa: E402
 from scipy import stats  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from paired_difference import mean_with_t_interval  # noqa: E402
-
 REPO = Path(__file__).resolve().parents[1]
 MARGIN = 0.01  # the loss of CV accuracy a cheaper point may have against the default (EXPERIMENTS.md)
 
@@ -148,9 +146,9 @@ def verdict(curve: pd.DataFrame, defaults: dict) -> list[str]:
             if value == defaults[knob]:
                 continue
             difference = point.set_index("seed")["estimate"] - reference["estimate"]
-            mean, low, high = mean_with_t_interval(difference.dropna())
-            sd = difference.std(ddof=1) / len(difference) ** 0.5
-            one_sided = stats.t.ppf(0.95, len(difference) - 1) * sd
+            low, high = stats.ttest_1samp(difference, 0, nan_policy="omit").confidence_interval()
+            gain = stats.ttest_1samp(difference, 0, nan_policy="omit", alternative="greater")  # one-sided 95% bound
+            mean, one_sided = difference.mean(), difference.mean() - gain.confidence_interval().low
             if cost[value] < cost[defaults[knob]]:
                 passes = -mean + one_sided < MARGIN  # the loss's one-sided upper bound
                 test = f"loss upper bound {-mean + one_sided:+.4f} {'<' if passes else '>='} {MARGIN}"

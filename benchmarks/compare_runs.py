@@ -14,13 +14,10 @@ seeds' interaction with them, nothing else.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paired_difference import mean_with_t_interval  # noqa: E402
+from scipy import stats
 
 COLUMNS = ("selection_estimate", "test_accuracy", "test_auc")
 
@@ -37,10 +34,10 @@ def paired(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
     for (method, output), group in both.groupby(level=["method", "output"], sort=False):
         for column in COLUMNS:
             difference = group[f"{column}_second"] - group[f"{column}_first"]
-            mean, low, high = mean_with_t_interval(difference)
+            low, high = stats.ttest_1samp(difference, 0).confidence_interval()  # 95%, NaN for one seed
             rows.append({"method": method, "output": output, "score": column, "seeds": len(difference),
                          "first": group[f"{column}_first"].mean(), "second": group[f"{column}_second"].mean(),
-                         "difference": mean, "ci_low": low, "ci_high": high,
+                         "difference": difference.mean(), "ci_low": low, "ci_high": high,
                          "second_higher": int((difference > 0).sum())})
     return pd.DataFrame(rows)
 
