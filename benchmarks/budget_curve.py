@@ -1,12 +1,6 @@
 """The default's place on its own quality-versus-cost curve: one knob at a time, the others at
-their defaults, measured on train+val only (no test image is read).
-
-    python benchmarks/budget_curve.py run ROOT --data ../shared/data/retinamnist.npz --seeds 1-5 \
-        --points hpo.total_epochs=160,54,80,320 search.epochs=15
-    python benchmarks/budget_curve.py table ROOT [--out benchmarks/results/budget-curve]
-    python benchmarks/budget_curve.py subsample --data ../shared/data/retinamnist.npz --fraction 0.5 --out half.npz
-    python benchmarks/budget_curve.py run ROOT --data half.npz --flag retinahalf --method baseline \
-        --points epoch_size.min_images=1,1000
+their defaults, measured on train+val only (no test image is read). EXPERIMENTS.md (issue 25) has
+the commands as run.
 
 `subsample` keeps a stratified, seeded fraction of the train split (val and test whole), a data set
 of one's own for the check of epoch_size: its `run` compares one epoch as a pass over the smaller
@@ -207,7 +201,8 @@ def main() -> None:
     parser.add_argument("--method", default="nas", choices=("nas", "random", "baseline"))
     parser.add_argument("--fraction", type=float, help="subsample: the share of the train split kept")
     parser.add_argument("--seeds", default="1-5")
-    parser.add_argument("--points", nargs="+", default=["hpo.total_epochs=160,54,80,320", "search.epochs=15"])
+    parser.add_argument("--points", nargs="+", default=["hpo.total_epochs=160,54,80,320", "search.epochs=15"],
+                        metavar="SECTION.KEY=VALUE,...")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "budget-curve")
     args = parser.parse_args()

@@ -5,10 +5,7 @@ cells of one width on synthetic 28 px images, for a searched cell (six nodes, al
 convolution, ResNet or bottleneck blocks with kernels 3-9) and for the baseline's plain 3x3 conv
 cell, with the first cell pooled or kept at 28x28 (cells 2 and 3 always pool). Prints seconds per
 epoch of the second epoch (the first warms up oneDNN's kernels). Default precision (`auto`: bf16
-autocast where the CPU has it), one thread; run it on an idle machine (check `uptime`):
-
-    python benchmarks/cell_cost.py [--widths 8 16 32 48] [--images 1080] [--threads 1]
-
+autocast where the CPU has it), one thread; run it on an idle machine (check `uptime`).
 EXPERIMENTS.md ("Cost of one training epoch by cell") records its table.
 """
 

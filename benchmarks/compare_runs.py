@@ -1,8 +1,5 @@
 """Two finished runs of the workflow side by side, paired by seed: what did the second one change?
 
-    python benchmarks/compare_runs.py benchmarks/results/retinamnist-default/summary.csv \
-        benchmarks/results/retinamnist-long/summary.csv
-
 Reads the per-seed rows of both summary.csv files (the report rule's) and prints, per method and
 output (incumbent, per-seed ensemble), the mean of each run, the mean paired difference (second -
 first) with its 95% t-interval over the seeds both runs have, and on how many seeds the second

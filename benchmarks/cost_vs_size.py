@@ -1,8 +1,6 @@
 """Cost against image size: seconds per epoch of the DARTS search and of a BOHB trial network, and
 the peak memory of each, at 28, 64 and 128 px, on synthetic data (costs do not depend on content).
 
-    python benchmarks/cost_vs_size.py [--sizes 28 64 128] [--images 512] [--threads 1] [--device cpu]
-
 Each size runs in a fresh process, so its peak resident memory (ru_maxrss) is its own. The search
 is one epoch of the config.yaml search section (supernet, both halves of `--images` train images,
 alpha updated: no warm-up); the trial is one epoch of train_model on the mid-sized NAS network of

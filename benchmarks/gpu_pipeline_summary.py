@@ -1,7 +1,5 @@
 """Seconds per stage and test scores of a pipeline run, beside the recorded CPU run.
 
-    python benchmarks/gpu_pipeline_summary.py PIPELINE_DIR --wall-clock SECONDS --out DIR [--reference CSV]
-
 Reads Snakemake's benchmark records (PIPELINE_DIR/results/retinamnist_28/benchmarks/{rule}/*.tsv: one per job)
 and the final trainings' metrics.json, and writes DIR/pipeline_stages.tsv (per rule: jobs, sum,
 mean and max of the jobs' seconds) and DIR/pipeline_scores.tsv (per method, seed and output, the

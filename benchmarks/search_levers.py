@@ -1,11 +1,6 @@
 """How far a DARTS search separates the operations, for settings that differ from config.yaml, and
 when early-stopping rules would end it.
 
-    python benchmarks/search_levers.py --data ../shared/data/retinamnist.npz --seeds 1 2 \
-        --set include_zero=false --set arch.lr=0.03 --set arch.warmup_epochs=5 [--threads 1]
-    python benchmarks/search_levers.py --data ../shared/data/retinamnist.npz --seeds 1-12 \
-        --stop-rules 1.2:1 1.5:2 --keep searches/ [--replay]
-
 Runs the real search (darts_bohb.darts.run_search, train split only) per seed with the search
 section of config.yaml changed by each --set (dotted key = YAML value), and prints per seed the
 share of the derived operation among the non-Zero ones, p(derived) / (1 − p(zero)), per node and

@@ -1,8 +1,5 @@
 """Throughput of the DARTS search step on the default-config supernet, on the CPU or a GPU.
 
-    python benchmarks/search_throughput.py [--device cpu] [--threads 2] [--rounds 4]
-    python benchmarks/search_throughput.py --device cuda [--rounds 10] [--cpu-reference]
-
 One "step" is what the search does per batch: an α step on a batch of the α half, then a
 weight step on a batch of the weights half; throughput is counted in such image pairs per
 second. All paths run in one process, on the same kind of model and data:

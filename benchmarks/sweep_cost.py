@@ -1,7 +1,5 @@
 """What a run over several data sets costs, on paper, before it is submitted to a cluster.
 
-    python benchmarks/sweep_cost.py configs/medmnist-2d.yaml [configs/other.yaml ...]
-
 Reads config.yaml with the given presets over it (as `--configfile` does) and prices every job the
 run would start: per data set and size, the CPU core-hours (the jobs' threads times their hours),
 the GPU-hours, the longest job and the memory of the largest. A job's time on RetinaMNIST at 28 px

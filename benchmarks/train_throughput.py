@@ -5,9 +5,7 @@ data and network, in one process, one after the other, and print images per seco
 ratio. The default path is what `precision: auto` gives: bf16 autocast where the CPU (or GPU)
 has native bf16, and channels_last tensors. On CUDA both run deterministic kernels (the
 config's default), and a third path shows the default with `deterministic: false`. Run it on an
-idle machine (check `uptime`):
-
-    python benchmarks/train_throughput.py [--device cpu|cuda] [--threads 2] [--images 2048] [--repeats 3]
+idle machine (check `uptime`).
 """
 
 from __future__ import annotations
