@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check in one call: the CUDA tests, both throughput benchmarks and the full default
-# pipeline on runtime.device: cuda, with every output in one folder. See --help and README ("GPUs").
+# pipeline on runtime.device: cuda, with every output in one folder. See --help and docs/gpu.md.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,16 +23,8 @@ usage: bash benchmarks/gpu_check.sh [--out DIR] [--wheels DIR] [--data PATH] [--
        bash benchmarks/gpu_check.sh --prepare-wheels DIR     (on a machine with internet)
        bash benchmarks/gpu_check.sh --print-requirements
 
-On a machine with one CUDA GPU, in this repository, it runs
-  1. the tests marked cuda (pytest -m cuda tests/test_cuda.py): a search, a BOHB run and a final
-     training on CUDA, the precision choice, determinism (two tiny searches, identical alpha) and
-     no host sync inside a training step;
-  2. benchmarks/search_throughput.py --device cuda --cpu-reference and
-     benchmarks/train_throughput.py --device cuda;
-  3. the full default pipeline (config.yaml, runtime.device: cuda; its training stages, and the
-     report too when matplotlib, seaborn and onnx are importable), then prints its wall-clock
-     and the seconds per stage from results/retinamnist_28/benchmarks/*/*.tsv;
-and writes everything, logs included, to --out. It fails if no CUDA device is visible.
+On a machine with one CUDA GPU (it fails if none is visible): the cuda tests, both throughput
+benchmarks and the full default pipeline, everything to --out; docs/gpu.md ("The GPU check").
 
   --out DIR             results folder (default: gpu-check-<date> in the current folder)
   --wheels DIR          install what is missing from this folder, offline
@@ -54,13 +46,8 @@ and writes everything, logs included, to --out. It fails if no CUDA device is vi
                         are skipped, the benchmarks and the pipeline run on the CPU
   --print-config        print the config the pipeline gives after config.yaml, and stop
 
-Preparing --wheels (Python 3.12, manylinux x86-64; about 59 MB), on a machine with internet:
-  bash benchmarks/gpu_check.sh --prepare-wheels gpu-wheels
-which runs
-  pip wheel --no-deps -w gpu-wheels $SOURCE_ONLY   (with the pins of requirements.txt)
-  pip download -d gpu-wheels --find-links gpu-wheels $(echo $PLATFORM_ARGS) \\
-      -r <(bash benchmarks/gpu_check.sh --print-requirements)
-and then deletes the numpy and scipy wheels that pip download adds as dependencies.
+--prepare-wheels DIR fills DIR for --wheels (Python 3.12, manylinux x86-64) with pip wheel and
+pip download; docs/gpu.md shows the commands it runs.
 EOF
 }
 
