@@ -96,10 +96,6 @@ def replay(alphas: pd.DataFrame, summary: dict, settings: SearchSettings, ratio:
     return summary["epochs_run"]
 
 
-def truncated(alphas: pd.DataFrame, summary: dict, epoch: int) -> tuple[pd.DataFrame, dict]:
-    return alphas[alphas.epoch <= epoch], {**summary, "epochs_run": epoch}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True)
@@ -142,7 +138,7 @@ def main() -> None:
             stop = replay(alphas, summary, settings, ratio, patience)
             replayed.append({"ratio": ratio, "patience": patience, "seed": seed, "stop_epoch": stop,
                              "alpha_epochs": stop - settings.arch.warmup_epochs,
-                             "share": mean_share(*truncated(alphas, summary, stop))})
+                             "share": mean_share(alphas[alphas.epoch <= stop], {**summary, "epochs_run": stop})})
     print(f"mean share over seeds {sum(shares) / len(shares):.3f}, min {min(shares):.3f}")
     if replayed:
         table = pd.DataFrame(replayed)
