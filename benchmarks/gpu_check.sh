@@ -64,16 +64,13 @@ print_requirements() {
   done < "$REPO/requirements.txt"
 }
 
-pinned() {  # the pin of a package in requirements.txt, or the name as given
-  local pin
-  pin=$(grep -i -E "^$1==" "$REPO/requirements.txt" | head -1)
-  echo "${pin:-$1}"
-}
-
 prepare_wheels() {
-  local dir=$1 sources=() package
+  local dir=$1 sources=() package pin
   mkdir -p "$dir"
-  for package in $SOURCE_ONLY; do sources+=("$(pinned "$package")"); done
+  for package in $SOURCE_ONLY; do  # its pin in requirements.txt, or the name as given
+    pin=$(grep -i -E "^$package==" "$REPO/requirements.txt" | head -1)
+    sources+=("${pin:-$package}")
+  done
   "$PYTHON" -m pip wheel --no-deps -w "$dir" "${sources[@]}" || die "pip wheel failed"
   # shellcheck disable=SC2086
   "$PYTHON" -m pip download -d "$dir" --find-links "$dir" $PLATFORM_ARGS -r <(print_requirements) || die "pip download failed"
