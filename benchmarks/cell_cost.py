@@ -20,13 +20,12 @@ from darts_bohb.data import Split
 from darts_bohb.network import PLAIN_CONV, build_network
 from darts_bohb.runtime import Runtime, make_runtime, seed_everything
 from darts_bohb.topology import cell_topology
-from darts_bohb.training import TrainingSettings, train_model
+from darts_bohb.training import train_model
+from train_throughput import SETTINGS
 
 # No identity or zero node: the full cost of a searched cell.
 SEARCHED = {"k3": "conv_block", "k5": "resnet_block", "k7": "resnet_bottleneck", "k9": "conv_block",
             "k7_k3": "resnet_block", "k9_k3": "resnet_bottleneck"}
-SETTINGS = TrainingSettings(epochs=1, batch_size=64, optimizer="adamw", lr=1e-3, weight_decay=1e-4,
-                            scheduler="cosine", focal_gamma=2.0, class_weight_exponent=0.5, augment=True)
 
 
 def architecture(design: dict[str, str] | str, channels: int, first_pooled: bool) -> dict:

@@ -54,14 +54,11 @@ class TimedPath:
     fastest: float = float("inf")
 
 
-def random_train_split(n_images: int, seed: int = 0) -> Split:
-    generator = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (n_images, 3, IMAGE_SIZE, IMAGE_SIZE), dtype=torch.uint8, generator=generator)
-    return Split(images=images, labels=torch.arange(n_images) % N_CLASSES)
-
-
 def make_search(settings: SearchSettings, runtime: Runtime, n_images: int, fused: bool = True) -> DartsSearch:
-    search = DartsSearch(settings, runtime, random_train_split(n_images), N_CLASSES, seed=0)
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n_images, 3, IMAGE_SIZE, IMAGE_SIZE), dtype=torch.uint8, generator=generator)
+    data = Split(images=images, labels=torch.arange(n_images) % N_CLASSES)
+    search = DartsSearch(settings, runtime, data, N_CLASSES, seed=0)
     for module in search.model.modules():
         if isinstance(module, MixedNode):
             module.fused = fused
