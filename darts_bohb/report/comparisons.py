@@ -54,8 +54,6 @@ COMPARISON_COLUMNS = [
 
 
 def ensemble_scores(predictions: Mapping[str, SeedPredictions], task: str) -> pd.DataFrame:
-    """One row per method with at least MIN_SEEDS seeds: the test scores of the seeds' mean
-    probabilities; `seeds` lists them separated by spaces, `task` is the MedMNIST task."""
     rows = []
     for method, runs in ((m, predictions[m]) for m in METHODS if m in predictions):
         if len(runs.seeds) >= MIN_SEEDS:
@@ -71,9 +69,8 @@ def comparison_name(first: str, second: str) -> str:
 
 
 def correct_per_image(labels: np.ndarray, probabilities: np.ndarray, task: str) -> np.ndarray:
-    """Whether each image is classified right, as medmnist's getACC decides it (its mean is the
-    accuracy of darts_bohb.metrics): class 1 above 0.5 for a binary task, the argmax otherwise;
-    for a multi-label task (N, L): whether each label of each image is right (above 0.5)."""
+    """Whether each image is right as medmnist's getACC decides it (class 1 above 0.5 for a binary
+    task, the argmax otherwise); for a multi-label task (N, L), whether each label is right."""
     if task == MULTI_LABEL_TASK:
         return (probabilities > 0.5).astype(int) == np.asarray(labels)
     labels = np.asarray(labels).reshape(-1)
@@ -84,9 +81,8 @@ def correct_per_image(labels: np.ndarray, probabilities: np.ndarray, task: str) 
 
 def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> tuple[int, int, float]:
     """McNemar's exact test: the images only the first model gets right, those only the second
-    does, and the two-sided p-value. Under no difference, each discordant image is equally likely
-    to favour either model, so the first's count is Binomial(discordant, 1/2); without discordant
-    images there is no evidence either way: p = 1."""
+    does, and the two-sided p-value: under no difference the first's count is Binomial(discordant,
+    1/2); without discordant images there is no evidence either way, p = 1."""
     first_correct, second_correct = np.asarray(first_correct, bool), np.asarray(second_correct, bool)
     first_only = int(np.sum(first_correct & ~second_correct))
     second_only = int(np.sum(~first_correct & second_correct))
@@ -97,18 +93,13 @@ def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> tupl
 
 def accuracy_difference_interval(first_correct: np.ndarray, second_correct: np.ndarray, seed: RandomSeed,
                                  n_resamples: int = DEFAULT_RESAMPLES) -> tuple[float, float]:
-    """Paired bootstrap percentile interval of accuracy(first) − accuracy(second) over the images."""
-    first_correct = np.asarray(first_correct, dtype=float)
-    second_correct = np.asarray(second_correct, dtype=float)
-    if np.array_equal(first_correct, second_correct):
-        return 0.0, 0.0  # every resample differs by exactly 0; scipy would warn about the degenerate case
-
-    def difference(first, second, axis=-1):
-        return np.mean(first, axis=axis) - np.mean(second, axis=axis)
-
-    result = bootstrap((first_correct, second_correct), difference, paired=True, vectorized=True,
-                       n_resamples=n_resamples, confidence_level=CONFIDENCE_LEVEL, method="percentile",
-                       rng=np.random.default_rng(seed))
+    """The paired bootstrap interval over the images. Multi-label (N, L): an image counts with the
+    share of its labels right, whose mean is the accuracy."""
+    first_correct = np.asarray(first_correct, dtype=float).reshape(len(first_correct), -1).mean(axis=1)
+    second_correct = np.asarray(second_correct, dtype=float).reshape(len(second_correct), -1).mean(axis=1)
+    result = bootstrap((first_correct, second_correct), lambda a, b, axis=-1: a.mean(axis=axis) - b.mean(axis=axis),
+                       paired=True, vectorized=True, n_resamples=n_resamples, confidence_level=CONFIDENCE_LEVEL,
+                       method="percentile", rng=np.random.default_rng(seed))
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
@@ -131,7 +122,7 @@ def auc_difference_interval(labels: np.ndarray, first: np.ndarray, second: np.nd
 def compare_predictions(first: str, second: str, level: str, labels: np.ndarray, first_probabilities: np.ndarray,
                         second_probabilities: np.ndarray, task: str, seed: int,
                         n_resamples: int = DEFAULT_RESAMPLES) -> list[dict]:
-    """The rows of one pair at one level (a seed, or the ensembles): accuracy and AUC."""
+    """The rows of one pair at one level (a seed, or the ensembles)."""
     first_correct = correct_per_image(labels, first_probabilities, task)
     second_correct = correct_per_image(labels, second_probabilities, task)
     common = {"comparison": comparison_name(first, second), "level": level, "first": first, "second": second,
@@ -144,10 +135,9 @@ def compare_predictions(first: str, second: str, level: str, labels: np.ndarray,
                "difference": first_score - second_score}
         row_seed = [BOOTSTRAP_SEED, seed, index]
         if metric == "accuracy":
-            # Multi-label: images are resampled with the share of their labels right (whose mean
-            # is the accuracy), and McNemar counts the discordant (image, label) pairs.
-            row["ci_low"], row["ci_high"] = accuracy_difference_interval(
-                _per_image(first_correct), _per_image(second_correct), row_seed, n_resamples)
+            row["ci_low"], row["ci_high"] = accuracy_difference_interval(first_correct, second_correct, row_seed,
+                                                                         n_resamples)
+            # Multi-label: McNemar counts the discordant (image, label) pairs.
             row["first_only_correct"], row["second_only_correct"], row["p_value"] = mcnemar_exact(
                 first_correct.ravel(), second_correct.ravel())
             row.update(test=MCNEMAR, undefined_resamples=0)
@@ -156,10 +146,6 @@ def compare_predictions(first: str, second: str, level: str, labels: np.ndarray,
                 labels, first_probabilities, second_probabilities, task, row_seed, n_resamples)
         rows.append(row)
     return rows
-
-
-def _per_image(correct: np.ndarray) -> np.ndarray:
-    return correct.mean(axis=1) if correct.ndim == 2 else correct
 
 
 def comparison_table(predictions: Mapping[str, SeedPredictions], task: str, n_resamples: int = DEFAULT_RESAMPLES,
@@ -182,15 +168,12 @@ def comparison_table(predictions: Mapping[str, SeedPredictions], task: str, n_re
         seed_rows = [row for position, seed in enumerate(common) for row in compare_predictions(
             first, second, str(seed), a.labels, members[first][position], members[second][position], task,
             seed=offset + 1000 * pair_index + seed, n_resamples=n_resamples)]
-        per_seed = pd.DataFrame(seed_rows, columns=COMPARISON_COLUMNS)
         rows += seed_rows
-        for metric in COMPARED_METRICS:
-            of_metric = per_seed[per_seed["metric"] == metric]
-            if len(of_metric):
-                rows.append({"comparison": comparison_name(first, second), "level": MEAN_OF_SEEDS, "metric": metric,
-                             "first": first, "second": second, "n_images": len(a.labels),
-                             **{column: of_metric[column].mean() for column in ("first_score", "second_score",
-                                                                                  "difference")}})
+        for metric in COMPARED_METRICS if common else ():
+            of_metric = pd.DataFrame([row for row in seed_rows if row["metric"] == metric])
+            rows.append({"comparison": comparison_name(first, second), "level": MEAN_OF_SEEDS, "metric": metric,
+                         "first": first, "second": second, "n_images": len(a.labels),
+                         **{key: of_metric[key].mean() for key in ("first_score", "second_score", "difference")}})
         if len(common) >= MIN_SEEDS:
             rows += compare_predictions(first, second, ENSEMBLE, a.labels, members[first].mean(axis=0),
                                         members[second].mean(axis=0), task, seed=offset + 1000 * pair_index + 999,
@@ -224,8 +207,7 @@ class Verdict:
 
 def verdict(table: pd.DataFrame, first: str, second: str, output: str = "incumbent",
             metric: str = "accuracy") -> Verdict:
-    """The verdict of one pair and output from comparison_table's rows (or comparisons.csv's, its
-    `level` read as text)."""
+    """From comparison_table's rows, or comparisons.csv's with `level` read as text."""
     rows = table[(table["comparison"] == comparison_name(first, second)) & (table["output"] == output)
                  & (table["metric"] == metric)].set_index("level")
     seeds = rows.index.drop([ENSEMBLE, MEAN_OF_SEEDS], errors="ignore")
