@@ -1,15 +1,11 @@
-"""What every figure shares: the headless backend, colours per method and operation, saving, and
-the command line of a figure script.
-
-Importing this module selects matplotlib's Agg backend, so figures render on a cluster node or
-in CI without a display.
-"""
+"""What every figure shares: colours, saving and the command line of a figure script. Importing
+this module selects matplotlib's Agg backend, so figures render on a cluster node without a display."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -41,14 +37,10 @@ matplotlib.rcParams["svg.hashsalt"] = "darts-bohb"
 sns.set_theme(context="notebook", style="whitegrid", font_scale=0.8)
 
 
-def seed_shades(method: str, seeds: Iterable[int]) -> dict[int, tuple[float, float, float]]:
-    """One colour per seed, all in the method's hue, dark enough to read on white."""
-    seeds = list(seeds)
-    if not seeds:
-        return {}
-    # Drop the palest end of the palette; a single seed gets the method's strongest shade.
+def seed_shades(method: str, seeds: Sequence[int]) -> dict[int, tuple[float, float, float]]:
+    # The palest end of the palette dropped, so that every line reads on white; the first seed gets the strongest.
     shades = sns.color_palette(METHOD_PALETTES[method], n_colors=len(seeds) + 2)[2:]
-    return dict(zip(seeds, reversed(shades) if len(seeds) > 1 else [shades[-1]]))
+    return dict(zip(seeds, reversed(shades)))
 
 
 def save_figure(figure: Figure, targets: list[str | Path]) -> None:
@@ -69,14 +61,12 @@ def save_figure(figure: Figure, targets: list[str | Path]) -> None:
 
 def figure_script(description: str, draw: Callable[[Run], Figure],
                   draw_per_seed: Callable[[Run], dict[int, Figure]] | None = None) -> int:
-    """A figure script: the run's manifest in (--run), the figure in every --output file out, and
-    with `draw_per_seed` one figure per NAS seed in the --per-seed files, in the order of the seeds."""
+    """A figure script: the run's manifest in, the figure in every --output file and, with
+    `draw_per_seed`, one figure per NAS seed in the --per-seed files."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--run", required=True, type=Run.from_json, help="the run's manifest (JSON), as report.smk "
-                                                                         "passes it")
+    parser.add_argument("--run", required=True, type=Run.from_json, help="the run's manifest (JSON), from report.smk")
     parser.add_argument("--output", nargs="+", required=True, help="figure files; the format follows each extension")
-    parser.add_argument("--per-seed", nargs="*", default=[], help="one figure file per NAS seed, where the figure has "
-                                                                  "them")
+    parser.add_argument("--per-seed", nargs="*", default=[], help="a figure file per NAS seed, in the manifest's order")
     args = parser.parse_args()
 
     def task() -> None:
