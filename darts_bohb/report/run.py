@@ -1,12 +1,8 @@
-"""One description of the run, and the readers of the files it names.
-
-report.smk passes every report script the run's manifest as one JSON argument: the data set, the
-metric BOHB maximised, the seeds of each method and, per method and seed, the path of each file
-of that run (the rule declares the same files as its inputs). The files are this workflow's own,
-so they are read as written. Only what would mix runs up is checked: a result file of another
-method or seed than the manifest gives it for, and test predictions that do not hold the same
-images with the same labels.
-"""
+"""The run's manifest (report.smk passes it to every report script as one JSON argument: the data
+set, BOHB's metric, each method's seeds and the path of each file of each seed), and its readers.
+The files are this workflow's own, so they are read as written. Only what would mix runs up is
+checked: a result of another method or seed than the manifest gives it for, and test predictions
+that do not hold the same images with the same labels."""
 
 from __future__ import annotations
 
@@ -52,11 +48,9 @@ class Run:
                    {method: tuple(data["seeds"].get(method, ())) for method in METHODS}, tuple(data["runs"]))
 
     def files(self, kind: str, methods: Iterable[str] = METHODS) -> dict[RunKey, Path]:
-        """The files of one kind, keyed by (method, seed), in the manifest's order."""
         return {(run["method"], run["seed"]): Path(run[kind]) for run in self.runs if run["method"] in methods}
 
     def describe(self, methods: Iterable[str] = METHODS) -> str:
-        """How many seeds each method has, for titles and captions."""
         return ", ".join(f"{METHOD_LABELS[method]}: {seeds_phrase(len(self.seeds[method]))}" for method in methods)
 
     def medmnist_task(self) -> str:
@@ -81,22 +75,19 @@ def check_run(path: Path, found: RunKey, expected: RunKey) -> None:
 
 
 def read_result(path: Path, method: str, seed: int) -> dict:
-    """A JSON result file; one without a method (search.json) is of NAS's search."""
     data = json.loads(Path(path).read_text())
-    check_run(path, (data.get("method", method), data["seed"]), (method, seed))
+    check_run(path, (data.get("method", method), data["seed"]), (method, seed))  # search.json names no method
     return data
 
 
 def read_tables(files: Mapping[RunKey, Path]) -> pd.DataFrame:
-    """The CSV files stacked, with the columns method and seed."""
     return pd.concat([pd.read_csv(path).assign(method=method, seed=seed) for (method, seed), path in files.items()],
                      ignore_index=True)
 
 
 def read_scores(run: Run, outputs: Iterable[str] = OUTPUTS) -> pd.DataFrame:
     """One row per output, method and seed: the test scores (NaN where undefined), the score the
-    output was chosen by (val_score) and its selection estimate; for a per-seed ensemble also its
-    models and members ("config_id:weight" separated by spaces)."""
+    output was chosen by (val_score), its selection estimate and, for an ensemble, its members."""
     rows = []
     for output in outputs:
         for (method, seed), path in run.files(OUTPUTS[output]).items():
@@ -119,41 +110,31 @@ class SeedPredictions:
 
 
 def read_predictions(files: Mapping[RunKey, Path], also_check: Iterable[Path] = ()) -> dict[str, SeedPredictions]:
-    """predictions.csv per method and seed, in the order of the test images (column `index`).
-
-    Every file, and each of `also_check` (the per-seed ensembles'), must hold the same test images
-    with the same labels and classes: anything else is predictions of another data set or split,
-    which would be compared and averaged as if they were of the same images.
-    """
+    """predictions.csv per method and seed, in the order of the test images (column `index`). Every
+    file, and each of `also_check` (the per-seed ensembles'), must hold the same test images with
+    the same labels and classes, or predictions of another split would be compared as of the same."""
     first: tuple[Path, pd.DataFrame] | None = None
     probabilities = {}
     for key, path in [*files.items(), *((None, path) for path in also_check)]:
         frame = pd.read_csv(path, index_col="index").sort_index()
-        if first is None:
-            first = (path, frame)
-        elif not (frame.columns.equals(first[1].columns) and frame.filter(regex="^label").equals(
+        first = first or (path, frame)
+        if not (frame.columns.equals(first[1].columns) and frame.filter(regex="^label").equals(
                 first[1].filter(regex="^label"))):
             raise ReportInputError(f"{path} and {first[0]} do not hold the same test images with the same labels and "
                                    "classes: they are not predictions of one test split")
         probabilities[key] = frame.filter(like="prob_").to_numpy(dtype=float)
     labels = first[1].filter(regex="^label").to_numpy()
     labels = labels[:, 0] if "label" in first[1].columns else labels
-    by_method = {}
-    for method in METHODS:
-        seeds = tuple(seed for run_method, seed in files if run_method == method)
-        if seeds:
-            by_method[method] = SeedPredictions(seeds, labels, np.stack([probabilities[method, s] for s in seeds]))
-    return by_method
+    seeds = {method: tuple(seed for run_method, seed in files if run_method == method) for method in METHODS}
+    return {method: SeedPredictions(of_method, labels, np.stack([probabilities[method, seed] for seed in of_method]))
+            for method, of_method in seeds.items() if of_method}
 
 
 def read_search_runs(run: Run) -> pd.DataFrame:
-    """search.json per NAS seed, one row each, with the skip threshold of its early stopping."""
-    files = run.files("search", ["nas"])
-    return pd.DataFrame([read_result(path, method, seed) for (method, seed), path in files.items()])
+    return pd.DataFrame([read_result(path, *key) for key, path in run.files("search", ["nas"]).items()])
 
 
 def read_genotypes(run: Run) -> dict:
-    """genotype.json per NAS seed, as darts_bohb.genotype.Genotype."""
     # Imported here: the genotype module pulls in torch, which the figures without one need not load.
     from darts_bohb.genotype import load_genotype
 
