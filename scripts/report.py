@@ -1,8 +1,5 @@
-"""Write reports/summary.csv (one row per method, seed and output: the incumbent and the per-seed
-ensemble), reports/ensemble.csv (one row per method with at least 2 seeds: the ensemble of its
-seeds' final models), reports/comparisons.csv (paired differences of the methods, for both outputs,
-with bootstrap intervals and McNemar's test), reports/search.csv (the searched probabilities per seed and node)
-and reports/summary.md (the verdicts, the means and what no CSV holds)."""
+"""Write a data set's summary.csv, ensemble.csv (each method's seeds as one ensemble), comparisons.csv
+(the methods' paired differences, with bootstrap intervals and McNemar's test), search.csv and summary.md."""
 
 import argparse
 import logging

@@ -17,12 +17,8 @@ EARLY_STOP_COLOR = "#c0392b"
 
 
 def plot_arch_weights(alphas: pd.DataFrame, search_runs: pd.DataFrame) -> Figure:
-    """One row of panels per seed, one panel per node, one line per operation.
-
-    `alphas` stacks alphas.csv of every seed, `search_runs` is read_search_runs'. Every row
-    spans the planned epochs, so a search that stopped early visibly ends before the right
-    edge, at the marked epoch.
-    """
+    """One row of panels per seed, one panel per node, one line per operation. Every row spans the
+    planned epochs, so a search that stopped early visibly ends before the right edge."""
     runs = search_runs.set_index("seed").sort_index()
     nodes = list(pd.unique(alphas["node"]))
     operations = list(pd.unique(alphas["operation"]))
@@ -62,12 +58,8 @@ def plot_arch_weights(alphas: pd.DataFrame, search_runs: pd.DataFrame) -> Figure
 
 
 def _probability_range(probabilities: pd.Series) -> tuple[float, float]:
-    """The y-range of one seed's panels: its probabilities, padded.
-
-    Not a fixed [0, 1]: early in a search, or in a short one, the operations differ by
-    thousandths, and which one leads is exactly what the figure is for. The tick labels show
-    the scale; the skip threshold is drawn only where it falls inside the range.
-    """
+    """One seed's probabilities, padded, not [0, 1]: early in a search the operations differ by
+    thousandths, and which one leads is what the figure is for. The threshold is drawn only inside."""
     low, high = float(probabilities.min()), float(probabilities.max())
     pad = max(high - low, 0.01) * 0.1
     return max(low - pad, 0.0), min(high + pad, 1.0)

@@ -28,7 +28,6 @@ COLUMN_STEP = 1.6
 
 
 def plot_cells(genotypes: dict[int, Genotype]) -> Figure:
-    """One panel per seed, in seed order."""
     seeds = sorted(genotypes)
     columns = 1 if len(seeds) == 1 else 2
     rows = math.ceil(len(seeds) / columns)

@@ -1,7 +1,6 @@
-"""The leaderboard across data sets, read from each data set's report alone (summary.csv: every seed's test
-scores as its metrics files give them; comparisons.csv: the intervals), so the two cannot disagree. Per data
-set, size, method and output: test ACC and AUC over the seeds, the best published row trained from scratch and
-the best pretrained one with the difference to each, and on NAS+BOHB's rows the verdict of NAS − random."""
+"""The leaderboard across data sets, read from each data set's summary.csv and comparisons.csv alone, so
+that the two cannot disagree: per data set, method and output the test ACC and AUC over the seeds, the
+best published rows from scratch and pretrained, and on NAS+BOHB's rows the verdict of NAS − random."""
 
 from __future__ import annotations
 
@@ -49,7 +48,6 @@ def leaderboard_rows(entry: dict, summary: pd.DataFrame, verdicts: list[Verdict]
 
 
 def write_leaderboard(entries: list[dict], outputs: list[str]) -> None:
-    """leaderboard.csv, .md and the figures (by extension) from each entry's report, in its folder `reports`."""
     files = {Path(path).suffix: path for path in outputs}
     here = Path(files[".md"]).parent  # links in the markdown are relative to its folder
     figures = [path for path in outputs if path.endswith((".png", ".svg"))]
@@ -68,7 +66,7 @@ def write_leaderboard(entries: list[dict], outputs: list[str]) -> None:
 
 
 def render_leaderboard(board: pd.DataFrame, links: dict, verdicts: dict[str, list[Verdict]], figure: str) -> str:
-    """leaderboard.md: the table of every data set (`links`: by "flag size px"), then references and verdicts."""
+    """`links`: the markdown link of each data set's summary.md, by "flag size px"."""
     def scores(row, metric: str, n: int) -> str:  # mean ± std over n seeds (one seed has no spread)
         text = f"{row[f'test_{metric}']:.4f}" + (f" ± {row[f'test_{metric}_std']:.4f}" if n > 1 else "") if n else "—"
         return text + (f" ({row['n'] - n} undefined left out)" if n < row["n"] else "")

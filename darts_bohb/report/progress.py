@@ -18,11 +18,8 @@ PANELS = (
 
 
 def plot_bohb_progress(trajectories: pd.DataFrame, run: Run) -> Figure:
-    """Two panels, one step line per method and seed (the incumbent only changes at trial ends).
-
-    `trajectories` holds every trajectory.csv with columns method and seed; lines end at the last
-    change of the incumbent.
-    """
+    """One step line per method and seed (the incumbent only changes at trial ends), ending at its
+    last change."""
     figure, axes = plt.subplots(1, len(PANELS), figsize=(12, 4.6), sharey=True, layout="constrained")
     shades = {method: seed_shades(method, run.seeds[method]) for method in METHODS}
     for axis, (column, label) in zip(axes, PANELS):

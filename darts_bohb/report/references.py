@@ -62,7 +62,6 @@ class PublishedResult:
 
 
 def unchecked_note(references: tuple[PublishedResult, ...]) -> str | None:
-    """UNCHECKED_NOTE where a row carries the mark, for the table and the figure alike."""
     return None if all(ref.checked for ref in references) else UNCHECKED_NOTE
 
 
@@ -147,14 +146,11 @@ REFERENCES = (
 
 
 def published_results(flag: str, size: int) -> tuple[PublishedResult, ...]:
-    """The published rows for this data set and image size; none where the table has none
-    (another size, or a data set of the user's own). Numbers from another image size are not
-    comparable, so RetinaMNIST at 64 px gets none."""
+    """Numbers from another image size are not comparable: RetinaMNIST at 64 px gets none."""
     return tuple(ref for ref in REFERENCES if (ref.dataset, ref.size) == (flag, size))
 
 
 def best_published(references: tuple[PublishedResult, ...], metric: str) -> dict[str, PublishedResult | None]:
-    """Per kind of training (KINDS), the row with the highest `metric` ("accuracy" or "auc"); None
-    where the kind has none. The first listed wins a tie."""
+    """Per kind of training (KINDS), the row with the highest `metric` or None; the first listed wins a tie."""
     return {kind: max((ref for ref in references if ref.kind == kind), key=attrgetter(metric), default=None)
             for kind in KINDS}

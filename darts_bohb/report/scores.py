@@ -25,13 +25,8 @@ OUTPUT_STYLES = {"incumbent": (-0.2, "o", None), "seed_ensemble": (0.2, "D", "//
 
 
 def plot_scores(metrics: pd.DataFrame, run: Run) -> Figure:
-    """One panel per metric: per method a box per output, a labelled point per seed, thin lines
-    joining each seed's points of one output across the methods that ran it, and, as horizontal
-    lines, the best published row of each kind of training (from scratch, pretrained, not stated).
-
-    `metrics` is read_scores' frame of both outputs; the references are the data set's, where
-    any are published at its image size.
-    """
+    """One panel per metric: per method a box per output, a labelled point per seed, and as lines
+    the best published row of each kind of training, where any is published at the image size."""
     references = {metric: [ref for ref in best_published(published_results(run.dataset, run.size), metric).values()
                            if ref] for metric in ("accuracy", "auc")}
     drawn = list(dict.fromkeys(references["accuracy"] + references["auc"]))
@@ -65,9 +60,8 @@ def plot_scores(metrics: pd.DataFrame, run: Run) -> Figure:
 
 
 def _draw_seeds(axis, metrics: pd.DataFrame, methods: list[str], column: str, output: str) -> None:
-    """A box per method, a labelled point per seed at fixed offsets (no random jitter: equal scores
-    stay apart), and a grey line joining each seed's points of neighbouring methods that both ran
-    it, as the comparisons are paired by seed."""
+    """Points at fixed offsets (no random jitter: equal scores stay apart), a seed's points of
+    neighbouring methods joined, as the comparisons are paired by seed."""
     offset, marker, hatch = OUTPUT_STYLES[output]
     points = {}
     for position, method in enumerate(methods):

@@ -1,11 +1,6 @@
-"""Search diagnostics as data: did the DARTS search separate the operations, and do seeds agree?
-
-From each seed's genotype.json: per node the derived operation, its probability, Zero's and the
-entropy, beside the seed's epochs that updated α (reports/search.csv); per seed their means; per
-node how many seeds derived the same operation, next to what chance gives when every seed derives
-one of the derivable operations uniformly at random (the expected largest agreement, and the
-probability that at least that many agree by chance).
-"""
+"""Did the DARTS search separate the operations, and do seeds agree? From each seed's genotype.json:
+per node the derived operation, its probability, Zero's and the entropy (reports/search.csv); per
+seed their means; per node how many seeds derived the same operation, next to what chance gives."""
 
 from __future__ import annotations
 
@@ -28,7 +23,6 @@ def alpha_epochs_run(genotype: Genotype) -> int:
 
 
 def search_rows(genotypes: Mapping[int, Genotype]) -> pd.DataFrame:
-    """One row per seed and node; p_zero is 0 where Zero is not among the searched operations."""
     rows = []
     for seed, genotype in genotypes.items():
         for node in genotype.topology.node_names:
@@ -41,8 +35,7 @@ def search_rows(genotypes: Mapping[int, Genotype]) -> pd.DataFrame:
 
 
 def seed_diagnostics(genotypes: Mapping[int, Genotype]) -> pd.DataFrame:
-    """Per seed, the node means of p_derived, of its share among the non-Zero operations
-    p_derived / (1 − p_zero), of p_zero and of the entropy, beside a uniform α's entropy."""
+    """Per seed, the node means, with p_derived's share among the non-Zero operations and a uniform α's entropy."""
     nodes = search_rows(genotypes).assign(derived_share=lambda frame: frame["p_derived"] / (1.0 - frame["p_zero"]))
     means = nodes.groupby("seed", sort=False)[["p_derived", "derived_share", "p_zero", "entropy"]].mean()
     uniform = [math.log(len(genotype.searched_operations)) for genotype in genotypes.values()]

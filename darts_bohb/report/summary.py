@@ -1,12 +1,6 @@
-"""The summary across seeds: summary.csv (one row per method, seed and output) and summary.md.
-
-summary.csv holds every seed's numbers as the result files have them, for both outputs of a run:
-the incumbent (metrics.json) and the per-seed ensemble (ensemble/metrics.json). summary.md opens
-with the verdict of each comparison of methods for both outputs, read off the bootstrap intervals
-of comparisons.csv, and one table of the means over seeds; then it links the other outputs and
-holds the numbers that no CSV does: the paired differences of both outputs, the search's
-agreement against chance, the published results and the seconds per stage.
-"""
+"""summary.csv: every seed's numbers as its result files have them, for both outputs of a run (the
+incumbent and the per-seed ensemble). summary.md: the verdicts read off comparisons.csv and the
+means over seeds first, then links to the other outputs and the numbers that no CSV holds."""
 
 from __future__ import annotations
 
@@ -57,11 +51,9 @@ PRIMARY_METRIC = "accuracy"
 
 
 def build_summary(run: Run, scores: pd.DataFrame, genotypes: Mapping) -> pd.DataFrame:
-    """read_scores' rows (both outputs of every run) with the columns of the run itself on the
-    incumbent's row only, so that a sum over the file counts each job once: the search's epochs,
-    those of them that updated α, and its stop reason (NAS only, from genotype.json), the BOHB
-    trials (rows of runhistory.csv) and the seconds of each stage (Snakemake's benchmark files,
-    the mean over repeats). selection_gap is selection_estimate − the test score of the metric BOHB maximised."""
+    """read_scores' rows with the columns of the run itself (search epochs, BOHB trials, seconds per
+    stage from Snakemake's benchmark files) on the incumbent's row only, so that a sum over the file
+    counts each job once. selection_gap is selection_estimate − the test score of BOHB's metric."""
     jobs = []
     for files in run.runs:
         row = {"method": files["method"], "seed": files["seed"], "output": "incumbent",
@@ -97,8 +89,7 @@ def paired_differences(summary: pd.DataFrame, first: str, second: str, output: s
 
 def render_markdown(run: Run, summary: pd.DataFrame, comparisons: pd.DataFrame, genotypes: Mapping,
                     links: Mapping[str, Path], markdown_path: Path) -> str:
-    """The whole summary.md. `links` maps the keys of FILES and FIGURES to the files to link, by
-    paths relative to markdown_path's folder."""
+    """`links` maps the keys of FILES and FIGURES to the files, linked relative to markdown_path's folder."""
     link = {key: Path(os.path.relpath(Path(path).resolve(), Path(markdown_path).resolve().parent)).as_posix()
             for key, path in links.items()}
     sections = [_header(run, summary), _verdicts(comparisons), _means(run, summary), _files(run, link),
@@ -125,8 +116,8 @@ def mean_std(values: pd.Series, signed: bool = False) -> str:
     return f"{values.mean():{sign}.4f} ± {values.std(ddof=1):.4f}" + (f" ({left_out})" if left_out else "")
 
 
-def number(value: float | None, digits: int = 4) -> str:
-    return "—" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+def number(value: float, digits: int = 4) -> str:
+    return "—" if math.isnan(value) else f"{value:.{digits}f}"
 
 
 def _header(run: Run, summary: pd.DataFrame) -> str:
@@ -139,7 +130,6 @@ def _header(run: Run, summary: pd.DataFrame) -> str:
 
 
 def _verdicts(comparisons: pd.DataFrame) -> str:
-    """The answers first: does the search beat random cells, and both the plain CNN, per output?"""
     return "\n".join([
         "## Verdict", "",
         f"On test {METRIC_LABELS[PRIMARY_METRIC]} of both outputs, the single incumbent (`predictions.csv`) and the "
