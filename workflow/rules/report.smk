@@ -1,7 +1,7 @@
 # Figures and the summary across seeds. Every script reads one description of the run, its
-# manifest: the data set, the metric BOHB maximised, the seeds of each method and the files of
-# each seed. Each rule still declares every file it reads as an input, so asking for one figure
-# reruns only what that figure reads. All are quick and local: a cluster job would cost more.
+# manifest (report_manifest.smk). Each rule still declares every file it reads as an input, so
+# asking for one figure reruns only what that figure reads. All are quick and local: a cluster job
+# would cost more.
 
 
 include: "report_manifest.smk"
@@ -19,51 +19,35 @@ localrules:
     leaderboard,
 
 
-rule plot_bohb_progress:
-    input:
-        run_inputs("trajectory"),
-    output:
-        png=report_file("bohb_progress.png", "bohb_progress", "2. BOHB"),
-        svg=f"{REPORTS}/bohb_progress.svg",
-    log:
-        f"{RUN}/logs/plot_bohb_progress.log",
-    conda:
-        "../../envs/report.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    params:
-        script=script_path("plot_bohb_progress.py"),
-        run=run_manifest(),
-    shell:
-        "python {params.script} --run {params.run:q} --output {output} > {log} 2>&1"
+# Per figure: the files it reads, the methods whose seeds it draws, and its stage in the HTML report.
+FIGURE_RULES = {
+    "bohb_progress": (["trajectory"], tuple(METHOD_SEEDS), "2. BOHB"),
+    "arch_weights": (["alphas", "search"], ["nas"], "1. DARTS search"),
+    "scores": (["metrics", "ensemble_metrics"], tuple(METHOD_SEEDS), "3. Test scores"),
+}
 
+for figure, (kinds, methods, stage) in FIGURE_RULES.items():
 
-use rule plot_bohb_progress as plot_arch_weights with:
-    input:
-        run_inputs("alphas", "search", methods=["nas"]),
-    output:
-        png=report_file("arch_weights.png", "arch_weights", "1. DARTS search"),
-        svg=f"{REPORTS}/arch_weights.svg",
-    log:
-        f"{RUN}/logs/plot_arch_weights.log",
-    params:
-        script=script_path("plot_arch_weights.py"),
-        run=run_manifest(["nas"]),
-
-
-use rule plot_bohb_progress as plot_scores with:
-    input:
-        run_inputs("metrics", "ensemble_metrics"),
-    output:
-        png=report_file("scores.png", "scores", "3. Test scores"),
-        svg=f"{REPORTS}/scores.svg",
-    log:
-        f"{RUN}/logs/plot_scores.log",
-    params:
-        script=script_path("plot_scores.py"),
-        run=run_manifest(),
+    rule:
+        name:
+            f"plot_{figure}"
+        input:
+            run_inputs(*kinds, methods=methods),
+        output:
+            png=report_file(f"{figure}.png", figure, stage),
+            svg=f"{REPORTS}/{figure}.svg",
+        log:
+            f"{RUN}/logs/plot_{figure}.log",
+        conda:
+            "../../envs/report.yaml"
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        params:
+            script=script_path(f"plot_{figure}.py"),
+            run=run_manifest(methods),
+        shell:
+            "python {params.script} --run {params.run:q} --output {output} > {log} 2>&1"
 
 
 rule plot_cells:
@@ -77,7 +61,6 @@ rule plot_cells:
         f"{RUN}/logs/plot_cells.log",
     conda:
         "../../envs/report.yaml"
-    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
@@ -115,7 +98,6 @@ rule report:
         f"{RUN}/logs/report.log",
     conda:
         "../../envs/report.yaml"
-    threads: 1
     resources:
         mem_mb=1000,
         # The bootstrap intervals of comparisons.csv: seconds per seed pair and metric.

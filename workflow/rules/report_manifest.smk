@@ -7,7 +7,7 @@ LEADERBOARD = "reports/leaderboard"
 
 
 class Manifest(dict):
-    """The run's description: a mapping for the captions, one JSON argument in a shell command."""
+    """A mapping for the captions, one JSON argument in a shell command."""
 
     def __format__(self, spec):
         return format(json.dumps(self), spec)
@@ -33,10 +33,9 @@ def run_manifest(methods=tuple(METHOD_SEEDS)):
 
     def manifest(wildcards):
         entry = dataset(wildcards)
-        names = {"flag": wildcards.flag, "size": wildcards.size}
         runs = [
             {"method": method, "seed": seed}
-            | {kind: path.format(**names, seed=seed) for kind, path in run_paths(method).items()}
+            | {kind: path.format(**entry, seed=seed) for kind, path in run_paths(method).items()}
             for method in methods
             for seed in METHOD_SEEDS[method]
         ]
@@ -48,7 +47,6 @@ def run_manifest(methods=tuple(METHOD_SEEDS)):
 
 
 def run_inputs(*kinds, methods=tuple(METHOD_SEEDS)):
-    """The files of `kinds` of every seed of `methods`: the inputs behind the manifest's paths."""
     return lambda wildcards: [run[kind] for run in run_manifest(methods)(wildcards)["runs"] for kind in kinds]
 
 
@@ -58,7 +56,6 @@ def report_file(name, caption, stage):
 
 
 def leaderboard_manifest():
-    """The leaderboard's one param: every data set's flag, size, task and report folder."""
     entries = [{key: entry.get(key) for key in ("flag", "size", "task")} for entry in DATASETS.values()]
     return Manifest(datasets=[entry | {"reports": REPORTS.format(**entry)} for entry in entries])
 
