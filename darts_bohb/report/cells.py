@@ -1,10 +1,5 @@
-"""A picture of the derived cell of a genotype: input -> nodes -> sum -> optional max-pool.
-
-Drawn with plain matplotlib patches (no graphviz). The layout follows the genotype's own
-topology: a node's column is its depth below the cell input, and a node with a single child
-shares its row with it, so the cell of DESIGN.md reads as four parallel branches, two of them
-two nodes deep.
-"""
+"""The derived cell of a genotype, input -> nodes -> sum -> optional max-pool, in matplotlib patches
+(no graphviz), laid out by its own topology: the cell of DESIGN.md reads as four parallel branches."""
 
 from __future__ import annotations
 
@@ -91,19 +86,13 @@ def draw_cell(axis: Axes, genotype: Genotype) -> None:
 def _layout(genotype: Genotype) -> dict[str, tuple[float, int]]:
     """(x, row) per node: column by depth below the input; an only child keeps its parent's row."""
     positions: dict[str, tuple[float, int]] = {}
-    taken_rows: set[str] = set()  # parents whose row a child already continues
-    next_row = 0
+    continued: set[str] = set()  # parents whose row a child already continues
+    rows = 0
     for node in genotype.topology.nodes:
-        if node.input == CELL_INPUT:
-            positions[node.name] = (COLUMN_STEP, next_row)
-            next_row += 1
-            continue
-        parent_x, parent_row = positions[node.input]
-        if node.input in taken_rows:
-            row, next_row = next_row, next_row + 1
-        else:
-            row = parent_row
-            taken_rows.add(node.input)
+        parent_x, row = positions.get(node.input, (0.0, None))  # the cell input starts a row per child
+        if row is None or node.input in continued:
+            row, rows = rows, rows + 1
+        continued.add(node.input)
         positions[node.name] = (parent_x + COLUMN_STEP, row)
     return positions
 
