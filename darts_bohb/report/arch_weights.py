@@ -33,7 +33,10 @@ def plot_arch_weights(alphas: pd.DataFrame, search_runs: pd.DataFrame) -> Figure
         low, high = _probability_range(alphas.loc[alphas["seed"] == seed, "probability"])
         show_threshold = low <= run["skip_threshold"] <= high  # False for NaN: not recorded
         threshold_shown |= show_threshold
-        row.suptitle(f"seed {seed}: {_run_status(run)}", fontsize="medium", x=0.01, ha="left")
+        status = (f"stopped early after epoch {run['epochs_run']} of {run['epochs_planned']} "
+                  f"({textwrap.shorten(str(run['stop_reason']), width=90, placeholder='…')})" if run["stopped_early"]
+                  else f"ran all {run['epochs_run']} of {run['epochs_planned']} planned epochs")
+        row.suptitle(f"seed {seed}: {status}", fontsize="medium", x=0.01, ha="left")
         for axis, node in zip(axes, nodes):
             panel = alphas[(alphas["seed"] == seed) & (alphas["node"] == node)]
             for operation in operations:
@@ -51,8 +54,12 @@ def plot_arch_weights(alphas: pd.DataFrame, search_runs: pd.DataFrame) -> Figure
         axes[0].set_ylabel("probability")
         axes[0].set_ylim(low, high)
 
-    figure.legend(handles=_legend_handles(operations, runs, threshold_shown), loc="outside lower center",
-                  ncols=min(len(operations) + 2, 7))
+    handles = [Line2D([], [], color=OPERATION_COLORS[op], marker=".", label=op) for op in operations]
+    if runs["stopped_early"].any():
+        handles.append(Line2D([], [], color=EARLY_STOP_COLOR, linestyle="--", label="early stop"))
+    if threshold_shown:
+        handles.append(Line2D([], [], color="grey", linestyle=":", label="skip threshold (identity)"))
+    figure.legend(handles=handles, loc="outside lower center", ncols=min(len(operations) + 2, 7))
     figure.suptitle(f"Operation probabilities per node over the DARTS search ({seeds_phrase(len(runs))})")
     return figure
 
@@ -63,19 +70,3 @@ def _probability_range(probabilities: pd.Series) -> tuple[float, float]:
     low, high = float(probabilities.min()), float(probabilities.max())
     pad = max(high - low, 0.01) * 0.1
     return max(low - pad, 0.0), min(high + pad, 1.0)
-
-
-def _run_status(run: pd.Series) -> str:
-    if run["stopped_early"]:
-        reason = textwrap.shorten(str(run["stop_reason"]), width=90, placeholder="…")
-        return f"stopped early after epoch {run['epochs_run']} of {run['epochs_planned']} ({reason})"
-    return f"ran all {run['epochs_run']} of {run['epochs_planned']} planned epochs"
-
-
-def _legend_handles(operations: list[str], runs: pd.DataFrame, threshold_shown: bool) -> list[Line2D]:
-    handles = [Line2D([], [], color=OPERATION_COLORS[op], marker=".", label=op) for op in operations]
-    if runs["stopped_early"].any():
-        handles.append(Line2D([], [], color=EARLY_STOP_COLOR, linestyle="--", label="early stop"))
-    if threshold_shown:
-        handles.append(Line2D([], [], color="grey", linestyle=":", label="skip threshold (identity)"))
-    return handles
