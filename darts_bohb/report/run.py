@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from darts_bohb.cli import run_script
+from darts_bohb.genotype import load_genotype
 from darts_bohb.methods import METHODS
 
 METHOD_LABELS = {"nas": "NAS+BOHB", "random": "random cells+BOHB", "baseline": "baseline"}
@@ -135,9 +136,6 @@ def read_search_runs(run: Run) -> pd.DataFrame:
 
 
 def read_genotypes(run: Run) -> dict:
-    # Imported here: the genotype module pulls in torch, which the figures without one need not load.
-    from darts_bohb.genotype import load_genotype
-
     genotypes = {}
     for (method, seed), path in run.files("genotype", ["nas"]).items():
         genotypes[seed] = load_genotype(path)
