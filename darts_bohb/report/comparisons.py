@@ -1,22 +1,12 @@
-"""The ensemble of each method's seeds, and paired comparisons of the methods on the test images.
+"""ensemble.csv: per method with at least MIN_SEEDS seeds, the plain mean of its seeds' test
+probabilities scored like one model (equal weights, so nothing is chosen on a split).
 
-ensemble.csv: per method with at least MIN_SEEDS seeds, the mean of its seeds' test class
-probabilities, scored like a single model (darts_bohb.metrics). A plain average with equal
-weights, so nothing is chosen on the validation or test split; an extra row, never a seed's.
-
-comparisons.csv: can a difference be told from noise? For both outputs of a run (the incumbent,
-and the per-seed ensemble that is headlined), each pair (nas − random, nas − baseline, random −
-baseline) and each seed both ran, and for the ensembles of those seeds, the accuracy and AUC
-difference on the same test images with a paired bootstrap 95% interval over the images, and
-McNemar's exact test of the images one model gets right and the other wrong. With 400 test images
-one image is 0.0025 of accuracy: the verdicts (`verdict`) are read off these intervals, never off
-a mean alone.
-
-Accuracy is bootstrapped by scipy.stats.bootstrap (paired, percentile interval). AUC cannot be,
-as a resample can lack a class and then has no AUC: it is resampled with a seeded numpy
-generator, those resamples are left out and counted (`undefined_resamples`), and the same
-percentile interval is taken. Every figure is reproducible: each row has its own fixed seed.
-"""
+comparisons.csv: can a difference be told from noise? For both outputs, each pair and each seed
+both ran, and the ensembles of those seeds, the accuracy and AUC difference on the same test
+images with a paired bootstrap 95% percentile interval over the images, and McNemar's exact test.
+With 400 test images one image is 0.0025 of accuracy: the verdicts are read off these intervals,
+never off a mean alone. AUC is resampled by hand, as a resample can lack a class and then has no
+AUC: those are left out and counted (`undefined_resamples`). Each row has its own fixed seed."""
 
 from __future__ import annotations
 
@@ -150,11 +140,9 @@ def compare_predictions(first: str, second: str, level: str, labels: np.ndarray,
 
 def comparison_table(predictions: Mapping[str, SeedPredictions], task: str, n_resamples: int = DEFAULT_RESAMPLES,
                      output: str = "incumbent") -> pd.DataFrame:
-    """The rows of one output (a key of OUTPUTS) for every pair of COMPARISONS whose methods both
-    have predictions: per seed in common and metric, the mean of those per-seed differences (no
-    interval: seeds are too few), and the two seed ensembles when they share MIN_SEEDS seeds. Each
-    ensemble averages the test probabilities of the common seeds only: an ensemble of more models
-    scores better by that alone, so NAS on five seeds meets a control on three with the same three."""
+    """Per pair with predictions: a row per seed in common, their mean (no interval: seeds are too
+    few) and, with MIN_SEEDS in common, the ensembles of the common seeds only: an ensemble of more
+    models scores better by that alone, so NAS on five seeds meets a control on three with the same three."""
     rows: list[dict] = []
     # Each output resamples its own images, so that its intervals do not share the other's luck.
     offset = 10_000 * list(OUTPUTS).index(output)
@@ -187,10 +175,9 @@ def comparison_table(predictions: Mapping[str, SeedPredictions], task: str, n_re
 
 @dataclass(frozen=True)
 class Verdict:
-    """The answer for one pair, output and metric: better, worse, no difference shown or not
-    compared. Its evidence (`basis`) is the ensembles of the seeds both methods ran where there are
-    at least MIN_SEEDS of them, else their one common seed; the interval covers the sampling of test
-    images, not of new seeds. Its half-width is the size of difference the run could have shown."""
+    """Its evidence (`basis`) is the ensembles of the seeds both methods ran, else their one common
+    seed; the interval covers the sampling of test images, not of new seeds. Its half-width is the
+    size of difference the run could have shown."""
 
     first: str
     second: str

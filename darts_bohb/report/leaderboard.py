@@ -25,7 +25,6 @@ VERDICT = "nas_vs_random"  # the prefix of the verdict's columns
 
 
 def leaderboard_rows(entry: dict, summary: pd.DataFrame, verdicts: list[Verdict]) -> pd.DataFrame:
-    """The rows of one data set (`entry`: flag, size and the task of a data set of one's own)."""
     # An undefined AUC is NaN, left out of its mean and std: n_auc says how many seeds they are of.
     board = summary.groupby(["method", "output"], sort=False).agg(n=("seed", "size"), n_auc=("test_auc", "count"), **{
         f"test_{m}{suffix}": (f"test_{m}", how) for m in METRICS for suffix, how in (("", "mean"), ("_std", "std"))})

@@ -1,16 +1,11 @@
-"""Published test scores to compare against: REFERENCES, each row one row of its source, with
-its model, training and resolution, since a pretrained model is no result on this data alone.
-
-For the twelve MedMNIST 2D data sets at 28 px: the seven baselines of MedMNIST v2's Table 3 (Yang
-et al., Scientific Data 2023): ResNets trained from scratch on the 28 px images or on them resized
-to 224 px, and three AutoML services whose training the paper does not state. The paper could not
-be opened where this table was made; its numbers are as public repositories transcribe them
-(docs/published_references.md). A row is `checked` when both of its numbers are given alike by at
-least two independent transcriptions, and by more of them than give another value; the report
-marks the others. A number that no transcription gives, or on which they split evenly, leaves its
-row out. For RetinaMNIST, two rows of MedMNIST+ (Doerrich et al. 2024; ImageNet-pretrained, the
-28 px images padded to 224, mean of 3 seeds) as DESIGN.md transcribes them.
-"""
+"""Published test scores, each row one row of its source, with its model, training and resolution,
+since a pretrained model is no result on this data alone. For the twelve MedMNIST 2D data sets at
+28 px, the seven baselines of MedMNIST v2's Table 3 (Yang et al., Scientific Data 2023) as public
+repositories transcribe them (docs/published_references.md; the paper could not be opened here). A
+row is `checked` when two or more independent transcriptions give both numbers alike, and more of
+them than give another value; a number none gives, or on which they split evenly, leaves its row
+out. For RetinaMNIST, two rows of MedMNIST+ (Doerrich et al. 2024; ImageNet-pretrained, 28 px padded
+to 224, mean of 3 seeds) as DESIGN.md transcribes them."""
 
 from __future__ import annotations
 

@@ -43,7 +43,6 @@ def seed_diagnostics(genotypes: Mapping[int, Genotype]) -> pd.DataFrame:
 
 
 def node_agreement(genotypes: Mapping[int, Genotype]) -> pd.DataFrame:
-    """Per node: the operation most seeds derived and how many did, against chance."""
     nodes = search_rows(genotypes)
     first = next(iter(genotypes.values()))
     derivable = len([op for op in first.operations if op not in NOT_DERIVED]) or len(first.operations)
@@ -61,9 +60,8 @@ def node_agreement(genotypes: Mapping[int, Genotype]) -> pd.DataFrame:
 
 
 def chance_agreement(n_seeds: int, n_operations: int, agreeing: int) -> tuple[float, float]:
-    """When each of n_seeds picks one of n_operations uniformly and independently: the expected
-    size of the largest group picking the same one, and the probability that it is >= agreeing.
-    Exact, summed over every way of splitting the seeds among the operations."""
+    """If each seed picks one of n_operations uniformly: the expected size of the largest group that
+    picks the same one, and P(it is >= agreeing), exact over every split of the seeds."""
     expected = at_least = 0.0
     for picks in itertools.combinations_with_replacement(range(n_operations), n_seeds):
         counts = np.bincount(picks, minlength=n_operations)
