@@ -10,15 +10,6 @@ include: "report_manifest.smk"
 report: "../report/workflow.rst"
 
 
-localrules:
-    plot_bohb_progress,
-    plot_arch_weights,
-    plot_cells,
-    plot_scores,
-    report,
-    leaderboard,
-
-
 # Per figure: the files it reads, the methods whose seeds it draws, and its stage in the HTML report.
 FIGURE_RULES = {
     "bohb_progress": (["trajectory"], tuple(METHOD_SEEDS), "2. BOHB"),
@@ -38,6 +29,7 @@ for figure, (kinds, methods, stage) in FIGURE_RULES.items():
             svg=f"{REPORTS}/{figure}.svg",
         log:
             f"{RUN}/logs/plot_{figure}.log",
+        localrule: True
         conda:
             "../../envs/report.yaml"
         resources:
@@ -59,6 +51,7 @@ rule plot_cells:
         per_seed=[report_file(f"cells/seed{seed}.png", "cell", "1. DARTS search") for seed in METHOD_SEEDS["nas"]],
     log:
         f"{RUN}/logs/plot_cells.log",
+    localrule: True
     conda:
         "../../envs/report.yaml"
     resources:
@@ -96,6 +89,7 @@ rule report:
         markdown=report_file("summary.md", "summary_md", "4. Summary"),
     log:
         f"{RUN}/logs/report.log",
+    localrule: True
     conda:
         "../../envs/report.yaml"
     resources:
@@ -122,6 +116,7 @@ use rule plot_bohb_progress as leaderboard with:
         svg=f"{LEADERBOARD}.svg",
     log:
         "results/logs/leaderboard.log",
+    localrule: True
     params:
         script=script_path("leaderboard.py"),
         run=leaderboard_manifest(),
