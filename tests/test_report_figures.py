@@ -37,10 +37,10 @@ def figure_texts(figure):
     return [text.get_text() for text in figure.findobj(lambda artist: hasattr(artist, "get_text"))]
 
 
-@pytest.mark.parametrize("script", ["plot_bohb_progress.py", "plot_arch_weights.py", "plot_scores.py"])
-def test_each_plot_script_writes_a_real_png_and_svg(tree, tmp_path, script):
+@pytest.mark.parametrize("figure", ["bohb_progress", "arch_weights", "scores"])
+def test_the_plot_script_writes_each_figure_as_a_real_png_and_svg(tree, tmp_path, figure):
     png, svg = tmp_path / "figure.png", tmp_path / "figure.svg"
-    assert run_script(script, ["--run", json.dumps(tree.manifest()), "--output", str(png), str(svg)]) == 0
+    assert run_script("plot.py", [figure, "--run", json.dumps(tree.manifest()), "--output", str(png), str(svg)]) == 0
     assert_real_png(png)
     assert_real_svg(svg)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.png", "figure.svg"]  # no temporary left
@@ -48,8 +48,8 @@ def test_each_plot_script_writes_a_real_png_and_svg(tree, tmp_path, script):
 
 def test_the_cells_script_writes_the_overview_and_one_picture_per_seed(tree, tmp_path):
     per_seed = [tmp_path / f"cells/seed{seed}.png" for seed in tree.nas_seeds]
-    code = run_script("plot_cells.py", ["--run", json.dumps(tree.manifest()), "--output", str(tmp_path / "cells.png"),
-                                        "--per-seed", *map(str, per_seed)])
+    code = run_script("plot.py", ["cells", "--run", json.dumps(tree.manifest()),
+                                  "--output", str(tmp_path / "cells.png"), "--per-seed", *map(str, per_seed)])
     assert code == 0
     for path in (tmp_path / "cells.png", *per_seed):
         assert_real_png(path)

@@ -1,11 +1,10 @@
-"""What every figure shares: colours, saving and the command line of a figure script. Importing
-this module selects matplotlib's Agg backend, so figures render on a cluster node without a display."""
+"""What every figure shares: colours and saving. Importing this module selects matplotlib's Agg
+backend, so figures render on a cluster node without a display."""
 
 from __future__ import annotations
 
-import argparse
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -17,7 +16,6 @@ import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from darts_bohb.io import atomic_path  # noqa: E402
-from darts_bohb.report.run import Run, run_reporting  # noqa: E402
 
 METHOD_COLORS = {"nas": "#1f5fa8", "random": "#6a3d9a", "baseline": "#d95f02"}
 METHOD_LINESTYLES = {"nas": "-", "random": ":", "baseline": "--"}
@@ -58,20 +56,3 @@ def save_figure(figure: Figure, targets: list[str | Path]) -> None:
     plt.close(figure)
     logging.info("wrote %s", ", ".join(map(str, targets)))
 
-
-def figure_script(description: str, draw: Callable[[Run], Figure],
-                  draw_per_seed: Callable[[Run], dict[int, Figure]] | None = None) -> int:
-    """A figure script: the run's manifest in, the figure in every --output file and, with
-    `draw_per_seed`, one figure per NAS seed in the --per-seed files."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--run", required=True, type=Run.from_json, help="the run's manifest (JSON), from report.smk")
-    parser.add_argument("--output", nargs="+", required=True, help="figure files; the format follows each extension")
-    parser.add_argument("--per-seed", nargs="*", default=[], help="a figure file per NAS seed, in the manifest's order")
-    args = parser.parse_args()
-
-    def task() -> None:
-        save_figure(draw(args.run), args.output)
-        for figure, target in zip(draw_per_seed(args.run).values() if draw_per_seed else [], args.per_seed):
-            save_figure(figure, [target])
-
-    return run_reporting(task)

@@ -36,10 +36,11 @@ for figure, (kinds, methods, stage) in FIGURE_RULES.items():
             mem_mb=1000,
             runtime=10,
         params:
-            script=script_path(f"plot_{figure}.py"),
+            script=script_path("plot.py"),
+            figure=figure,
             run=run_manifest(methods),
         shell:
-            "python {params.script} --run {params.run:q} --output {output} > {log} 2>&1"
+            "python {params.script} {params.figure} --run {params.run:q} --output {output} > {log} 2>&1"
 
 
 rule plot_cells:
@@ -58,10 +59,10 @@ rule plot_cells:
         mem_mb=1000,
         runtime=10,
     params:
-        script=script_path("plot_cells.py"),
+        script=script_path("plot.py"),
         run=run_manifest(["nas"]),
     shell:
-        "python {params.script} --run {params.run:q} --output {output.overview} --per-seed {output.per_seed} "
+        "python {params.script} cells --run {params.run:q} --output {output.overview} --per-seed {output.per_seed} "
         "> {log} 2>&1"
 
 
@@ -106,7 +107,7 @@ rule report:
 
 
 # Across data sets, from each data set's report alone: nothing is scored again.
-use rule plot_bohb_progress as leaderboard with:
+rule leaderboard:
     input:
         expand("reports/{dataset}/{name}.csv", dataset=DATASETS, name=["summary", "comparisons"]),
     output:
@@ -117,6 +118,13 @@ use rule plot_bohb_progress as leaderboard with:
     log:
         "results/logs/leaderboard.log",
     localrule: True
+    conda:
+        "../../envs/report.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         script=script_path("leaderboard.py"),
         run=leaderboard_manifest(),
+    shell:
+        "python {params.script} --run {params.run:q} --output {output} > {log} 2>&1"

@@ -1,0 +1,38 @@
+"""Draw one figure of a data set's report into every --output file (the format follows each extension):
+bohb_progress, the BOHB incumbent's selection score (val, or out of fold at the largest budget) over wall-clock
+and cumulative epochs, per method and seed; arch_weights, each node's operation probabilities over the DARTS
+search epochs, per seed, early stops marked; scores, test accuracy, AUC and macro F1 per seed and output with
+published references; cells, each seed's derived cell (per node the most probable operation other than Zero),
+all seeds in one figure and, with --per-seed, one figure per seed."""
+
+import argparse
+import sys
+
+from darts_bohb.report.arch_weights import plot_arch_weights
+from darts_bohb.report.cells import plot_cell, plot_cells
+from darts_bohb.report.progress import plot_bohb_progress
+from darts_bohb.report.run import Run, read_genotypes, read_scores, read_search_runs, read_tables, run_reporting
+from darts_bohb.report.scores import plot_scores
+from darts_bohb.report.style import save_figure
+
+FIGURES = {
+    "bohb_progress": lambda run: plot_bohb_progress(read_tables(run.files("trajectory")), run),
+    "arch_weights": lambda run: plot_arch_weights(read_tables(run.files("alphas", ["nas"])), read_search_runs(run)),
+    "scores": lambda run: plot_scores(read_scores(run), run),
+    "cells": lambda run: plot_cells(read_genotypes(run)),
+}
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("figure", choices=FIGURES)
+    parser.add_argument("--run", required=True, type=Run.from_json, help="the run's manifest (JSON), from report.smk")
+    parser.add_argument("--output", nargs="+", required=True, help="figure files; the format follows each extension")
+    parser.add_argument("--per-seed", nargs="*", default=[], help="cells: a file per NAS seed, in the manifest's order")
+    args = parser.parse_args()
+
+    def task() -> None:
+        save_figure(FIGURES[args.figure](args.run), args.output)
+        for genotype, target in zip(read_genotypes(args.run).values() if args.per_seed else [], args.per_seed):
+            save_figure(plot_cell(genotype), [target])
+
+    sys.exit(run_reporting(task))
