@@ -70,17 +70,10 @@ rule report:
     input:
         # Linked from summary.md.
         figures=[f"{REPORTS}/{name}.png" for name in ("bohb_progress", "arch_weights", "cells", "scores")],
-        # Per seed both outputs (the incumbent and its ensemble of fold models), the seconds of its
-        # jobs, its BOHB trials and its searched cell.
-        runs=run_inputs(
-            "metrics",
-            "predictions",
-            "ensemble_metrics",
-            "ensemble_predictions",
-            "runhistory",
-            "benchmark_bohb",
-            "benchmark_final",
-        ),
+        # Per seed both outputs (the incumbent and its ensemble of fold models), its BOHB trials, the
+        # seconds of its jobs and its searched cell.
+        outputs=run_inputs("metrics", "predictions", "ensemble_metrics", "ensemble_predictions"),
+        jobs=run_inputs("runhistory", "benchmark_bohb", "benchmark_final"),
         searches=run_inputs("genotype", "benchmark_search", methods=["nas"]),
     output:
         csv=report_file("summary.csv", "summary_csv", "4. Summary"),

@@ -62,8 +62,7 @@ def leaderboard_manifest():
 
 def report_targets():
     """Every file the report rules write, for every data set of the run."""
-    names = ["bohb_progress", "arch_weights", "scores", "cells"]
-    files = [f"{name}.{ext}" for name in names for ext in ("png", "svg") if (name, ext) != ("cells", "svg")]
+    files = [f"{name}.{ext}" for name in FIGURE_RULES for ext in ("png", "svg")] + ["cells.png"]
     files += [f"cells/seed{seed}.png" for seed in METHOD_SEEDS["nas"]]
     files += ["summary.csv", "ensemble.csv", "comparisons.csv", "search.csv", "summary.md"]
     leaderboard = [f"{LEADERBOARD}.{ext}" for ext in ("csv", "md", "png", "svg")]
