@@ -1,5 +1,4 @@
-"""Write the leaderboard across data sets (reports/leaderboard.csv, .md, .png and .svg: each --output's kind
-follows its extension) from every data set's summary.csv and comparisons.csv."""
+"""Write the leaderboard across data sets (each --output's kind follows its extension: .csv, .md, .png, .svg)."""
 
 import argparse
 import json

@@ -1,9 +1,6 @@
-"""Draw one figure of a data set's report into every --output file (the format follows each extension):
-bohb_progress, the BOHB incumbent's selection score (val, or out of fold at the largest budget) over wall-clock
-and cumulative epochs, per method and seed; arch_weights, each node's operation probabilities over the DARTS
-search epochs, per seed, early stops marked; scores, test accuracy, AUC and macro F1 per seed and output with
-published references; cells, each seed's derived cell (per node the most probable operation other than Zero),
-all seeds in one figure and, with --per-seed, one figure per seed."""
+"""Draw one figure of a data set's report: bohb_progress, the BOHB incumbent over wall-clock and epochs;
+arch_weights, each node's operation probabilities over the DARTS search; scores, the test scores per seed
+and output with published references; cells, each seed's derived cell, with --per-seed also one per seed."""
 
 import argparse
 import sys

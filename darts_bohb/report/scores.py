@@ -1,5 +1,4 @@
-"""Test scores per seed of both outputs of NAS+BOHB, the random-cell control and the baseline,
-against the best published rows of each kind of training."""
+"""Test scores per seed of both outputs of each method, against the best published rows."""
 
 from __future__ import annotations
 

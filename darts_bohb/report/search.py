@@ -1,6 +1,5 @@
-"""Did the DARTS search separate the operations, and do seeds agree? From each seed's genotype.json:
-per node the derived operation, its probability, Zero's and the entropy (reports/search.csv); per
-seed their means; per node how many seeds derived the same operation, next to what chance gives."""
+"""Did the DARTS search separate the operations (per node and seed: search.csv; per seed: the means),
+and do seeds agree (per node: how many derived the same operation, next to what chance gives)?"""
 
 from __future__ import annotations
 

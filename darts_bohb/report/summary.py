@@ -1,6 +1,5 @@
-"""summary.csv: every seed's numbers as its result files have them, for both outputs of a run (the
-incumbent and the per-seed ensemble). summary.md: the verdicts read off comparisons.csv and the
-means over seeds first, then links to the other outputs and the numbers that no CSV holds."""
+"""summary.csv: every seed's numbers as its result files have them, for both outputs. summary.md: the
+verdicts and the means over seeds first, then links to the other outputs and what no CSV holds."""
 
 from __future__ import annotations
 
