@@ -17,11 +17,11 @@ import pandas as pd
 from darts_bohb.cli import run_script
 from darts_bohb.genotype import load_genotype
 from darts_bohb.methods import METHODS
+from darts_bohb.tasks import medmnist_info
 
 METHOD_LABELS = {"nas": "NAS+BOHB", "random": "random cells+BOHB", "baseline": "baseline"}
 SCORE_METRICS = ("accuracy", "auc", "macro_f1", "balanced_accuracy")
 METRIC_LABELS = {"accuracy": "accuracy", "auc": "AUC", "macro_f1": "macro F1", "balanced_accuracy": "balanced accuracy"}
-STAGES = ("search", "bohb", "final")
 # The two outputs of every run, in report order: the file of each one's test scores, and its words.
 OUTPUTS = {"incumbent": "metrics", "seed_ensemble": "ensemble_metrics"}
 OUTPUT_LABELS = {"incumbent": "incumbent", "seed_ensemble": "per-seed ensemble"}
@@ -55,9 +55,7 @@ class Run:
         return ", ".join(f"{METHOD_LABELS[method]}: {seeds_phrase(len(self.seeds[method]))}" for method in methods)
 
     def medmnist_task(self) -> str:
-        from darts_bohb.data import dataset_spec
-
-        return self.task or dataset_spec(self.dataset, self.size).task
+        return self.task or medmnist_info()[self.dataset]["task"]
 
 
 def seeds_phrase(count: int) -> str:

@@ -19,12 +19,12 @@ from darts_bohb.report.run import (
     OUTPUT_LABELS,
     OUTPUTS,
     SCORE_METRICS,
-    STAGES,
     Run,
     seeds_phrase,
 )
 from darts_bohb.report.search import alpha_epochs_run, node_agreement, seed_diagnostics
 
+STAGES = ("search", "bohb", "final")  # of the seconds per stage, from Snakemake's benchmark files
 SUMMARY_COLUMNS = [
     "method", "seed", "output", "val_metric", "val_score",
     *(f"val_{metric}" for metric in SCORE_METRICS),
