@@ -15,7 +15,6 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from darts_bohb.genotype import Genotype
 from darts_bohb.report.run import seeds_phrase
 from darts_bohb.report.style import OPERATION_COLORS
-from darts_bohb.topology import CELL_INPUT
 
 BOX_WIDTH = 1.15
 BOX_HEIGHT = 0.78
@@ -60,10 +59,9 @@ def draw_cell(axis: Axes, genotype: Genotype) -> None:
         label = f"{node.name}  {node.kernel_size}×{node.kernel_size}\n{operation}\np = {probability:.3f}"
         _box(axis, positions[node.name], label, facecolor=OPERATION_COLORS[operation],
              alpha=0.3 if operation != "zero" else 0.15, dashed=operation == "zero")
-        if node.input == CELL_INPUT:
-            _arrow(axis, (0.0, middle), positions[node.name])
-        else:  # what a Zero node passes on is nothing: its outgoing edges are dashed
-            _arrow(axis, positions[node.input], positions[node.name], dashed=design[node.input] == "zero")
+        # From the cell input or a node; what a Zero node passes on is nothing, so its edges are dashed.
+        _arrow(axis, positions.get(node.input, (0.0, middle)), positions[node.name],
+               dashed=design.get(node.input) == "zero")
     axis.add_patch(Circle((sum_x, middle), 0.28, facecolor="white", edgecolor="black", linewidth=1.2))
     axis.text(sum_x, middle, "+", ha="center", va="center", fontsize=14)
     for name in topology.outputs:
