@@ -70,9 +70,8 @@ def correct_per_image(labels: np.ndarray, probabilities: np.ndarray, task: str) 
 
 
 def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> tuple[int, int, float]:
-    """McNemar's exact test: the images only the first model gets right, those only the second
-    does, and the two-sided p-value: under no difference the first's count is Binomial(discordant,
-    1/2); without discordant images there is no evidence either way, p = 1."""
+    """Under no difference the first's count of discordant images is Binomial(discordant, 1/2);
+    without discordant images there is no evidence either way, p = 1."""
     first_correct, second_correct = np.asarray(first_correct, bool), np.asarray(second_correct, bool)
     first_only = int(np.sum(first_correct & ~second_correct))
     second_only = int(np.sum(~first_correct & second_correct))
@@ -151,10 +150,9 @@ def comparison_table(predictions: Mapping[str, SeedPredictions], task: str, n_re
             continue
         a, b = predictions[first], predictions[second]
         common = [seed for seed in a.seeds if seed in b.seeds]
-        members = {method: runs.probabilities[[runs.seeds.index(seed) for seed in common]] for method, runs in (
-            (first, a), (second, b))}
+        first_members, second_members = (runs.probabilities[[runs.seeds.index(s) for s in common]] for runs in (a, b))
         seed_rows = [row for position, seed in enumerate(common) for row in compare_predictions(
-            first, second, str(seed), a.labels, members[first][position], members[second][position], task,
+            first, second, str(seed), a.labels, first_members[position], second_members[position], task,
             seed=offset + 1000 * pair_index + seed, n_resamples=n_resamples)]
         rows += seed_rows
         for metric in COMPARED_METRICS if common else ():
@@ -163,8 +161,8 @@ def comparison_table(predictions: Mapping[str, SeedPredictions], task: str, n_re
                          "first": first, "second": second, "n_images": len(a.labels),
                          **{key: of_metric[key].mean() for key in ("first_score", "second_score", "difference")}})
         if len(common) >= MIN_SEEDS:
-            rows += compare_predictions(first, second, ENSEMBLE, a.labels, members[first].mean(axis=0),
-                                        members[second].mean(axis=0), task, seed=offset + 1000 * pair_index + 999,
+            rows += compare_predictions(first, second, ENSEMBLE, a.labels, first_members.mean(axis=0),
+                                        second_members.mean(axis=0), task, seed=offset + 1000 * pair_index + 999,
                                         n_resamples=n_resamples)
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS).assign(output=output).astype({column: "Int64" for column in (
         "first_only_correct", "second_only_correct", "n_images", "n_resamples", "undefined_resamples")})
