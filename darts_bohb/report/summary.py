@@ -50,9 +50,8 @@ PRIMARY_METRIC = "accuracy"
 
 
 def build_summary(run: Run, scores: pd.DataFrame, genotypes: Mapping) -> pd.DataFrame:
-    """read_scores' rows with the columns of the run itself (search epochs, BOHB trials, seconds per
-    stage from Snakemake's benchmark files) on the incumbent's row only, so that a sum over the file
-    counts each job once. selection_gap is selection_estimate − the test score of BOHB's metric."""
+    """read_scores' rows with the columns of the run itself (search epochs, BOHB trials, job seconds) on
+    the incumbent's row only, so that a sum over the file counts each job once."""
     jobs = []
     for files in run.runs:
         row = {"method": files["method"], "seed": files["seed"], "output": "incumbent",

@@ -1,7 +1,6 @@
-# Figures and the summary across seeds. Every script reads one description of the run, its
-# manifest (report_manifest.smk). Each rule still declares every file it reads as an input, so
-# asking for one figure reruns only what that figure reads. All are quick and local: a cluster job
-# would cost more.
+# Figures and the summary across seeds, from the run's manifest (report_manifest.smk). Each rule still
+# declares every file it reads as an input, so asking for one figure reruns only what that figure reads.
+# All are quick and local: a cluster job would cost more.
 
 
 include: "report_manifest.smk"

@@ -14,7 +14,6 @@ class Manifest(dict):
 
 
 def run_paths(method):
-    """The files of one seed of one method that the report rules read, as patterns."""
     prefix = "" if method == "nas" else f"{method}_"
     bohb, final = bohb_files(method), final_files(method)
     paths = {key: bohb[key] for key in ("trajectory", "runhistory")}
@@ -61,7 +60,6 @@ def leaderboard_manifest():
 
 
 def report_targets():
-    """Every file the report rules write, for every data set of the run."""
     files = [f"{name}.{ext}" for name in FIGURE_RULES for ext in ("png", "svg")] + ["cells.png"]
     files += [f"cells/seed{seed}.png" for seed in METHOD_SEEDS["nas"]]
     files += ["summary.csv", "ensemble.csv", "comparisons.csv", "search.csv", "summary.md"]
