@@ -28,7 +28,6 @@ OPERATION_COLORS = {
     "resnet_block": "#7570b3",
     "resnet_bottleneck": "#e6ab02",
 }
-DPI = 150
 
 # Fixed ids and no date in the SVGs: the same results give byte-identical figures.
 matplotlib.rcParams["svg.hashsalt"] = "darts-bohb"
@@ -44,12 +43,11 @@ def seed_shades(method: str, seeds: Sequence[int]) -> dict[int, tuple[float, flo
 def save_figure(figure: Figure, targets: list[str | Path]) -> None:
     """Write the figure to every target (format from the extension), each atomically, then close it."""
     for target in targets:
-        target = Path(target)
-        image_format = target.suffix.lstrip(".").lower()
+        image_format = Path(target).suffix.lstrip(".").lower()
         metadata = {"Date": None} if image_format == "svg" else None
         with atomic_path(target) as tmp:
             # The temporary name ends in .tmp, so the format must be given explicitly.
-            figure.savefig(tmp, format=image_format, dpi=DPI, metadata=metadata)
+            figure.savefig(tmp, format=image_format, dpi=150, metadata=metadata)
         # The first save placed everything; solving the layout again for the next format would
         # only cost time (about half of it for the many-panel figures).
         figure.set_layout_engine("none")
