@@ -32,8 +32,7 @@ for figure, (kinds, methods, stage) in FIGURE_RULES.items():
         conda:
             "../../envs/report.yaml"
         resources:
-            mem_mb=1000,
-            runtime=10,
+            **REPORT_RESOURCES,
         params:
             script=script_path("plot.py"),
             figure=figure,
@@ -55,8 +54,7 @@ rule plot_cells:
     conda:
         "../../envs/report.yaml"
     resources:
-        mem_mb=1000,
-        runtime=10,
+        **REPORT_RESOURCES,
     params:
         script=script_path("plot.py"),
         run=run_manifest(["nas"]),
@@ -113,8 +111,7 @@ rule leaderboard:
     conda:
         "../../envs/report.yaml"
     resources:
-        mem_mb=1000,
-        runtime=10,
+        **REPORT_RESOURCES,
     params:
         script=script_path("leaderboard.py"),
         run=leaderboard_manifest(),

@@ -1,9 +1,9 @@
-# The run's manifest that every report script reads, and the paths in it, from the layout that
-# common.smk gives every rule. Kept apart from the rules of report.smk, as Snakemake's linter asks
-# of functions.
+# The run's manifest that every report script reads, from the layout common.smk gives every rule;
+# apart from the rules of report.smk, as Snakemake's linter asks of functions.
 
 REPORTS = "reports/{flag}_{size}"
 LEADERBOARD = "reports/leaderboard"
+REPORT_RESOURCES = {"mem_mb": 1000, "runtime": 10}  # of every report rule but the report's own bootstrap
 
 
 class Manifest(dict):
