@@ -19,10 +19,8 @@ TABLES = ("summary", "ensemble", "comparisons", "search")
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--run", required=True, type=Run.from_json,
-                        help="the run's manifest (JSON), as report.smk passes it")
-    parser.add_argument("--figures", nargs="*", type=Path, default=[], help="the figures to link, named as report.smk "
-                                                                            "names them (scores.png, ...)")
+    parser.add_argument("--run", required=True, type=Run.from_json, help="the run's manifest (JSON), from report.smk")
+    parser.add_argument("--figures", nargs="*", type=Path, default=[], help="the figures to link (scores.png, ...)")
     parser.add_argument("--csv", dest="summary", required=True, type=Path, help="where to write summary.csv")
     for table in TABLES[1:]:
         parser.add_argument(f"--{table}-csv", dest=table, required=True, type=Path, help=f"where to write {table}.csv")

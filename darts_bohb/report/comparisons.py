@@ -173,9 +173,8 @@ def comparison_table(predictions: Mapping[str, SeedPredictions], task: str, n_re
 
 @dataclass(frozen=True)
 class Verdict:
-    """Its evidence (`basis`) is the ensembles of the seeds both methods ran, else their one common
-    seed; the interval covers the sampling of test images, not of new seeds. Its half-width is the
-    size of difference the run could have shown."""
+    """Its interval covers the sampling of test images, not of new seeds; its half-width is the size of
+    difference the run could have shown."""
 
     first: str
     second: str

@@ -95,8 +95,7 @@ def render_leaderboard(board: pd.DataFrame, links: dict, verdicts: dict[str, lis
 
 
 def plot_leaderboard(summaries: dict[str, pd.DataFrame], board: pd.DataFrame):
-    """A panel per metric and output: per data set each method's seeds as mean ± std, and the best
-    published result trained from scratch (dashed) and pretrained (dotted) as a short line."""
+    """Per metric and output, each method's seeds as mean ± std per data set, with its best published rows."""
     scores = pd.concat([summary.assign(dataset=name) for name, summary in summaries.items()], ignore_index=True)
     seeds = scores.groupby("method")["seed"].nunique()  # the same in every data set of a run (METHOD_SEEDS)
     methods = {m: f"{METHOD_LABELS[m]} ({seeds_phrase(seeds[m])})" for m in METHODS if m in seeds}

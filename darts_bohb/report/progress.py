@@ -18,8 +18,7 @@ PANELS = (
 
 
 def plot_bohb_progress(trajectories: pd.DataFrame, run: Run) -> Figure:
-    """One step line per method and seed (the incumbent only changes at trial ends), ending at its
-    last change."""
+    """One step line per method and seed: the incumbent only changes at trial ends."""
     figure, axes = plt.subplots(1, len(PANELS), figsize=(12, 4.6), sharey=True, layout="constrained")
     shades = {method: seed_shades(method, run.seeds[method]) for method in METHODS}
     for axis, (column, label) in zip(axes, PANELS):

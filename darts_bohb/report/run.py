@@ -25,7 +25,6 @@ METRIC_LABELS = {"accuracy": "accuracy", "auc": "AUC", "macro_f1": "macro F1", "
 # The two outputs of every run, in report order: the file of each one's test scores, and its words.
 OUTPUTS = {"incumbent": "metrics", "seed_ensemble": "ensemble_metrics"}
 OUTPUT_LABELS = {"incumbent": "incumbent", "seed_ensemble": "per-seed ensemble"}
-SELECTION_FIELDS = ("selection_estimate", "selection_std_error", "selection_method")
 RunKey = tuple[str, int]  # (method, seed)
 
 
@@ -85,8 +84,7 @@ def read_tables(files: Mapping[RunKey, Path]) -> pd.DataFrame:
 
 
 def read_scores(run: Run, outputs: Iterable[str] = OUTPUTS) -> pd.DataFrame:
-    """One row per output, method and seed: the test scores (NaN where undefined), the score the
-    output was chosen by (val_score), its selection estimate and, for an ensemble, its members."""
+    """One row per output, method and seed; an undefined test score (null in the file) is NaN."""
     rows = []
     for output in outputs:
         for (method, seed), path in run.files(OUTPUTS[output]).items():
@@ -94,7 +92,7 @@ def read_scores(run: Run, outputs: Iterable[str] = OUTPUTS) -> pd.DataFrame:
             members = " ".join(f"{member['config_id']}:{member['weight']:.6g}" for member in data.get("members", []))
             rows.append({"method": method, "seed": seed, "output": output, "val_score": data["validation_score"],
                          **{f"test_{metric}": data[metric] for metric in SCORE_METRICS},
-                         **{key: data[key] for key in SELECTION_FIELDS},
+                         **{k: data[k] for k in ("selection_estimate", "selection_std_error", "selection_method")},
                          "n_models": data.get("n_models", 1), "members": members or None})
     return pd.DataFrame(rows).astype({f"test_{metric}": float for metric in SCORE_METRICS})
 

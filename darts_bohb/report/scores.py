@@ -59,8 +59,7 @@ def plot_scores(metrics: pd.DataFrame, run: Run) -> Figure:
 
 
 def _draw_seeds(axis, metrics: pd.DataFrame, methods: list[str], column: str, output: str) -> None:
-    """Points at fixed offsets (no random jitter: equal scores stay apart), a seed's points of
-    neighbouring methods joined, as the comparisons are paired by seed."""
+    """Points at fixed offsets (no jitter: equal scores stay apart), joined by seed: comparisons are paired."""
     offset, marker, hatch = OUTPUT_STYLES[output]
     points = {}
     for position, method in enumerate(methods):
