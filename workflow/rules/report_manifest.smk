@@ -57,11 +57,3 @@ def report_file(name, caption, stage):
 def leaderboard_manifest():
     entries = [{key: entry.get(key) for key in ("flag", "size", "task")} for entry in DATASETS.values()]
     return Manifest(datasets=[entry | {"reports": REPORTS.format(**entry)} for entry in entries])
-
-
-def report_targets():
-    files = [f"{name}.{ext}" for name in FIGURE_RULES for ext in ("png", "svg")] + ["cells.png"]
-    files += [f"cells/seed{seed}.png" for seed in METHOD_SEEDS["nas"]]
-    files += ["summary.csv", "ensemble.csv", "comparisons.csv", "search.csv", "summary.md"]
-    leaderboard = [f"{LEADERBOARD}.{ext}" for ext in ("csv", "md", "png", "svg")]
-    return [f"{REPORTS}/{name}".format(**entry) for entry in DATASETS.values() for name in files] + leaderboard
