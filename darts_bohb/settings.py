@@ -51,7 +51,11 @@ def from_config_file(cls: type[T], path: str | Path, section: str) -> T:
 
 def from_json(cls: type[T], text: str, where: str) -> T:
     """from_dict for a config section that a rule passes to its script as one JSON argument."""
-    return from_dict(cls, json.loads(text), where)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{where}: not valid JSON ({error})") from None
+    return from_dict(cls, data, where)
 
 
 @dataclass(frozen=True)
