@@ -19,6 +19,7 @@ import torch
 
 from darts_bohb.data import Split, joined, load_splits
 from darts_bohb.deploy.final_outputs import architecture_with_record, write_model_card
+from darts_bohb.ensemble_selection import weighted_average
 from darts_bohb.hpo_space import training_from_config
 from darts_bohb.io import atomic_path, write_csv, write_json
 from darts_bohb.metrics import classification_metrics
@@ -113,14 +114,16 @@ def score_ensemble(ensemble: dict[str, Any], test: Split, task: str, runtime: Ru
     each member's probabilities are the mean of its fold models', the ensemble's the weighted mean
     of its members'."""
     start = time.perf_counter()
-    probabilities = 0.0
-    for member in ensemble["members"]:
+    member_probabilities = {}
+    for index, member in enumerate(ensemble["members"]):
         model = runtime.prepare_model(build_network(member["architecture"]))
         folds = []
         for state in member["fold_states"]:
             model.load_state_dict(state)
             folds.append(predict_probabilities(model, test, runtime))
-        probabilities = probabilities + member["weight"] * np.mean(folds, axis=0, dtype=np.float64)
+        member_probabilities[index] = np.mean(folds, axis=0, dtype=np.float64)
+    weights = {index: member["weight"] for index, member in enumerate(ensemble["members"])}
+    probabilities = weighted_average(member_probabilities, weights)  # as BOHB averaged them out of fold
     labels = test.labels.numpy()
     scores = classification_metrics(labels, probabilities, task)
     members = [{"config_id": member["config_id"], "weight": member["weight"]} for member in ensemble["members"]]

@@ -29,7 +29,8 @@ if __name__ == "__main__":
 
     def task() -> None:
         save_figure(FIGURES[args.figure](args.run), args.output)
-        for genotype, target in zip(read_genotypes(args.run).values() if args.per_seed else [], args.per_seed):
-            save_figure(plot_cell(genotype), [target])
+        if args.per_seed:  # cells: a file per NAS seed too, in the manifest's order
+            for genotype, target in zip(read_genotypes(args.run).values(), args.per_seed, strict=True):
+                save_figure(plot_cell(genotype), [target])
 
     sys.exit(run_reporting(task))

@@ -56,7 +56,7 @@ class ModelRecord:
 
 def medmnist_entry(flag: str | None) -> dict[str, Any] | None:
     """The medmnist.INFO entry of a data set (description, label names, licence), None for another."""
-    return (medmnist_info() or {}).get(flag)
+    return medmnist_info().get(flag)
 
 
 def medmnist_class_names(flag: str | None, n_classes: int) -> list[str]:

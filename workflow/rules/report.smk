@@ -66,7 +66,7 @@ rule plot_cells:
 rule report:
     input:
         # Linked from summary.md.
-        figures=[f"{REPORTS}/{name}.png" for name in ("bohb_progress", "arch_weights", "cells", "scores")],
+        figures=[f"{REPORTS}/{name}.png" for name in [*FIGURE_RULES, "cells"]],
         # Per seed both outputs (the incumbent and its ensemble of fold models), its BOHB trials, the
         # seconds of its jobs and its searched cell.
         outputs=run_inputs("metrics", "predictions", "ensemble_metrics", "ensemble_predictions"),
@@ -84,9 +84,8 @@ rule report:
     conda:
         "../../envs/report.yaml"
     resources:
-        mem_mb=1000,
         # The bootstrap intervals of comparisons.csv: seconds per seed pair and metric.
-        runtime=30,
+        **REPORT_RESOURCES | {"runtime": 30},
     params:
         script=script_path("report.py"),
         run=run_manifest(),
